@@ -1,0 +1,72 @@
+import CRillflow
+import RillflowCore
+
+extension HandleRegistry {
+    func engine(_ handle: OpaquePointer?, _ parameter: String = "engine") throws(APIFailure) -> Engine {
+        guard let object = object(for: handle, kind: .engine) else { throw .invalidHandle(.engine, parameter) }
+        return unsafeDowncast(object, to: Engine.self)
+    }
+}
+
+extension EngineConfiguration {
+    init(_ options: rf_engine_options) throws(APIFailure) {
+        guard options.reserved0 == 0 else { throw .invalidArgument("options->reserved0 is \(options.reserved0); it must be 0") }
+        self = try engineCall { () throws(RillflowError) in
+            try EngineConfiguration(
+                workerThreads: Int(options.worker_threads),
+                logCapacity: Int(options.log_capacity),
+                maxEventBytes: Int(options.max_event_bytes),
+                historyBytes: options.history_bytes,
+                emitTimeoutMilliseconds: options.emit_timeout_ms)
+        }
+    }
+
+    var options: rf_engine_options {
+        var options = OptionsStruct.zeroed(rf_engine_options.self)
+        options.worker_threads = UInt32(workerThreads)
+        options.log_capacity = UInt32(logCapacity)
+        options.max_event_bytes = UInt32(maxEventBytes)
+        options.history_bytes = historyBytes
+        options.emit_timeout_ms = emitTimeoutMilliseconds ?? 0
+        return options
+    }
+}
+
+private let engineOptionsV1 = Int(RF_ENGINE_OPTIONS_SIZE_V1)
+
+@c @implementation
+public func rf_engine_options_init(_ options: UnsafeMutablePointer<rf_engine_options>!) -> rf_status {
+    apiCall("rf_engine_options_init") { () throws(APIFailure) in
+        try required(options, "options").pointee = OptionsStruct.zeroed(rf_engine_options.self)
+    }
+}
+
+@c @implementation
+public func rf_engine_create(_ options: UnsafePointer<rf_engine_options>!, _ outEngine: UnsafeMutablePointer<OpaquePointer?>!) -> rf_status {
+    apiCall("rf_engine_create") { () throws(APIFailure) in
+        let outEngine = try required(outEngine, "out_engine")
+        let requested = try OptionsStruct.read(options, name: "options", firstVersionSize: engineOptionsV1)
+        let engine = Engine(configuration: try EngineConfiguration(requested))
+        outEngine.pointee = try engineCall { () throws(RillflowError) in
+            try HandleRegistry.shared.register(engine, kind: .engine)
+        }
+    }
+}
+
+@c @implementation
+public func rf_engine_get_options(_ engine: OpaquePointer!, _ outOptions: UnsafeMutablePointer<rf_engine_options>!) -> rf_status {
+    apiCall("rf_engine_get_options") { () throws(APIFailure) in
+        let engine = try HandleRegistry.shared.engine(engine)
+        let outOptions = try required(outOptions, "out_options")
+        try OptionsStruct.write(engine.configuration.options, to: outOptions, name: "out_options", firstVersionSize: engineOptionsV1)
+    }
+}
+
+@c @implementation
+public func rf_engine_release(_ engine: OpaquePointer!) -> rf_status {
+    apiCall("rf_engine_release") { () throws(APIFailure) in
+        guard HandleRegistry.shared.retire(engine, kind: .engine) != nil else {
+            throw .invalidHandle(.engine, "engine")
+        }
+    }
+}

@@ -1,0 +1,182 @@
+import RillflowCore
+import Synchronization
+
+/// What a handle names. It is encoded in the handle, so a run handle passed where an engine is
+/// expected is refused like any other invalid handle.
+enum HandleKind: UInt64 {
+    case engine = 1
+    case workflow = 2
+    case run = 3
+    case subscription = 4
+    case stepContext = 5
+}
+
+/// Turns Swift objects into the opaque handles of the C API.
+///
+/// A handle is not an address: it encodes a slot index, the slot's generation and the handle's
+/// kind. Looking one up never dereferences memory the caller chose, so a NULL, released, stale
+/// (slot reused), foreign (any other pointer) or wrong-kind handle is rejected, not crashed on.
+///
+/// Each slot has one atomic word: `[generation:27][kind:4][live:1][users:32]`. A lookup
+/// increments `users` with a CAS that also checks `live`, generation and kind, takes a strong
+/// reference to the object, and decrements `users`. `retire` clears `live`. Whoever brings a
+/// slot to "not live, no users" releases the registry's reference and recycles the slot with
+/// the next generation, so no lookup can ever read a slot's object while it is being freed.
+/// Lookups take no lock; only registering and recycling take the free-list mutex.
+///
+/// Slots live in chunks that are allocated once and never freed or moved, so a slot address
+/// computed from any in-range index stays valid for the life of the process.
+final class HandleRegistry: @unchecked Sendable {
+    // @unchecked: slot words are atomics; slot objects are written only by the one thread that
+    // owns the slot (registering it, or finalizing it at users == 0 && !live), and read only
+    // by lookups that hold a `users` count, which orders them through the word's RMWs.
+
+    static let shared = HandleRegistry()
+
+    static let chunkSize = 4096
+    static let maximumChunks = 1024
+    static var maximumHandles: Int { chunkSize * maximumChunks }
+
+    private static let usersMask: UInt64 = 0xFFFF_FFFF
+    private static let liveBit: UInt64 = 1 << 32
+    private static let kindShift: UInt64 = 33
+    private static let generationShift: UInt64 = 37
+    private static let generationMask: UInt64 = (1 << 27) - 1
+
+    private struct FreeList {
+        var freeIndices: [Int] = []
+        var slotCount = 0
+    }
+
+    private let freeList = Mutex(FreeList())
+    private let publishedSlotCount = Atomic<Int>(0)
+    private let wordChunks: UnsafeMutablePointer<UnsafeMutablePointer<Atomic<UInt64>>?>
+    private let objectChunks: UnsafeMutablePointer<UnsafeMutablePointer<Unmanaged<AnyObject>?>?>
+
+    private init() {
+        wordChunks = .allocate(capacity: Self.maximumChunks)
+        wordChunks.initialize(repeating: nil, count: Self.maximumChunks)
+        objectChunks = .allocate(capacity: Self.maximumChunks)
+        objectChunks.initialize(repeating: nil, count: Self.maximumChunks)
+    }
+
+    /// Number of live handles; for tests and diagnostics.
+    var liveCount: Int {
+        freeList.withLock { $0.slotCount - $0.freeIndices.count }
+    }
+
+    /// Registers `object` and returns its new handle. The registry holds a strong reference
+    /// until the handle is retired and no lookup is in flight.
+    func register(_ object: AnyObject, kind: HandleKind) throws(RillflowError) -> OpaquePointer {
+        let index = try freeList.withLock { list throws(RillflowError) -> Int in
+            if let index = list.freeIndices.popLast() { return index }
+            guard list.slotCount < Self.maximumHandles else {
+                throw RillflowError(.noMemory, "the handle table is full (\(Self.maximumHandles) live handles)")
+            }
+            if list.slotCount % Self.chunkSize == 0 { allocateChunk(list.slotCount / Self.chunkSize) }
+            let index = list.slotCount
+            list.slotCount += 1
+            publishedSlotCount.store(list.slotCount, ordering: .releasing)
+            return index
+        }
+        objectSlot(index).pointee = Unmanaged.passRetained(object)
+        let word = wordSlot(index)
+        let generation = word.pointee.load(ordering: .relaxed) >> Self.generationShift
+        word.pointee.store(
+            generation << Self.generationShift | kind.rawValue << Self.kindShift | Self.liveBit,
+            ordering: .releasing)
+        let bits = generation << 36 | kind.rawValue << 32 | UInt64(index + 1)
+        return OpaquePointer(bitPattern: UInt(bits))!
+    }
+
+    /// The object behind a live handle of `kind`, or nil for any handle that is not one.
+    func object(for handle: OpaquePointer?, kind: HandleKind) -> AnyObject? {
+        guard let (index, generation) = decode(handle, kind: kind) else { return nil }
+        let word = wordSlot(index)
+        var current = word.pointee.load(ordering: .acquiring)
+        while true {
+            guard isLive(current, generation: generation, kind: kind) else { return nil }
+            let (exchanged, original) = word.pointee.compareExchange(
+                expected: current, desired: current + 1, ordering: .acquiring)
+            if exchanged { break }
+            current = original
+        }
+        let object = objectSlot(index).pointee!.takeUnretainedValue()
+        leave(index)
+        return object
+    }
+
+    /// Ends a handle: later lookups fail at once. Returns the object it named, or nil if the
+    /// handle was not live (already retired, stale, foreign, wrong kind).
+    func retire(_ handle: OpaquePointer?, kind: HandleKind) -> AnyObject? {
+        guard let (index, generation) = decode(handle, kind: kind) else { return nil }
+        let word = wordSlot(index)
+        var current = word.pointee.load(ordering: .acquiring)
+        while true {
+            guard isLive(current, generation: generation, kind: kind) else { return nil }
+            // Clear `live` and count ourselves as a user in one step, so the object cannot be
+            // finalized before we have taken our reference to it.
+            let desired = (current & ~Self.liveBit) + 1
+            let (exchanged, original) = word.pointee.compareExchange(
+                expected: current, desired: desired, ordering: .acquiringAndReleasing)
+            if exchanged { break }
+            current = original
+        }
+        let object = objectSlot(index).pointee!.takeUnretainedValue()
+        leave(index)
+        return object
+    }
+
+    private func leave(_ index: Int) {
+        let old = wordSlot(index).pointee.subtract(1, ordering: .acquiringAndReleasing).oldValue
+        if old & Self.usersMask == 1 && old & Self.liveBit == 0 {
+            finalize(index, generation: old >> Self.generationShift)
+        }
+    }
+
+    /// Runs once per retired handle, on the thread that saw the last user leave.
+    private func finalize(_ index: Int, generation: UInt64) {
+        let object = objectSlot(index).pointee
+        objectSlot(index).pointee = nil
+        let next = (generation + 1) & Self.generationMask
+        wordSlot(index).pointee.store(next << Self.generationShift, ordering: .releasing)
+        object?.release()
+        freeList.withLock { $0.freeIndices.append(index) }
+    }
+
+    private func isLive(_ word: UInt64, generation: UInt64, kind: HandleKind) -> Bool {
+        word & Self.liveBit != 0
+            && word >> Self.generationShift == generation
+            && (word >> Self.kindShift) & 0xF == kind.rawValue
+    }
+
+    private func decode(_ handle: OpaquePointer?, kind: HandleKind) -> (index: Int, generation: UInt64)? {
+        guard let handle else { return nil }
+        let bits = UInt64(UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(handle))))
+        guard bits >> 63 == 0, (bits >> 32) & 0xF == kind.rawValue else { return nil }
+        let indexPlusOne = bits & 0xFFFF_FFFF
+        guard indexPlusOne != 0 else { return nil }
+        let index = Int(indexPlusOne - 1)
+        guard index < publishedSlotCount.load(ordering: .acquiring) else { return nil }
+        return (index, (bits >> 36) & Self.generationMask)
+    }
+
+    private func allocateChunk(_ chunk: Int) {
+        let words = UnsafeMutablePointer<Atomic<UInt64>>.allocate(capacity: Self.chunkSize)
+        for i in 0..<Self.chunkSize {
+            (words + i).initialize(to: Atomic(1 << Self.generationShift))
+        }
+        let objects = UnsafeMutablePointer<Unmanaged<AnyObject>?>.allocate(capacity: Self.chunkSize)
+        objects.initialize(repeating: nil, count: Self.chunkSize)
+        wordChunks[chunk] = words
+        objectChunks[chunk] = objects
+    }
+
+    private func wordSlot(_ index: Int) -> UnsafeMutablePointer<Atomic<UInt64>> {
+        wordChunks[index / Self.chunkSize]! + index % Self.chunkSize
+    }
+
+    private func objectSlot(_ index: Int) -> UnsafeMutablePointer<Unmanaged<AnyObject>?> {
+        objectChunks[index / Self.chunkSize]! + index % Self.chunkSize
+    }
+}

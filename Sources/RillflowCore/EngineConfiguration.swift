@@ -1,0 +1,50 @@
+/// An engine's limits and defaults, validated. Every run of the engine uses them.
+public struct EngineConfiguration: Sendable, Equatable {
+    public static let defaultLogCapacity = 1 << 20
+    public static let minimumLogCapacity = 64 << 10
+    public static let maximumLogCapacity = 1 << 30
+    public static let defaultMaxEventBytes = 1 << 20
+    public static let maximumMaxEventBytes = 64 << 20
+    public static let defaultHistoryBytes: UInt64 = 64 << 20
+    public static let maximumWorkerThreads = 1024
+
+    /// Threads that run callback steps.
+    public var workerThreads: Int
+    /// Bytes of each run's in-memory event log, a power of two.
+    public var logCapacity: Int
+    /// Largest data payload of one event.
+    public var maxEventBytes: Int
+    /// Bytes of older events each run retains beyond its log; `UInt64.max` keeps everything.
+    public var historyBytes: UInt64
+    /// How long an emit waits for room in a full log; `nil` waits without limit.
+    public var emitTimeoutMilliseconds: UInt32?
+
+    /// Resolves requested values (0 or `nil` meaning "the default") into a checked configuration.
+    public init(
+        workerThreads: Int = 0,
+        logCapacity: Int = 0,
+        maxEventBytes: Int = 0,
+        historyBytes: UInt64 = 0,
+        emitTimeoutMilliseconds: UInt32? = nil,
+        processorCount: Int = SystemInfo.processorCount
+    ) throws(RillflowError) {
+        guard workerThreads >= 0, workerThreads <= Self.maximumWorkerThreads else {
+            throw RillflowError(.invalidArgument, "worker_threads is \(workerThreads); it must be 0 (one per CPU core) to \(Self.maximumWorkerThreads)")
+        }
+        guard logCapacity == 0 || (Self.minimumLogCapacity...Self.maximumLogCapacity).contains(logCapacity) else {
+            throw RillflowError(.invalidArgument, "log_capacity is \(logCapacity); it must be 0 (1 MiB) or \(Self.minimumLogCapacity) to \(Self.maximumLogCapacity) bytes")
+        }
+        guard maxEventBytes >= 0, maxEventBytes <= Self.maximumMaxEventBytes else {
+            throw RillflowError(.invalidArgument, "max_event_bytes is \(maxEventBytes); it must be 0 (1 MiB) to \(Self.maximumMaxEventBytes)")
+        }
+        self.workerThreads = workerThreads == 0 ? max(1, processorCount) : workerThreads
+        self.logCapacity = Self.nextPowerOfTwo(logCapacity == 0 ? Self.defaultLogCapacity : logCapacity)
+        self.maxEventBytes = maxEventBytes == 0 ? Self.defaultMaxEventBytes : maxEventBytes
+        self.historyBytes = historyBytes == 0 ? Self.defaultHistoryBytes : historyBytes
+        self.emitTimeoutMilliseconds = emitTimeoutMilliseconds == 0 ? nil : emitTimeoutMilliseconds
+    }
+
+    static func nextPowerOfTwo(_ value: Int) -> Int {
+        value <= 1 ? 1 : 1 << (Int.bitWidth - (value - 1).leadingZeroBitCount)
+    }
+}
