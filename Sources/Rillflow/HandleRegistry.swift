@@ -48,7 +48,7 @@ final class HandleRegistry: @unchecked Sendable {
         var slotCount = 0
     }
 
-    private let freeList = Mutex(FreeList())
+    private let freeList = Lock(FreeList())
     private let publishedSlotCount = Atomic<Int>(0)
     private let wordChunks: UnsafeMutablePointer<UnsafeMutablePointer<Atomic<UInt64>>?>
     private let objectChunks: UnsafeMutablePointer<UnsafeMutablePointer<Unmanaged<AnyObject>?>?>

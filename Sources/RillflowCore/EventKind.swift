@@ -1,0 +1,93 @@
+/// What an event says happened. Raw values are the C API's `RF_EVENT_*` values.
+public enum EventKind: UInt16, Sendable, CaseIterable {
+    case runStarted = 1
+    case stepStarted = 2
+    case token = 3
+    case custom = 4
+    case progress = 5
+    case stateChanged = 6
+    case stepCompleted = 7
+    case stepRetrying = 8
+    case stepFailed = 9
+    case inputRequired = 10
+    case runResumed = 11
+    case runCompleted = 12
+    case runFailed = 13
+    case runTimedOut = 14
+    case runCancelled = 15
+    /// Per subscription only: how many events a lossy subscription skipped.
+    case lagged = 16
+
+    /// The name used in the JSON envelope and by `rf_event_kind_name`.
+    public var name: StaticString {
+        switch self {
+        case .runStarted: "run_started"
+        case .stepStarted: "step_started"
+        case .token: "token"
+        case .custom: "custom"
+        case .progress: "progress"
+        case .stateChanged: "state_changed"
+        case .stepCompleted: "step_completed"
+        case .stepRetrying: "step_retrying"
+        case .stepFailed: "step_failed"
+        case .inputRequired: "input_required"
+        case .runResumed: "run_resumed"
+        case .runCompleted: "run_completed"
+        case .runFailed: "run_failed"
+        case .runTimedOut: "run_timed_out"
+        case .runCancelled: "run_cancelled"
+        case .lagged: "lagged"
+        }
+    }
+
+    /// Terminal kinds end a run's stream: exactly one per run, and it is the last event.
+    public var isTerminal: Bool { KindSet.terminal.contains(self) }
+
+    /// Whether the data of this kind is UTF-8 JSON (true) or raw text (token deltas).
+    public var dataIsJSON: Bool { self != .token }
+
+    var bit: UInt32 { 1 << UInt32(rawValue) }
+}
+
+/// A set of event kinds as a bit mask (bit `kind.rawValue`), the form filters are checked in.
+public struct KindSet: Sendable, Equatable {
+    public var mask: UInt32
+
+    public init(mask: UInt32) { self.mask = mask }
+    public init(_ kinds: [EventKind]) { mask = kinds.reduce(0) { $0 | $1.bit } }
+
+    public func contains(_ kind: EventKind) -> Bool { mask & kind.bit != 0 }
+    func contains(rawKind: UInt16) -> Bool { rawKind < 32 && mask & (1 << UInt32(rawKind)) != 0 }
+
+    public static let terminal = KindSet([.runCompleted, .runFailed, .runTimedOut, .runCancelled])
+    public static let all = KindSet(EventKind.allCases)
+    /// Every mask a valid filter may carry: bits of defined kinds only.
+    public static let valid = all
+}
+
+/// The five stream modes: named filters over kinds. Terminal (and lagged) events always pass.
+public enum StreamMode: UInt32, Sendable {
+    /// Everything, token deltas included.
+    case tokens = 0
+    /// Everything but token deltas.
+    case messages = 1
+    /// Step completions, state changes, input required, and the terminal event.
+    case updates = 2
+    /// State changes and the terminal event.
+    case values = 3
+    /// A caller-chosen set of kinds and custom-event topics.
+    case custom = 4
+
+    /// The kinds this mode lets through; for `.custom` the caller's set.
+    func kinds(custom: KindSet) -> KindSet {
+        let base: KindSet
+        switch self {
+        case .tokens: base = .all
+        case .messages: base = KindSet(mask: KindSet.all.mask & ~EventKind.token.bit)
+        case .updates: base = KindSet([.stepCompleted, .stateChanged, .inputRequired])
+        case .values: base = KindSet([.stateChanged])
+        case .custom: base = custom
+        }
+        return KindSet(mask: base.mask | KindSet.terminal.mask | EventKind.lagged.bit)
+    }
+}

@@ -1,0 +1,108 @@
+/// A small JSON writer: the library renders JSON, it never parses it.
+public struct JSONText {
+    public private(set) var bytes: [UInt8] = []
+
+    public init() { bytes.reserveCapacity(128) }
+
+    public mutating func object(_ body: (inout ObjectWriter) -> Void) {
+        bytes.append(UInt8(ascii: "{"))
+        var writer = ObjectWriter(text: self)
+        body(&writer)
+        self = writer.text
+        bytes.append(UInt8(ascii: "}"))
+    }
+
+    public func withBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+        let result: Result<R, E> = bytes.withUnsafeBytes { raw in
+            do throws(E) { return .success(try body(raw)) } catch { return .failure(error) }
+        }
+        return try result.get()
+    }
+
+    public struct ObjectWriter {
+        var text: JSONText
+        var first = true
+
+        mutating func key(_ name: StaticString) {
+            if !first { text.bytes.append(UInt8(ascii: ",")) }
+            first = false
+            text.bytes.append(UInt8(ascii: "\""))
+            text.bytes.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
+            text.bytes.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
+        }
+
+        public mutating func field(_ name: StaticString, string: String?) {
+            key(name)
+            guard var value = string else { return text.bytes.append(contentsOf: Array("null".utf8)) }
+            value.withUTF8 { JSONEscaping.appendString(UnsafeRawBufferPointer($0), to: &text.bytes) }
+        }
+
+        public mutating func field<T: BinaryInteger>(_ name: StaticString, number: T) {
+            key(name)
+            text.bytes.append(contentsOf: Array(String(number).utf8))
+        }
+    }
+}
+
+/// JSON string escaping shared by the writer above and the event envelope renderer.
+public enum JSONEscaping {
+    private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
+
+    /// Appends `bytes` as a quoted JSON string. Invalid UTF-8 becomes U+FFFD, so the output is
+    /// always valid JSON whatever the input.
+    public static func appendString(_ bytes: UnsafeRawBufferPointer, to output: inout [UInt8]) {
+        output.append(UInt8(ascii: "\""))
+        var index = 0
+        let count = bytes.count
+        while index < count {
+            let byte = bytes[index]
+            if byte < 0x80 {
+                switch byte {
+                case UInt8(ascii: "\""): output.append(contentsOf: [0x5C, 0x22])
+                case UInt8(ascii: "\\"): output.append(contentsOf: [0x5C, 0x5C])
+                case 0x0A: output.append(contentsOf: [0x5C, UInt8(ascii: "n")])
+                case 0x0D: output.append(contentsOf: [0x5C, UInt8(ascii: "r")])
+                case 0x09: output.append(contentsOf: [0x5C, UInt8(ascii: "t")])
+                case 0..<0x20, 0x7F:
+                    output.append(contentsOf: [0x5C, UInt8(ascii: "u"), 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
+                default: output.append(byte)
+                }
+                index += 1
+                continue
+            }
+            let length = validUTF8SequenceLength(bytes, at: index)
+            if length == 0 {
+                output.append(contentsOf: [0xEF, 0xBF, 0xBD])  // U+FFFD
+                index += 1
+            } else {
+                for i in 0..<length { output.append(bytes[index + i]) }
+                index += length
+            }
+        }
+        output.append(UInt8(ascii: "\""))
+    }
+
+    /// Length of the well-formed UTF-8 sequence starting at `index`, or 0 if it is not one.
+    static func validUTF8SequenceLength(_ bytes: UnsafeRawBufferPointer, at index: Int) -> Int {
+        let lead = bytes[index]
+        let length: Int
+        var low: UInt8 = 0x80, high: UInt8 = 0xBF
+        switch lead {
+        case 0xC2...0xDF: length = 2
+        case 0xE0: length = 3; low = 0xA0
+        case 0xE1...0xEC, 0xEE...0xEF: length = 3
+        case 0xED: length = 3; high = 0x9F
+        case 0xF0: length = 4; low = 0x90
+        case 0xF1...0xF3: length = 4
+        case 0xF4: length = 4; high = 0x8F
+        default: return 0
+        }
+        guard index + length <= bytes.count else { return 0 }
+        for i in 1..<length {
+            let byte = bytes[index + i]
+            let (lo, hi) = i == 1 ? (low, high) : (UInt8(0x80), UInt8(0xBF))
+            guard byte >= lo && byte <= hi else { return 0 }
+        }
+        return length
+    }
+}

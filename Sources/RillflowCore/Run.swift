@@ -1,0 +1,82 @@
+import Synchronization
+
+/// One execution and its event log. A run is created pending (so subscribers can attach
+/// before anything happens), started once, and ended by exactly one terminal event.
+///
+/// A *manual* run has no workflow: the host emits its events and ends it itself, which is how
+/// code that runs its own steps streams through Rillflow.
+public final class Run: Sendable {
+    public let identity: RunIdentity
+    public let log: RunLog
+    private let state = Atomic<UInt32>(RunStatus.pending.rawValue)
+    private let traceId: String?
+    private let parentSpanId: String?
+
+    private static let nextRunId = Atomic<UInt64>(1)
+
+    public init(engine: Engine, workflowName: String, traceId: String? = nil, parentSpanId: String? = nil) {
+        let runId = Self.nextRunId.add(1, ordering: .relaxed).oldValue
+        identity = RunIdentity(runId: runId, workflowName: workflowName)
+        log = RunLog(identity: identity, configuration: engine.configuration)
+        self.traceId = traceId
+        self.parentSpanId = parentSpanId
+    }
+
+    public var id: UInt64 { identity.runId }
+    public var status: RunStatus { RunStatus(rawValue: state.load(ordering: .acquiring))! }
+
+    /// Pending → running, with the run-started event (its data: trace context and input size).
+    public func start(inputBytes: Int) throws(RillflowError) {
+        let (exchanged, actual) = state.compareExchange(
+            expected: RunStatus.pending.rawValue, desired: RunStatus.running.rawValue, ordering: .acquiringAndReleasing)
+        guard exchanged else {
+            throw RillflowError(.invalidState, "the run is \(RunStatus(rawValue: actual)!), not pending: a run starts once")
+        }
+        var json = JSONText()
+        json.object { object in
+            object.field("trace_id", string: traceId)
+            object.field("parent_span_id", string: parentSpanId)
+            object.field("input_bytes", number: inputBytes)
+        }
+        try json.withBytes { data throws(RillflowError) in
+            _ = try log.emit(EventDraft(kind: .runStarted, data: data))
+        }
+    }
+
+    /// Emits a non-terminal event of a running run.
+    @discardableResult
+    public func emit(_ draft: EventDraft) throws(RillflowError) -> UInt64 {
+        guard !draft.kind.isTerminal, draft.kind != .lagged, draft.kind != .runStarted else {
+            throw RillflowError(.invalidArgument, "\(draft.kind.name) events are emitted by the engine, not by rf_run_emit")
+        }
+        let current = status
+        guard current == .running || current == .suspended else {
+            throw RillflowError(.invalidState, current == .pending ? "the run has not started: call rf_run_start first" : "the run has ended (\(current)): no event may follow its terminal event")
+        }
+        return try log.emit(draft)
+    }
+
+    /// Ends the run with its terminal event. A pending run may only be cancelled.
+    public func end(_ kind: EventKind, data: UnsafeRawBufferPointer) throws(RillflowError) {
+        guard let final = RunStatus(terminal: kind) else {
+            throw RillflowError(.invalidArgument, "\(kind.name) is not a terminal event kind")
+        }
+        var current = state.load(ordering: .acquiring)
+        while true {
+            let status = RunStatus(rawValue: current)!
+            guard !status.isFinished else { throw RillflowError(.invalidState, "the run has already ended (\(status))") }
+            guard status != .pending || kind == .runCancelled else {
+                throw RillflowError(.invalidState, "the run has not started: a pending run can only be cancelled")
+            }
+            let (exchanged, actual) = state.compareExchange(expected: current, desired: final.rawValue, ordering: .acquiringAndReleasing)
+            if exchanged { break }
+            current = actual
+        }
+        try log.emit(EventDraft(kind: kind, data: data))
+    }
+
+    /// Cancels the run unless it has already ended (used when its last handle is released).
+    public func cancelIfUnfinished() {
+        try? end(.runCancelled, data: UnsafeRawBufferPointer(start: nil, count: 0))
+    }
+}

@@ -1,0 +1,248 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Synchronization
+
+/// One run's event log: a bounded, lock-free, many-producer byte ring.
+///
+/// Producers claim space and a seq together with one 16-byte CAS on `tail` (position, seq), so
+/// log order and seq order are the same; they write the record, then commit it by a release
+/// store of its stamp (position + 1). Readers follow records in position order and stop at the
+/// first uncommitted one. No lock and no allocation on this path.
+///
+/// A record never wraps: one that does not fit before the end of the buffer is placed at the
+/// start, behind a padding record (or, when less than `EventRecord.minimumSize` is left, behind
+/// implicit padding that readers skip by the same rule).
+///
+/// Space is reused only past the *gate*: the lowest position any non-lossy reader may still
+/// look at, and the archive position up to which records were copied into the history.
+/// `gateCache` holds a recent gate so producers check a single load; when a claim would pass
+/// it, the producer recomputes it, archiving records and moving lossy readers forward as
+/// needed, and waits for non-lossy readers (spin, yield, then sleep).
+public final class RunLog: @unchecked Sendable {
+    // @unchecked: the buffer is shared by design; ownership of each byte range passes between
+    // threads through the tail CAS, the stamps, the cursors and the gate, all atomics.
+
+    public let capacity: Int
+    public let maxDataBytes: Int
+    private let mask: Int
+    private let buffer: UnsafeMutableRawPointer
+    private let emitTimeoutMilliseconds: Int64
+
+    private static let closedBit: UInt = 1 << (UInt.bitWidth - 1)
+    /// first: next free position; second: next seq, with `closedBit` once the terminal is claimed.
+    private let tail = Atomic<WordPair>(WordPair(first: 0, second: 1))
+    private let gateCache = Atomic<Int>(0)
+    private let cursors = Lock<[LogCursor]>([])
+    let history: RunHistory
+    let readers = WaitList()
+    private let producersWaiting = Atomic<Int>(0)
+    private let spaceFutex = Futex()
+    public let identity: RunIdentity
+
+    public init(identity: RunIdentity, configuration: EngineConfiguration) {
+        self.identity = identity
+        capacity = configuration.logCapacity
+        mask = capacity - 1
+        maxDataBytes = configuration.maxEventBytes
+        emitTimeoutMilliseconds = configuration.emitTimeoutMilliseconds.map { Int64($0) } ?? -1
+        // Zeroed memory holds no valid stamp (stamps are position + 1 >= 1). Pages are touched
+        // only as the log fills, so a short run costs little of its capacity.
+        buffer = UnsafeMutableRawPointer(calloc(capacity, 1)!)
+        history = RunHistory(limitBytes: configuration.historyBytes, chunkSize: max(capacity / 4, 64 << 10))
+    }
+
+    deinit { free(buffer) }
+
+    // MARK: - Producing
+
+    /// Appends one event and returns its seq. Terminal kinds close the log: later emits fail.
+    @discardableResult
+    public func emit(_ draft: EventDraft) throws(RillflowError) -> UInt64 {
+        guard draft.data.count <= maxDataBytes else {
+            throw RillflowError(.tooLarge, "the event's data is \(draft.data.count) bytes; the limit (max_event_bytes) is \(maxDataBytes)")
+        }
+        guard draft.step.count <= EventRecord.maximumNameLength, draft.topic.count <= EventRecord.maximumNameLength else {
+            throw RillflowError(.invalidArgument, "step names and topics are at most \(EventRecord.maximumNameLength) bytes")
+        }
+        let size = draft.recordSize
+        let timestamp = WallClock.nowNanoseconds()
+        let closes = draft.kind.isTerminal
+        var deadline: Deadline?
+        var current = tail.load(ordering: .relaxed)
+        while true {
+            guard current.second & Self.closedBit == 0 else {
+                throw RillflowError(.invalidState, "the run has ended: no event may follow its terminal event")
+            }
+            let position = Int(bitPattern: current.first)
+            let room = capacity - (position & mask)
+            let recordPosition = room < size ? position + room : position
+            let end = recordPosition + size
+            if end - gateCache.load(ordering: .acquiring) > capacity {
+                try makeRoom(upTo: end, deadline: &deadline)
+                current = tail.load(ordering: .relaxed)
+                continue
+            }
+            let seq = current.second
+            let next = WordPair(first: UInt(bitPattern: end), second: (seq + 1) | (closes ? Self.closedBit : 0))
+            let (claimed, actual) = tail.compareExchange(expected: current, desired: next, ordering: .acquiringAndReleasing)
+            guard claimed else {
+                current = actual
+                continue
+            }
+            if recordPosition != position && room >= EventRecord.minimumSize {
+                let padding = buffer + (position & mask)
+                padding.storeBytes(of: UInt32(room), toByteOffset: EventRecord.lengthOffset, as: UInt32.self)
+                padding.storeBytes(of: EventRecord.paddingKind, toByteOffset: EventRecord.kindOffset, as: UInt16.self)
+                stamp(padding).pointee.store(UInt64(position + 1), ordering: .releasing)
+            }
+            let record = buffer + (recordPosition & mask)
+            draft.write(to: record, seq: UInt64(seq), timestamp: timestamp)
+            stamp(record).pointee.store(UInt64(recordPosition + 1), ordering: .releasing)
+            if closes { readers.wakeAll() } else { readers.notify(kind: draft.kind) }
+            if producersWaiting.load(ordering: .relaxed) > 0 { spaceFutex.wakeAll() }
+            return UInt64(seq)
+        }
+    }
+
+    /// Whether the terminal event has been claimed.
+    public var isClosed: Bool { tail.load(ordering: .acquiring).second & Self.closedBit != 0 }
+
+    /// The seq the next event will get.
+    public var nextSeq: UInt64 { UInt64(tail.load(ordering: .acquiring).second & ~Self.closedBit) }
+
+    var tailPosition: Int { Int(bitPattern: tail.load(ordering: .acquiring).first) }
+
+    @inline(__always)
+    private func stamp(_ record: UnsafeMutableRawPointer) -> UnsafeMutablePointer<Atomic<UInt64>> {
+        record.assumingMemoryBound(to: Atomic<UInt64>.self)
+    }
+
+    /// Makes every position below `end - capacity` free to overwrite, or throws on timeout.
+    private func makeRoom(upTo end: Int, deadline: inout Deadline?) throws(RillflowError) {
+        let required = end - capacity
+        var attempts = 0
+        while true {
+            let gate = refreshGate(required: required)
+            if gate >= required { return }
+            // A non-lossy reader, or a record another producer has not committed yet, is in the way.
+            if deadline == nil { deadline = Deadline(milliseconds: emitTimeoutMilliseconds) }
+            if deadline!.hasPassed {
+                throw RillflowError(.timeout, "the run's log is full and a subscriber has not read for \(emitTimeoutMilliseconds) ms (emit_timeout_ms)")
+            }
+            attempts += 1
+            if attempts < 64 { continue }
+            if attempts < 128 { sched_yield(); continue }
+            producersWaiting.add(1, ordering: .sequentiallyConsistent)
+            let observed = spaceFutex.value
+            if refreshGate(required: required) < required { spaceFutex.wait(expected: observed, deadline: deadline!) }
+            producersWaiting.subtract(1, ordering: .relaxed)
+        }
+    }
+
+    /// Called by readers after they move forward, so waiting producers re-check the gate.
+    func readerAdvanced() {
+        atomicMemoryFence(ordering: .sequentiallyConsistent)
+        if producersWaiting.load(ordering: .relaxed) > 0 { spaceFutex.wakeAll() }
+    }
+
+    /// Recomputes the gate: archives records below `required`, moves lossy readers that are
+    /// behind `required` forward, and returns the lowest position still needed.
+    private func refreshGate(required: Int) -> Int {
+        var gate = archive(upTo: required)
+        cursors.withLock { list in
+            for cursor in list {
+                var position = cursor.position.load(ordering: .acquiring)
+                if cursor.lossy {
+                    while position & LogCursor.busyBit == 0, Int(position) < required {
+                        let moved = UInt64(skipCommitted(from: Int(position), upTo: required))
+                        let (exchanged, actual) = cursor.position.compareExchange(
+                            expected: position, desired: moved, ordering: .acquiringAndReleasing)
+                        position = exchanged ? moved : actual
+                    }
+                }
+                gate = min(gate, Int(position & ~LogCursor.busyBit))
+            }
+        }
+        var cached = gateCache.load(ordering: .relaxed)
+        while cached < gate {
+            let (exchanged, actual) = gateCache.compareExchange(expected: cached, desired: gate, ordering: .releasing)
+            if exchanged { break }
+            cached = actual
+        }
+        return gate
+    }
+
+    /// The position after the committed records from `position`, stopping at the first one
+    /// that ends at or beyond `limit` or is not committed yet.
+    private func skipCommitted(from start: Int, upTo limit: Int) -> Int {
+        var position = start
+        while position < limit, let (_, next) = committedRecord(at: position) { position = next }
+        return position
+    }
+
+    /// Copies records below `required` (and a block beyond, to amortize) into the history.
+    /// Returns the archive position.
+    private func archive(upTo required: Int) -> Int {
+        history.state.withLock { state in
+            guard state.archivePosition < required else { return state.archivePosition }
+            let target = min(max(required, state.archivePosition + capacity / 4), tailPosition)
+            var position = state.archivePosition
+            while position < target, let (record, next) = committedRecord(at: position) {
+                if record.load(fromByteOffset: EventRecord.kindOffset, as: UInt16.self) != EventRecord.paddingKind {
+                    let length = Int(record.load(fromByteOffset: EventRecord.lengthOffset, as: UInt32.self))
+                    let seq = record.load(fromByteOffset: EventRecord.seqOffset, as: UInt64.self)
+                    RunHistory.append(record, length: length, seq: seq, to: &state, chunkSize: history.chunkSize)
+                }
+                position = next
+            }
+            state.archivePosition = position
+            RunHistory.trim(&state, limitBytes: history.limitBytes)
+            return position
+        }
+    }
+
+    // MARK: - Reading
+
+    /// The committed record at `position` (padding included) and the position after it, or nil
+    /// if the record there is not committed yet. Implicit end padding is skipped.
+    @inline(__always)
+    func committedRecord(at start: Int) -> (UnsafeRawPointer, Int)? {
+        var position = start
+        if capacity - (position & mask) < EventRecord.minimumSize { position += capacity - (position & mask) }
+        let record = buffer + (position & mask)
+        guard stamp(record).pointee.load(ordering: .acquiring) == UInt64(position + 1) else { return nil }
+        let length = Int(record.load(fromByteOffset: EventRecord.lengthOffset, as: UInt32.self))
+        return (UnsafeRawPointer(record), position + length)
+    }
+
+    /// Registers a reader at the live tail. Returns its cursor and the seq it starts at.
+    func registerAtTail(lossy: Bool) -> (LogCursor, UInt64) {
+        cursors.withLock { list in
+            let current = tail.load(ordering: .acquiring)
+            let cursor = LogCursor(position: Int(bitPattern: current.first), lossy: lossy)
+            list.append(cursor)
+            return (cursor, UInt64(current.second & ~Self.closedBit))
+        }
+    }
+
+    /// Registers a reader at the archive position: the oldest record still in the log. The
+    /// caller holds the history lock (so the archive position cannot move) and passes it.
+    func registerAtArchive(_ state: RunHistory.State, lossy: Bool) -> LogCursor {
+        cursors.withLock { list in
+            let cursor = LogCursor(position: state.archivePosition, lossy: lossy)
+            list.append(cursor)
+            return cursor
+        }
+    }
+
+    func unregister(_ cursor: LogCursor) {
+        cursors.withLock { list in list.removeAll { $0 === cursor } }
+        readerAdvanced()
+    }
+
+    /// The identity behind a record's source index.
+    func source(at index: UInt32) -> RunIdentity {
+        identity
+    }
+}

@@ -1,0 +1,404 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CSystem
+import Synchronization
+
+/// A cursor over one run's events: its own filter, start position, loss policy and wake-up fd.
+///
+/// Reads are zero-copy for non-lossy subscriptions: views point into the log (kept from being
+/// overwritten by this subscription's published position) or into a history chunk (kept alive
+/// by `heldChunk`) until the next read. Lossy subscriptions copy records out while marked busy,
+/// so producers can move them forward between reads without touching memory they read.
+///
+/// One thread reads at a time (a second concurrent reader gets `invalidState`); `close` may
+/// come from any thread and wakes a blocked reader.
+public final class Subscription: EventWaiter, @unchecked Sendable {
+    // @unchecked: reader-side state is touched only by the thread inside read (enforced by the
+    // `reading` bit); shared state is atomic or behind the log's and history's locks.
+
+    let log: RunLog
+    let wakeKinds: KindSet
+    private let topics: [[UInt8]]?
+    public let lossy: Bool
+
+    private static let readingBit: UInt32 = 1
+    private static let closedBit: UInt32 = 2
+    private let flags = Atomic<UInt32>(0)
+    private let futex = Futex()
+    private let eventFD = Atomic<Int32>(-1)
+
+    private enum Source { case history, ring }
+    private var source: Source
+    private var cursor: LogCursor?
+    private var position = 0
+    private var expectedSeq: UInt64
+    private let skipBelowSeq: UInt64
+    private var ended = false
+    private var heldChunk: HistoryChunk?
+    private var chunkOffset = 0
+    private var chunkUsed = 0
+    private var copyBuffer: UnsafeMutableRawPointer
+    private var copyCapacity: Int
+    private var pendingOffset = 0
+    private var pendingUsed = 0
+
+    public init(log: RunLog, options: SubscriptionOptions) throws(RillflowError) {
+        self.log = log
+        wakeKinds = options.mode.kinds(custom: options.customKinds)
+        topics = options.mode == .custom ? options.topics : nil
+        lossy = options.lossy
+        skipBelowSeq = options.startSeq
+        copyCapacity = lossy ? 64 << 10 : 0
+        copyBuffer = .allocate(byteCount: max(copyCapacity, 8), alignment: 8)
+
+        if options.startSeq == 0 {
+            let (cursor, seq) = log.registerAtTail(lossy: options.lossy)
+            self.cursor = cursor
+            position = Int(cursor.position.load(ordering: .relaxed))
+            expectedSeq = seq
+            source = .ring
+            return
+        }
+        let lossy = options.lossy
+        let start = try log.history.state.withLock { state throws(RillflowError) -> (LogCursor?, Int, UInt64) in
+            if options.startSeq >= state.endSeq {
+                return (log.registerAtArchive(state, lossy: lossy), state.archivePosition, state.endSeq)
+            }
+            guard options.startSeq >= state.oldestSeq else {
+                throw RillflowError(.sequenceUnavailable, "seq \(options.startSeq) is no longer retained; the oldest retained seq is \(state.oldestSeq) (raise history_bytes to keep more)")
+            }
+            return (nil, 0, options.startSeq)
+        }
+        (cursor, position, expectedSeq) = start
+        source = cursor == nil ? .history : .ring
+        if source == .history && !lossy { pin(expectedSeq) }
+    }
+
+    deinit {
+        copyBuffer.deallocate()
+        let fd = eventFD.load(ordering: .relaxed)
+        if fd >= 0 { Glibc.close(fd) }
+    }
+
+    // MARK: - Reading
+
+    /// Delivers up to `limit` events to `deliver` (which returns false to stop after that
+    /// event), waiting up to `timeoutMilliseconds` (0: not at all, negative: no limit) for the
+    /// first. Returns how many were delivered, at least 1; the views stay valid until the next
+    /// read or close. Throws `.endOfStream` after the terminal event, `.wouldBlock`, `.timeout`,
+    /// `.closed`, or `.invalidState` when another thread is reading.
+    public func read(limit: Int, timeoutMilliseconds: Int64, _ deliver: (EventView) -> Bool) throws(RillflowError) -> Int {
+        try enterRead()
+        defer { exitRead() }
+        releaseViews()
+        var deadline: Deadline?
+        while true {
+            if flags.load(ordering: .acquiring) & Self.closedBit != 0 { throw closedError }
+            let count = collect(limit: limit, deliver)
+            if count > 0 { return count }
+            publishPosition()
+            if ended {
+                refreshReadiness()
+                throw RillflowError(.endOfStream, "the run's stream has ended: its terminal event was read")
+            }
+            if timeoutMilliseconds == 0 {
+                refreshReadiness()
+                throw RillflowError(.wouldBlock, "no event is ready")
+            }
+            if deadline == nil { deadline = Deadline(milliseconds: timeoutMilliseconds) }
+            if deadline!.hasPassed { throw RillflowError(.timeout, "no event arrived within \(timeoutMilliseconds) ms") }
+            waitForData(until: deadline!)
+        }
+    }
+
+    private var closedError: RillflowError { RillflowError(.closed, "the subscription was released") }
+
+    private func enterRead() throws(RillflowError) {
+        var current = flags.load(ordering: .relaxed)
+        while true {
+            if current & Self.closedBit != 0 { throw closedError }
+            if current & Self.readingBit != 0 {
+                throw RillflowError(.invalidState, "another thread is reading this subscription; reads on one subscription must not overlap")
+            }
+            let (exchanged, actual) = flags.compareExchange(expected: current, desired: current | Self.readingBit, ordering: .acquiring)
+            if exchanged { return }
+            current = actual
+        }
+    }
+
+    private func exitRead() {
+        let old = flags.bitwiseAnd(~Self.readingBit, ordering: .acquiringAndReleasing).oldValue
+        if old & Self.closedBit != 0 { detach() }
+    }
+
+    /// The previous batch's views may now be invalidated.
+    private func releaseViews() {
+        if source == .ring && !lossy { publishPosition() }
+    }
+
+    private func publishPosition() {
+        guard !lossy, let cursor else { return }
+        if cursor.position.load(ordering: .relaxed) != UInt64(position) {
+            cursor.position.store(UInt64(position), ordering: .releasing)
+            log.readerAdvanced()
+        }
+    }
+
+    private func collect(limit: Int, _ deliver: (EventView) -> Bool) -> Int {
+        switch source {
+        case .history: collectFromHistory(limit: limit, deliver)
+        case .ring: lossy ? collectLossy(limit: limit, deliver) : collectFromLog(limit: limit, deliver)
+        }
+    }
+
+    /// Whether a view of `record` should be delivered; updates the seq bookkeeping.
+    @inline(__always)
+    private func accept(_ record: UnsafeRawPointer) -> Bool {
+        let seq = record.load(fromByteOffset: EventRecord.seqOffset, as: UInt64.self)
+        let kind = record.load(fromByteOffset: EventRecord.kindOffset, as: UInt16.self)
+        expectedSeq = seq + 1
+        if KindSet.terminal.contains(rawKind: kind) { ended = true }
+        guard seq >= skipBelowSeq, wakeKinds.contains(rawKind: kind) else { return false }
+        guard let topics, kind == EventKind.custom.rawValue else { return true }
+        let view = EventView(record: record, source: log.identity)
+        return topics.contains { $0.elementsEqual(view.topicBytes) }
+    }
+
+    private func collectFromLog(limit: Int, _ deliver: (EventView) -> Bool) -> Int {
+        var delivered = 0
+        while delivered < limit, !ended {
+            guard let (record, next) = log.committedRecord(at: position) else {
+                if log.isClosed && position >= log.tailPosition { ended = true }
+                break
+            }
+            position = next
+            if record.load(fromByteOffset: EventRecord.kindOffset, as: UInt16.self) == EventRecord.paddingKind { continue }
+            if accept(record) {
+                delivered += 1
+                if !deliver(view(record)) { break }
+            }
+        }
+        return delivered
+    }
+
+    @inline(__always)
+    private func view(_ record: UnsafeRawPointer) -> EventView {
+        EventView(record: record, source: log.source(at: record.load(fromByteOffset: EventRecord.sourceOffset, as: UInt32.self)))
+    }
+
+    /// Lossy: copy matching records out under the busy bit, then deliver the copies. Copies a
+    /// stopped delivery left over are delivered by the next read before anything new is copied.
+    private func collectLossy(limit: Int, _ deliver: (EventView) -> Bool) -> Int {
+        if pendingOffset >= pendingUsed {
+            pendingOffset = 0
+            pendingUsed = copyOut(limit: limit)
+        }
+        var delivered = 0
+        while pendingOffset < pendingUsed, delivered < limit {
+            let record = UnsafeRawPointer(copyBuffer + pendingOffset)
+            pendingOffset += Int(record.load(fromByteOffset: EventRecord.lengthOffset, as: UInt32.self))
+            delivered += 1
+            if !deliver(view(record)) { break }
+        }
+        return delivered
+    }
+
+    /// Copies up to `limit` deliverable records (a `lagged` record first where producers moved
+    /// this subscription forward) into the copy buffer; returns the bytes used.
+    private func copyOut(limit: Int) -> Int {
+        guard let cursor else { return 0 }
+        var current = cursor.position.load(ordering: .acquiring)
+        while true {
+            let (exchanged, actual) = cursor.position.compareExchange(
+                expected: current, desired: current | LogCursor.busyBit, ordering: .acquiring)
+            if exchanged { break }
+            current = actual
+        }
+        defer { cursor.position.store(UInt64(position), ordering: .releasing) }
+        position = Int(current)  // a producer may have moved us forward: the seq gap shows it
+        var used = 0, copied = 0
+        while copied < limit, !ended {
+            guard let (record, next) = log.committedRecord(at: position) else {
+                if log.isClosed && position >= log.tailPosition { ended = true }
+                break
+            }
+            if record.load(fromByteOffset: EventRecord.kindOffset, as: UInt16.self) == EventRecord.paddingKind {
+                position = next
+                continue
+            }
+            let recordLength = Int(record.load(fromByteOffset: EventRecord.lengthOffset, as: UInt32.self))
+            let seq = record.load(fromByteOffset: EventRecord.seqOffset, as: UInt64.self)
+            let skipped = seq > expectedSeq ? seq - expectedSeq : 0
+            let needed = recordLength + (skipped > 0 ? Self.laggedRecordSize : 0)
+            if used + needed > copyCapacity {
+                if used > 0 { break }
+                growCopyBuffer(to: needed)
+            }
+            if skipped > 0 {
+                writeLaggedRecord(at: copyBuffer + used, skipped: skipped, firstSeq: expectedSeq)
+                used += Self.laggedRecordSize
+                copied += 1
+                expectedSeq = seq
+            }
+            position = next
+            if accept(record) {
+                (copyBuffer + used).copyMemory(from: record, byteCount: recordLength)
+                used += recordLength
+                copied += 1
+            }
+        }
+        return used
+    }
+
+    private static let laggedRecordSize = 128
+
+    private func writeLaggedRecord(at record: UnsafeMutableRawPointer, skipped: UInt64, firstSeq: UInt64) {
+        var json = "{\"skipped\":\(skipped),\"first_seq\":\(firstSeq),\"last_seq\":\(firstSeq + skipped - 1)}"
+        json.withUTF8 { data in
+            let draft = EventDraft(kind: .lagged, data: UnsafeRawBufferPointer(data))
+            draft.write(to: record, seq: 0, timestamp: WallClock.nowNanoseconds())
+        }
+        record.storeBytes(of: UInt32(Self.laggedRecordSize), toByteOffset: EventRecord.lengthOffset, as: UInt32.self)
+    }
+
+    private func growCopyBuffer(to size: Int) {
+        copyBuffer.deallocate()
+        copyCapacity = size
+        copyBuffer = .allocate(byteCount: size, alignment: 8)
+    }
+
+    /// Replay from the history; one chunk per batch so a batch's views share one held chunk.
+    private func collectFromHistory(limit: Int, _ deliver: (EventView) -> Bool) -> Int {
+        var delivered = 0
+        while delivered < limit, !ended {
+            if heldChunk == nil || chunkOffset >= chunkUsed {
+                if delivered > 0 { break }
+                if !advanceChunk() { return collect(limit: limit, deliver) }  // caught up: now in the log
+                continue
+            }
+            let record = UnsafeRawPointer(heldChunk!.buffer + chunkOffset)
+            chunkOffset += Int(record.load(fromByteOffset: EventRecord.lengthOffset, as: UInt32.self))
+            let seq = record.load(fromByteOffset: EventRecord.seqOffset, as: UInt64.self)
+            if seq < expectedSeq { continue }
+            if accept(record) {
+                delivered += 1
+                if !deliver(view(record)) { break }
+            }
+        }
+        return delivered
+    }
+
+    /// Moves to the chunk holding `expectedSeq`, or into the log when the history is exhausted
+    /// (returns false then). The switch happens under the history lock, where the archive
+    /// position cannot move, so the splice has no gap and no duplicate.
+    private func advanceChunk() -> Bool {
+        let lossy = self.lossy
+        let id = ObjectIdentifier(self)
+        return log.history.state.withLock { state -> Bool in
+            if expectedSeq >= state.endSeq {
+                state.pins[id] = nil
+                cursor = log.registerAtArchive(state, lossy: lossy)
+                position = state.archivePosition
+                heldChunk = nil
+                source = .ring
+                return false
+            }
+            // Only a lossy reader can find its next events dropped (pins protect the others).
+            if expectedSeq < state.oldestSeq { expectedSeq = state.oldestSeq }
+            let chunk = RunHistory.chunk(containing: expectedSeq, in: state)!
+            heldChunk = chunk
+            chunkUsed = chunk.used
+            chunkOffset = chunk.offset(ofSeq: expectedSeq, used: chunkUsed)
+            if !lossy { state.pins[id] = expectedSeq }
+            return true
+        }
+    }
+
+    private func pin(_ seq: UInt64) {
+        let id = ObjectIdentifier(self)
+        log.history.state.withLock { $0.pins[id] = seq }
+    }
+
+    // MARK: - Waiting
+
+    private var hasPendingData: Bool {
+        switch source {
+        case .history: return true
+        case .ring:
+            if ended || pendingOffset < pendingUsed || log.committedRecord(at: position) != nil { return true }
+            if lossy, let cursor, Int(cursor.position.load(ordering: .acquiring) & ~LogCursor.busyBit) != position { return true }
+            return log.isClosed && position >= log.tailPosition
+        }
+    }
+
+    private func waitForData(until deadline: Deadline) {
+        let observed = futex.value
+        log.readers.arm(self)
+        if !hasPendingData && flags.load(ordering: .acquiring) & Self.closedBit == 0 {
+            futex.wait(expected: observed, deadline: deadline)
+        }
+        log.readers.disarm(self)
+    }
+
+    /// Makes the fd readable exactly when a read would not block (called when a read found
+    /// nothing: the fd is drained, then re-armed, then the log re-checked).
+    private func refreshReadiness() {
+        let fd = eventFD.load(ordering: .acquiring)
+        guard fd >= 0 else { return }
+        var counter: UInt64 = 0
+        _ = Glibc.read(fd, &counter, 8)
+        log.readers.arm(self)
+        if ended || hasPendingData || flags.load(ordering: .acquiring) & Self.closedBit != 0 {
+            log.readers.disarm(self)
+            signalFD()
+        }
+    }
+
+    func signal() {
+        futex.wakeAll()
+        signalFD()
+    }
+
+    private func signalFD() {
+        let fd = eventFD.load(ordering: .acquiring)
+        guard fd >= 0 else { return }
+        var one: UInt64 = 1
+        _ = Glibc.write(fd, &one, 8)
+    }
+
+    /// A file descriptor that is readable while a read would not block; for epoll, poll,
+    /// libuv or asyncio. Created on first use; closed when the subscription is freed.
+    public func fileDescriptor() throws(RillflowError) -> Int32 {
+        let existing = eventFD.load(ordering: .acquiring)
+        if existing >= 0 { return existing }
+        let fd = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
+        guard fd >= 0 else { throw RillflowError(.system, "eventfd failed: errno \(rf_sys_errno())") }
+        let (exchanged, actual) = eventFD.compareExchange(expected: -1, desired: fd, ordering: .acquiringAndReleasing)
+        if !exchanged {
+            Glibc.close(fd)
+            return actual
+        }
+        // Start readable: the first read tells whether events are there, and re-arms if not.
+        signalFD()
+        return fd
+    }
+
+    // MARK: - Closing
+
+    /// Ends the subscription: a blocked read returns `.closed`, later reads too. Any thread.
+    public func close() {
+        let old = flags.bitwiseOr(Self.closedBit, ordering: .acquiringAndReleasing).oldValue
+        guard old & Self.closedBit == 0 else { return }
+        signal()
+        log.readers.disarm(self)
+        if old & Self.readingBit == 0 { detach() }
+    }
+
+    /// Stops gating the log's producers. Runs once, on the closing thread or the reader's.
+    private func detach() {
+        if let cursor { log.unregister(cursor) }
+        let id = ObjectIdentifier(self)
+        log.history.state.withLock { $0.pins[id] = nil }
+    }
+}

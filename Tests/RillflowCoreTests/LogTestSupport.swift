@@ -1,0 +1,56 @@
+@testable import RillflowCore
+
+/// Helpers to build runs with small logs and to emit and read recognizable events.
+enum LogTest {
+    static func engine(logCapacity: Int = 64 << 10, history: UInt64 = 0, emitTimeout: UInt32? = nil) -> Engine {
+        Engine(configuration: try! EngineConfiguration(
+            workerThreads: 1, logCapacity: logCapacity, maxEventBytes: 4096,
+            historyBytes: history, emitTimeoutMilliseconds: emitTimeout))
+    }
+
+    static func startedRun(_ engine: Engine) -> Run {
+        let run = Run(engine: engine, workflowName: "test")
+        try! run.start(inputBytes: 0)
+        return run
+    }
+
+    /// Emits a custom event whose data is "producer:index" and topic is "p<producer>".
+    @discardableResult
+    static func emit(_ run: Run, producer: Int, index: Int, kind: EventKind = .custom) throws -> UInt64 {
+        var data = "\(producer):\(index)"
+        var topic = "p\(producer)"
+        return try data.withUTF8 { dataBytes in
+            try topic.withUTF8 { topicBytes in
+                try run.emit(EventDraft(kind: kind, topic: UnsafeRawBufferPointer(topicBytes), data: UnsafeRawBufferPointer(dataBytes)))
+            }
+        }
+    }
+
+    struct Seen: Equatable {
+        var kind: EventKind
+        var seq: UInt64
+        var data: String
+    }
+
+    /// Reads until the end of the stream (or `until` returns true), collecting every event.
+    static func drain(_ subscription: Subscription, batch: Int = 64, until: ((Seen) -> Bool)? = nil) -> [Seen] {
+        var seen: [Seen] = []
+        var stop = false
+        while !stop {
+            do {
+                _ = try subscription.read(limit: batch, timeoutMilliseconds: 10_000) { view in
+                    let item = Seen(kind: view.kind, seq: view.seq, data: String(cString: view.data))
+                    seen.append(item)
+                    if until?(item) == true { stop = true }
+                    return true
+                }
+            } catch {
+                if error.code != .endOfStream { Issue.record("read failed: \(error)") }
+                break
+            }
+        }
+        return seen
+    }
+}
+
+import Testing
