@@ -1,11 +1,11 @@
 /// An engine's limits and defaults, validated. Every run of the engine uses them.
 public struct EngineConfiguration: Sendable, Equatable {
-    public static let defaultLogCapacity = 1 << 20
+    public static let defaultLogCapacity = 2 << 20
     public static let minimumLogCapacity = 64 << 10
     public static let maximumLogCapacity = 1 << 30
     public static let defaultMaxEventBytes = 1 << 20
     public static let maximumMaxEventBytes = 64 << 20
-    public static let defaultHistoryBytes: UInt64 = 64 << 20
+    public static let defaultHistoryBytes: UInt64 = 4 << 20
     public static let maximumWorkerThreads = 1024
 
     /// Threads that run callback steps.
@@ -32,7 +32,7 @@ public struct EngineConfiguration: Sendable, Equatable {
             throw RillflowError(.invalidArgument, "worker_threads is \(workerThreads); it must be 0 (one per CPU core) to \(Self.maximumWorkerThreads)")
         }
         guard logCapacity == 0 || (Self.minimumLogCapacity...Self.maximumLogCapacity).contains(logCapacity) else {
-            throw RillflowError(.invalidArgument, "log_capacity is \(logCapacity); it must be 0 (1 MiB) or \(Self.minimumLogCapacity) to \(Self.maximumLogCapacity) bytes")
+            throw RillflowError(.invalidArgument, "log_capacity is \(logCapacity); it must be 0 (2 MiB) or \(Self.minimumLogCapacity) to \(Self.maximumLogCapacity) bytes")
         }
         guard maxEventBytes >= 0, maxEventBytes <= Self.maximumMaxEventBytes else {
             throw RillflowError(.invalidArgument, "max_event_bytes is \(maxEventBytes); it must be 0 (1 MiB) to \(Self.maximumMaxEventBytes)")
@@ -41,6 +41,11 @@ public struct EngineConfiguration: Sendable, Equatable {
         self.logCapacity = Self.nextPowerOfTwo(logCapacity == 0 ? Self.defaultLogCapacity : logCapacity)
         self.maxEventBytes = maxEventBytes == 0 ? Self.defaultMaxEventBytes : maxEventBytes
         self.historyBytes = historyBytes == 0 ? Self.defaultHistoryBytes : historyBytes
+        // The largest record (data, names, header) must fit in the log, or its emit could never finish.
+        let largestRecord = EventRecord.size(stepLength: EventRecord.maximumNameLength, topicLength: EventRecord.maximumNameLength, dataLength: self.maxEventBytes)
+        guard largestRecord <= self.logCapacity else {
+            throw RillflowError(.invalidArgument, "log_capacity (\(self.logCapacity) bytes) cannot hold the largest event (max_event_bytes \(self.maxEventBytes) plus \(largestRecord - self.maxEventBytes) bytes of envelope); raise log_capacity or lower max_event_bytes")
+        }
         self.emitTimeoutMilliseconds = emitTimeoutMilliseconds == 0 ? nil : emitTimeoutMilliseconds
     }
 

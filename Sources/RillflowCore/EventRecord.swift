@@ -16,7 +16,7 @@
 /// 56  step bytes, NUL, topic bytes, NUL, data bytes, NUL, zero padding to a multiple of 8
 /// ```
 /// Strings and data end in NUL so C readers can use them in place.
-enum EventRecord {
+public enum EventRecord {
     static let stampOffset = 0
     static let lengthOffset = 8
     static let kindOffset = 12

@@ -75,8 +75,10 @@ public final class Run: Sendable {
         try log.emit(EventDraft(kind: kind, data: data))
     }
 
-    /// Cancels the run unless it has already ended (used when its last handle is released).
-    public func cancelIfUnfinished() {
-        try? end(.runCancelled, data: UnsafeRawBufferPointer(start: nil, count: 0))
+    /// Cancels the run unless it has already ended (used when its handle is released).
+    public func cancelIfUnfinished(reason: StaticString) {
+        var json = JSONText()
+        json.object { $0.field("reason", string: "\(reason)") }
+        json.withBytes { data in try? end(.runCancelled, data: data) }
     }
 }

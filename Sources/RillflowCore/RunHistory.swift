@@ -50,7 +50,7 @@ final class RunHistory: @unchecked Sendable {
         /// Log position up to which records have been archived.
         var archivePosition = 0
         /// Lowest seq each non-lossy history reader still needs; chunks it needs are kept.
-        var pins: [ObjectIdentifier: UInt64] = [:]
+        var pins: [UInt64: UInt64] = [:]
     }
 
     let state = Lock(State())

@@ -31,7 +31,7 @@ public final class Subscription: EventWaiter, @unchecked Sendable {
     private enum Source { case history, ring }
     private var source: Source
     private var cursor: LogCursor?
-    private var position = 0
+    private var position: Int
     private var expectedSeq: UInt64
     private let skipBelowSeq: UInt64
     private var ended = false
@@ -40,39 +40,48 @@ public final class Subscription: EventWaiter, @unchecked Sendable {
     private var chunkUsed = 0
     private var copyBuffer: UnsafeMutableRawPointer
     private var copyCapacity: Int
+    /// Names this subscription's pin on the history chunks it still needs (non-lossy only).
+    private let pinKey: UInt64
+    private static let nextPinKey = Atomic<UInt64>(1)
     private var pendingOffset = 0
     private var pendingUsed = 0
 
     public init(log: RunLog, options: SubscriptionOptions) throws(RillflowError) {
+        // Where to start is the only step that can fail, so it comes before anything is
+        // allocated: a throwing initializer does not run deinit.
+        let pinKey = Self.nextPinKey.add(1, ordering: .relaxed).oldValue
+        let (cursor, position, expectedSeq) = try Self.startPosition(in: log, options: options, pinKey: pinKey)
+        self.pinKey = pinKey
         self.log = log
         wakeKinds = options.mode.kinds(custom: options.customKinds)
         topics = options.mode == .custom ? options.topics : nil
         lossy = options.lossy
         skipBelowSeq = options.startSeq
+        self.cursor = cursor
+        self.position = position
+        self.expectedSeq = expectedSeq
+        source = cursor == nil ? .history : .ring
         copyCapacity = lossy ? 64 << 10 : 0
         copyBuffer = .allocate(byteCount: max(copyCapacity, 8), alignment: 8)
+    }
 
+    /// The log cursor (nil: start in the history), log position and first seq for `options`.
+    private static func startPosition(in log: RunLog, options: SubscriptionOptions, pinKey: UInt64) throws(RillflowError) -> (LogCursor?, Int, UInt64) {
         if options.startSeq == 0 {
             let (cursor, seq) = log.registerAtTail(lossy: options.lossy)
-            self.cursor = cursor
-            position = Int(cursor.position.load(ordering: .relaxed))
-            expectedSeq = seq
-            source = .ring
-            return
+            return (cursor, Int(cursor.position.load(ordering: .relaxed)), seq)
         }
-        let lossy = options.lossy
-        let start = try log.history.state.withLock { state throws(RillflowError) -> (LogCursor?, Int, UInt64) in
+        return try log.history.state.withLock { state throws(RillflowError) -> (LogCursor?, Int, UInt64) in
             if options.startSeq >= state.endSeq {
-                return (log.registerAtArchive(state, lossy: lossy), state.archivePosition, state.endSeq)
+                return (log.registerAtArchive(state, lossy: options.lossy), state.archivePosition, state.endSeq)
             }
             guard options.startSeq >= state.oldestSeq else {
                 throw RillflowError(.sequenceUnavailable, "seq \(options.startSeq) is no longer retained; the oldest retained seq is \(state.oldestSeq) (raise history_bytes to keep more)")
             }
+            // Pinned under the same lock that found the seq, so no trim can drop it first.
+            if !options.lossy { state.pins[pinKey] = options.startSeq }
             return (nil, 0, options.startSeq)
         }
-        (cursor, position, expectedSeq) = start
-        source = cursor == nil ? .history : .ring
-        if source == .history && !lossy { pin(expectedSeq) }
     }
 
     deinit {
@@ -278,8 +287,17 @@ public final class Subscription: EventWaiter, @unchecked Sendable {
                 continue
             }
             let record = UnsafeRawPointer(heldChunk!.buffer + chunkOffset)
-            chunkOffset += Int(record.load(fromByteOffset: EventRecord.lengthOffset, as: UInt32.self))
             let seq = record.load(fromByteOffset: EventRecord.seqOffset, as: UInt64.self)
+            if seq > expectedSeq {
+                // Only a lossy reader can find events dropped before it read them: report the gap
+                // (from the copy buffer, alone in its batch so no other view shares that memory).
+                if delivered > 0 { break }
+                writeLaggedRecord(at: copyBuffer, skipped: seq - expectedSeq, firstSeq: expectedSeq)
+                expectedSeq = seq
+                _ = deliver(view(UnsafeRawPointer(copyBuffer)))
+                return 1
+            }
+            chunkOffset += Int(record.load(fromByteOffset: EventRecord.lengthOffset, as: UInt32.self))
             if seq < expectedSeq { continue }
             if accept(record) {
                 delivered += 1
@@ -294,30 +312,24 @@ public final class Subscription: EventWaiter, @unchecked Sendable {
     /// position cannot move, so the splice has no gap and no duplicate.
     private func advanceChunk() -> Bool {
         let lossy = self.lossy
-        let id = ObjectIdentifier(self)
         return log.history.state.withLock { state -> Bool in
             if expectedSeq >= state.endSeq {
-                state.pins[id] = nil
+                state.pins[pinKey] = nil
                 cursor = log.registerAtArchive(state, lossy: lossy)
                 position = state.archivePosition
                 heldChunk = nil
                 source = .ring
                 return false
             }
-            // Only a lossy reader can find its next events dropped (pins protect the others).
-            if expectedSeq < state.oldestSeq { expectedSeq = state.oldestSeq }
+            // Only a lossy reader can find its next events dropped (pins protect the others); the
+            // first record it reads then shows the gap.
             let chunk = RunHistory.chunk(containing: expectedSeq, in: state)!
             heldChunk = chunk
             chunkUsed = chunk.used
             chunkOffset = chunk.offset(ofSeq: expectedSeq, used: chunkUsed)
-            if !lossy { state.pins[id] = expectedSeq }
+            if !lossy { state.pins[pinKey] = expectedSeq }
             return true
         }
-    }
-
-    private func pin(_ seq: UInt64) {
-        let id = ObjectIdentifier(self)
-        log.history.state.withLock { $0.pins[id] = seq }
     }
 
     // MARK: - Waiting
@@ -398,7 +410,6 @@ public final class Subscription: EventWaiter, @unchecked Sendable {
     /// Stops gating the log's producers. Runs once, on the closing thread or the reader's.
     private func detach() {
         if let cursor { log.unregister(cursor) }
-        let id = ObjectIdentifier(self)
-        log.history.state.withLock { $0.pins[id] = nil }
+        log.history.state.withLock { $0.pins[pinKey] = nil }
     }
 }

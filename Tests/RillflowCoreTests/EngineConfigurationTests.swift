@@ -12,12 +12,13 @@ import Testing
     }
 
     @Test func logCapacityRoundsUpToPowerOfTwo() throws {
-        #expect(try EngineConfiguration(logCapacity: 100_000).logCapacity == 131_072)
-        #expect(try EngineConfiguration(logCapacity: 65_536).logCapacity == 65_536)
+        #expect(try EngineConfiguration(logCapacity: 100_000, maxEventBytes: 4096).logCapacity == 131_072)
+        #expect(try EngineConfiguration(logCapacity: 65_536, maxEventBytes: 4096).logCapacity == 65_536)
     }
 
     @Test(arguments: [
         (1025, 0, 0), (0, 1000, 0), (0, (1 << 30) + 1, 0), (0, 0, (64 << 20) + 1), (-1, 0, 0),
+        (0, 1 << 20, 1 << 20),  // a 1 MiB event does not fit in a 1 MiB log
     ])
     func outOfRangeValuesAreRefused(workers: Int, log: Int, maxEvent: Int) {
         #expect(throws: RillflowError.self) {

@@ -138,4 +138,24 @@ import Testing
         try run.end(.runCompleted, data: UnsafeRawBufferPointer(start: nil, count: 0))
         #expect(LogTest.drain(subscription).map(\.seq) == Array(recent...run.log.nextSeq - 1))
     }
+
+    @Test func lossyHistoryReaderIsToldWhatTheHistoryDropped() throws {
+        // History of ~256 KiB, log of 64 KiB: a lossy reader replaying from the oldest retained
+        // seq stops after one event while much more is emitted, so its next chunks are dropped.
+        let run = LogTest.startedRun(LogTest.engine(logCapacity: 64 << 10, history: 256 << 10))
+        for index in 0..<5_000 { try LogTest.emit(run, producer: 0, index: index) }
+        let oldest = run.log.history.state.withLock { $0.oldestSeq }
+        let lossy = try Subscription(log: run.log, options: SubscriptionOptions(lossy: true, startSeq: oldest))
+        let first = LogTest.drain(lossy, batch: 1, until: { _ in true })
+        #expect(first.map(\.seq) == [oldest])
+        for index in 5_000..<20_000 { try LogTest.emit(run, producer: 0, index: index) }
+        try run.end(.runCompleted, data: UnsafeRawBufferPointer(start: nil, count: 0))
+        let rest = LogTest.drain(lossy)
+        let skipped = rest.filter { $0.kind == .lagged }.map { UInt64($0.data.split(separator: ",")[0].split(separator: ":")[1])! }
+        let delivered = rest.filter { $0.kind != .lagged }
+        #expect(!skipped.isEmpty)
+        #expect(UInt64(delivered.count) + skipped.reduce(0, +) == run.log.nextSeq - oldest - 1)
+        #expect(delivered.map(\.seq) == delivered.map(\.seq).sorted())
+        #expect(delivered.last?.kind == .runCompleted)
+    }
 }

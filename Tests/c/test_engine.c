@@ -16,9 +16,9 @@ static void test_create_with_defaults(void) {
     CHECK_STATUS(rf_engine_get_options(engine, &got), RF_OK);
     CHECK(got.struct_size == sizeof got);
     CHECK(got.worker_threads >= 1);
-    CHECK(got.log_capacity == 1u << 20);
+    CHECK(got.log_capacity == 2u << 20);
     CHECK(got.max_event_bytes == 1u << 20);
-    CHECK(got.history_bytes == 64ull << 20);
+    CHECK(got.history_bytes == 4ull << 20);
     CHECK(got.emit_timeout_ms == 0);
     CHECK(got.reserved0 == 0);
     CHECK_STATUS(rf_engine_release(engine), RF_OK);

@@ -18,6 +18,56 @@ PIN_OFFSET(rf_engine_options, emit_timeout_ms, 24);
 PIN_OFFSET(rf_engine_options, reserved0, 28);
 _Static_assert(RF_ENGINE_OPTIONS_SIZE_V1 == 32, "the first published size never changes");
 
+PIN_SIZE(rf_event, 96);
+PIN_OFFSET(rf_event, struct_size, 0);
+PIN_OFFSET(rf_event, kind, 4);
+PIN_OFFSET(rf_event, seq, 8);
+PIN_OFFSET(rf_event, timestamp_ns, 16);
+PIN_OFFSET(rf_event, run_id, 24);
+PIN_OFFSET(rf_event, parent_run_id, 32);
+PIN_OFFSET(rf_event, root_run_id, 40);
+PIN_OFFSET(rf_event, workflow_name, 48);
+PIN_OFFSET(rf_event, step_name, 56);
+PIN_OFFSET(rf_event, topic, 64);
+PIN_OFFSET(rf_event, attempt, 72);
+PIN_OFFSET(rf_event, data_len, 76);
+PIN_OFFSET(rf_event, token_index, 80);
+PIN_OFFSET(rf_event, data, 88);
+_Static_assert(RF_EVENT_SIZE_V1 == 96, "the first published size never changes");
+
+PIN_SIZE(rf_run_options, 24);
+PIN_OFFSET(rf_run_options, struct_size, 0);
+PIN_OFFSET(rf_run_options, reserved0, 4);
+PIN_OFFSET(rf_run_options, trace_id, 8);
+PIN_OFFSET(rf_run_options, parent_span_id, 16);
+_Static_assert(RF_RUN_OPTIONS_SIZE_V1 == 24, "the first published size never changes");
+
+PIN_SIZE(rf_emit, 48);
+PIN_OFFSET(rf_emit, struct_size, 0);
+PIN_OFFSET(rf_emit, kind, 4);
+PIN_OFFSET(rf_emit, step_name, 8);
+PIN_OFFSET(rf_emit, topic, 16);
+PIN_OFFSET(rf_emit, data, 24);
+PIN_OFFSET(rf_emit, data_len, 32);
+PIN_OFFSET(rf_emit, attempt, 36);
+PIN_OFFSET(rf_emit, token_index, 40);
+_Static_assert(RF_EMIT_SIZE_V1 == 48, "the first published size never changes");
+
+PIN_SIZE(rf_subscription_options, 40);
+PIN_OFFSET(rf_subscription_options, struct_size, 0);
+PIN_OFFSET(rf_subscription_options, mode, 4);
+PIN_OFFSET(rf_subscription_options, kinds, 8);
+PIN_OFFSET(rf_subscription_options, flags, 12);
+PIN_OFFSET(rf_subscription_options, start_seq, 16);
+PIN_OFFSET(rf_subscription_options, topics, 24);
+PIN_OFFSET(rf_subscription_options, topic_count, 32);
+PIN_OFFSET(rf_subscription_options, reserved0, 36);
+_Static_assert(RF_SUBSCRIPTION_OPTIONS_SIZE_V1 == 40, "the first published size never changes");
+
+/* Status codes and enumeration values are part of the ABI too. */
+_Static_assert(RF_E_INTERNAL == -14 && RF_EVENT_LAGGED == 16 && RF_RUN_CANCELLED == 7 && RF_STREAM_CUSTOM == 4,
+               "published values never change");
+
 int main(void) {
     /* The asserts above are the test; this confirms the binary ran. */
     CHECK(sizeof(rf_engine_options) == RF_ENGINE_OPTIONS_SIZE_V1);

@@ -1,0 +1,150 @@
+import CRillflow
+import RillflowCore
+
+extension HandleRegistry {
+    func subscription(_ handle: OpaquePointer?) throws(APIFailure) -> Subscription {
+        guard let object = object(for: handle, kind: .subscription) else { throw .invalidHandle(.subscription, "subscription") }
+        return unsafeDowncast(object, to: Subscription.self)
+    }
+}
+
+extension SubscriptionOptions {
+    init(_ options: rf_subscription_options) throws(APIFailure) {
+        guard let mode = StreamMode(rawValue: options.mode) else {
+            throw .invalidArgument("options->mode \(options.mode) is not an RF_STREAM_* value")
+        }
+        guard options.kinds & ~KindSet.valid.mask == 0 else {
+            throw .invalidArgument("options->kinds has bits of undefined kinds: 0x\(String(options.kinds & ~KindSet.valid.mask, radix: 16))")
+        }
+        guard options.flags & ~RF_SUBSCRIBE_LOSSY == 0 else {
+            throw .invalidArgument("options->flags has unknown bits: 0x\(String(options.flags & ~RF_SUBSCRIBE_LOSSY, radix: 16))")
+        }
+        guard options.reserved0 == 0 else { throw .invalidArgument("options->reserved0 must be 0") }
+        var topics: [[UInt8]]?
+        if options.topic_count > 0 {
+            guard let list = options.topics else { throw .invalidArgument("options->topics is NULL but topic_count is \(options.topic_count)") }
+            topics = []
+            for index in 0..<Int(options.topic_count) {
+                guard let topic = list[index] else { throw .invalidArgument("options->topics[\(index)] is NULL") }
+                topics!.append(Array(try CStrings.bytes(topic, "options->topics[\(index)]")))
+            }
+        }
+        self.init(mode: mode, customKinds: options.kinds == 0 ? .all : KindSet(mask: options.kinds), topics: topics,
+                  lossy: options.flags & RF_SUBSCRIBE_LOSSY != 0, startSeq: options.start_seq)
+    }
+}
+
+/// Checks a read timeout: -1 (no limit), 0 (no wait) or a positive number of milliseconds.
+private func readTimeout(_ timeout: Int32) throws(APIFailure) -> Int64 {
+    guard timeout >= -1 else { throw .invalidArgument("timeout_ms is \(timeout); use -1 (no limit), 0 (no wait) or milliseconds") }
+    return Int64(timeout)
+}
+
+@c @implementation
+public func rf_subscription_options_init(_ options: UnsafeMutablePointer<rf_subscription_options>!) -> rf_status {
+    apiCall("rf_subscription_options_init") { () throws(APIFailure) in
+        try required(options, "options").pointee = OptionsStruct.zeroed(rf_subscription_options.self)
+    }
+}
+
+@c @implementation
+public func rf_subscription_create(_ run: OpaquePointer!, _ options: UnsafePointer<rf_subscription_options>!,
+                                   _ outSubscription: UnsafeMutablePointer<OpaquePointer?>!) -> rf_status {
+    apiCall("rf_subscription_create") { () throws(APIFailure) in
+        let run = try HandleRegistry.shared.run(run)
+        let outSubscription = try required(outSubscription, "out_subscription")
+        let requested = try OptionsStruct.read(options, name: "options", firstVersionSize: Int(RF_SUBSCRIPTION_OPTIONS_SIZE_V1))
+        let subscriptionOptions = try SubscriptionOptions(requested)
+        let subscription = try engineCall { () throws(RillflowError) in try Subscription(log: run.log, options: subscriptionOptions) }
+        do throws(RillflowError) {
+            outSubscription.pointee = try HandleRegistry.shared.register(subscription, kind: .subscription)
+        } catch {
+            subscription.close()
+            throw APIFailure(error)
+        }
+    }
+}
+
+@c @implementation
+public func rf_subscription_read(_ subscription: OpaquePointer!, _ outEvent: UnsafeMutablePointer<rf_event>!, _ timeoutMs: Int32) -> rf_status {
+    apiCall("rf_subscription_read") { () throws(APIFailure) in
+        let subscription = try HandleRegistry.shared.subscription(subscription)
+        let outEvent = try required(outEvent, "out_event")
+        let size = try EventFill.size(of: outEvent, "out_event")
+        let timeout = try readTimeout(timeoutMs)
+        _ = try engineCall { () throws(RillflowError) in
+            try subscription.read(limit: 1, timeoutMilliseconds: timeout) { view in
+                EventFill.fill(UnsafeMutableRawPointer(outEvent), size: size, from: view)
+                return true
+            }
+        }
+    }
+}
+
+@c @implementation
+public func rf_subscription_read_batch(_ subscription: OpaquePointer!, _ events: UnsafeMutablePointer<rf_event>!, _ capacity: UInt32,
+                                       _ timeoutMs: Int32, _ outCount: UnsafeMutablePointer<UInt32>!) -> rf_status {
+    outCount?.pointee = 0
+    return apiCall("rf_subscription_read_batch") { () throws(APIFailure) in
+        let subscription = try HandleRegistry.shared.subscription(subscription)
+        let events = try required(events, "events")
+        let outCount = try required(outCount, "out_count")
+        guard capacity > 0 else { throw .invalidArgument("capacity is 0") }
+        let stride = try EventFill.size(of: events, "events[0]")
+        let timeout = try readTimeout(timeoutMs)
+        let base = UnsafeMutableRawPointer(events)
+        var count = 0
+        _ = try engineCall { () throws(RillflowError) in
+            try subscription.read(limit: Int(capacity), timeoutMilliseconds: timeout) { view in
+                EventFill.fill(base + count * stride, size: stride, from: view)
+                count += 1
+                return true
+            }
+        }
+        outCount.pointee = UInt32(count)
+    }
+}
+
+@c @implementation
+public func rf_subscription_poll(_ subscription: OpaquePointer!, _ handler: rf_event_handler!, _ userData: UnsafeMutableRawPointer!,
+                                 _ limit: UInt32, _ outCount: UnsafeMutablePointer<UInt32>!) -> rf_status {
+    outCount?.pointee = 0
+    return apiCall("rf_subscription_poll") { () throws(APIFailure) in
+        let subscription = try HandleRegistry.shared.subscription(subscription)
+        guard let handler else { throw .invalidArgument("handler is NULL") }
+        guard limit > 0 else { throw .invalidArgument("limit is 0") }
+        var event = OptionsStruct.zeroed(rf_event.self)
+        var count: UInt32 = 0
+        do throws(RillflowError) {
+            _ = try subscription.read(limit: Int(limit), timeoutMilliseconds: 0) { view in
+                EventFill.fill(&event, size: MemoryLayout<rf_event>.size, from: view)
+                count += 1
+                return handler(userData, &event) == 0
+            }
+        } catch where error.code == .wouldBlock {
+            // Nothing ready is a normal poll result.
+        } catch {
+            throw APIFailure(error)
+        }
+        outCount?.pointee = count
+    }
+}
+
+@c @implementation
+public func rf_subscription_fd(_ subscription: OpaquePointer!, _ outFd: UnsafeMutablePointer<Int32>!) -> rf_status {
+    apiCall("rf_subscription_fd") { () throws(APIFailure) in
+        let subscription = try HandleRegistry.shared.subscription(subscription)
+        let outFd = try required(outFd, "out_fd")
+        outFd.pointee = try engineCall { () throws(RillflowError) in try subscription.fileDescriptor() }
+    }
+}
+
+@c @implementation
+public func rf_subscription_release(_ subscription: OpaquePointer!) -> rf_status {
+    apiCall("rf_subscription_release") { () throws(APIFailure) in
+        guard let object = HandleRegistry.shared.retire(subscription, kind: .subscription) else {
+            throw .invalidHandle(.subscription, "subscription")
+        }
+        unsafeDowncast(object, to: Subscription.self).close()
+    }
+}
