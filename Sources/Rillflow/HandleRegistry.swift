@@ -50,7 +50,10 @@ final class HandleRegistry: @unchecked Sendable {
 
     private let freeList = Lock(FreeList())
     private let publishedSlotCount = Atomic<Int>(0)
-    private let wordChunks: UnsafeMutablePointer<UnsafeMutablePointer<Atomic<UInt64>>?>
+    /// Each slot word has a cache line of its own: a producer emitting through a run handle
+    /// and a consumer reading through a subscription handle must not share one.
+    private static let slotStride = 64
+    private let wordChunks: UnsafeMutablePointer<UnsafeMutableRawPointer?>
     private let objectChunks: UnsafeMutablePointer<UnsafeMutablePointer<Unmanaged<AnyObject>?>?>
 
     private init() {
@@ -91,6 +94,25 @@ final class HandleRegistry: @unchecked Sendable {
 
     /// The object behind a live handle of `kind`, or nil for any handle that is not one.
     func object(for handle: OpaquePointer?, kind: HandleKind) -> AnyObject? {
+        guard let index = enter(handle, kind: kind) else { return nil }
+        let object = objectSlot(index).pointee!.takeUnretainedValue()
+        leave(index)
+        return object
+    }
+
+    /// Calls `body` with the object behind a live handle, or returns nil for any handle that
+    /// is not one. The slot's user count keeps the object alive during the call, so the hot
+    /// paths (emit, read) pay no reference counting; `body` must not keep the object.
+    @inline(__always)
+    func withObject<T: AnyObject, R>(_ handle: OpaquePointer?, kind: HandleKind, as type: T.Type, _ body: (T) -> R) -> R? {
+        guard let index = enter(handle, kind: kind) else { return nil }
+        defer { leave(index) }
+        return objectSlot(index).pointee!._withUnsafeGuaranteedRef { body(unsafeDowncast($0, to: T.self)) }
+    }
+
+    /// Counts a user in on a live slot; nil if the handle is not live.
+    @inline(__always)
+    private func enter(_ handle: OpaquePointer?, kind: HandleKind) -> Int? {
         guard let (index, generation) = decode(handle, kind: kind) else { return nil }
         let word = wordSlot(index)
         var current = word.pointee.load(ordering: .acquiring)
@@ -98,12 +120,9 @@ final class HandleRegistry: @unchecked Sendable {
             guard isLive(current, generation: generation, kind: kind) else { return nil }
             let (exchanged, original) = word.pointee.compareExchange(
                 expected: current, desired: current + 1, ordering: .acquiring)
-            if exchanged { break }
+            if exchanged { return index }
             current = original
         }
-        let object = objectSlot(index).pointee!.takeUnretainedValue()
-        leave(index)
-        return object
     }
 
     /// Ends a handle: later lookups fail at once. Returns the object it named, or nil if the
@@ -127,6 +146,7 @@ final class HandleRegistry: @unchecked Sendable {
         return object
     }
 
+    @inline(__always)
     private func leave(_ index: Int) {
         let old = wordSlot(index).pointee.subtract(1, ordering: .acquiringAndReleasing).oldValue
         if old & Self.usersMask == 1 && old & Self.liveBit == 0 {
@@ -162,9 +182,10 @@ final class HandleRegistry: @unchecked Sendable {
     }
 
     private func allocateChunk(_ chunk: Int) {
-        let words = UnsafeMutablePointer<Atomic<UInt64>>.allocate(capacity: Self.chunkSize)
+        let words = UnsafeMutableRawPointer.allocate(byteCount: Self.chunkSize * Self.slotStride, alignment: Self.slotStride)
         for i in 0..<Self.chunkSize {
-            (words + i).initialize(to: Atomic(1 << Self.generationShift))
+            (words + i * Self.slotStride).bindMemory(to: Atomic<UInt64>.self, capacity: 1)
+                .initialize(to: Atomic(1 << Self.generationShift))
         }
         let objects = UnsafeMutablePointer<Unmanaged<AnyObject>?>.allocate(capacity: Self.chunkSize)
         objects.initialize(repeating: nil, count: Self.chunkSize)
@@ -172,10 +193,13 @@ final class HandleRegistry: @unchecked Sendable {
         objectChunks[chunk] = objects
     }
 
+    @inline(__always)
     private func wordSlot(_ index: Int) -> UnsafeMutablePointer<Atomic<UInt64>> {
-        wordChunks[index / Self.chunkSize]! + index % Self.chunkSize
+        (wordChunks[index / Self.chunkSize]! + (index % Self.chunkSize) * Self.slotStride)
+            .assumingMemoryBound(to: Atomic<UInt64>.self)
     }
 
+    @inline(__always)
     private func objectSlot(_ index: Int) -> UnsafeMutablePointer<Unmanaged<AnyObject>?> {
         objectChunks[index / Self.chunkSize]! + index % Self.chunkSize
     }

@@ -7,7 +7,10 @@ import CRillflow
 /// built against a newer header is accepted only if every byte this library does not know is 0.
 enum OptionsStruct {
     /// Reads `*pointer`; nil gives a zeroed struct (all defaults).
+    @inline(__always)
     static func read<T>(_ pointer: UnsafePointer<T>?, name: String, firstVersionSize: Int) throws(APIFailure) -> T {
+        // The common case, a caller built against this header: a plain copy.
+        if let pointer, UnsafeRawPointer(pointer).load(as: UInt32.self) == MemoryLayout<T>.size { return pointer.pointee }
         var value = zeroed(T.self)
         guard let pointer else { return value }
         let size = try checkedSize(UnsafeRawPointer(pointer), name: name, firstVersionSize: firstVersionSize)

@@ -78,7 +78,6 @@ func eventKind(_ raw: rf_event_kind, _ name: String) throws(APIFailure) -> Event
 @c @implementation
 public func rf_run_emit(_ run: OpaquePointer!, _ event: UnsafePointer<rf_emit>!, _ outSeq: UnsafeMutablePointer<UInt64>!) -> rf_status {
     apiCall("rf_run_emit") { () throws(APIFailure) in
-        let run = try HandleRegistry.shared.run(run)
         let event = try OptionsStruct.read(try required(event, "event"), name: "event", firstVersionSize: Int(RF_EMIT_SIZE_V1))
         let draft = EventDraft(
             kind: try eventKind(event.kind, "event->kind"),
@@ -86,8 +85,12 @@ public func rf_run_emit(_ run: OpaquePointer!, _ event: UnsafePointer<rf_emit>!,
             topic: try CStrings.bytes(event.topic, "event->topic"),
             data: try CStrings.data(event.data, event.data_len, "event->data"),
             attempt: event.attempt, tokenIndex: event.token_index)
-        let seq = try engineCall { () throws(RillflowError) in try run.emit(draft) }
-        outSeq?.pointee = seq
+        // The hot path: the run is lent for the call, without reference counting.
+        let emitted = HandleRegistry.shared.withObject(run, kind: .run, as: Run.self) { run in
+            Result { () throws(RillflowError) in try run.emit(draft) }
+        }
+        guard let emitted else { throw .invalidHandle(.run, "run") }
+        outSeq?.pointee = try emitted.mapError(APIFailure.init).get()
     }
 }
 

@@ -6,6 +6,18 @@ extension HandleRegistry {
         guard let object = object(for: handle, kind: .subscription) else { throw .invalidHandle(.subscription, "subscription") }
         return unsafeDowncast(object, to: Subscription.self)
     }
+
+    /// Reads from a subscription lent for the call (the read paths are hot: no reference counting).
+    func read(_ handle: OpaquePointer?, limit: Int, timeoutMilliseconds: Int64,
+              _ deliver: (EventView) -> Bool) throws(APIFailure) -> Int {
+        let result = withObject(handle, kind: .subscription, as: Subscription.self) { subscription in
+            Result { () throws(RillflowError) in
+                try subscription.read(limit: limit, timeoutMilliseconds: timeoutMilliseconds, deliver)
+            }
+        }
+        guard let result else { throw .invalidHandle(.subscription, "subscription") }
+        return try result.mapError(APIFailure.init).get()
+    }
 }
 
 extension SubscriptionOptions {
@@ -68,15 +80,12 @@ public func rf_subscription_create(_ run: OpaquePointer!, _ options: UnsafePoint
 @c @implementation
 public func rf_subscription_read(_ subscription: OpaquePointer!, _ outEvent: UnsafeMutablePointer<rf_event>!, _ timeoutMs: Int32) -> rf_status {
     apiCall("rf_subscription_read") { () throws(APIFailure) in
-        let subscription = try HandleRegistry.shared.subscription(subscription)
         let outEvent = try required(outEvent, "out_event")
         let size = try EventFill.size(of: outEvent, "out_event")
         let timeout = try readTimeout(timeoutMs)
-        _ = try engineCall { () throws(RillflowError) in
-            try subscription.read(limit: 1, timeoutMilliseconds: timeout) { view in
-                EventFill.fill(UnsafeMutableRawPointer(outEvent), size: size, from: view)
-                return true
-            }
+        _ = try HandleRegistry.shared.read(subscription, limit: 1, timeoutMilliseconds: timeout) { view in
+            EventFill.fill(UnsafeMutableRawPointer(outEvent), size: size, from: view)
+            return true
         }
     }
 }
@@ -86,7 +95,6 @@ public func rf_subscription_read_batch(_ subscription: OpaquePointer!, _ events:
                                        _ timeoutMs: Int32, _ outCount: UnsafeMutablePointer<UInt32>!) -> rf_status {
     outCount?.pointee = 0
     return apiCall("rf_subscription_read_batch") { () throws(APIFailure) in
-        let subscription = try HandleRegistry.shared.subscription(subscription)
         let events = try required(events, "events")
         let outCount = try required(outCount, "out_count")
         guard capacity > 0 else { throw .invalidArgument("capacity is 0") }
@@ -94,12 +102,10 @@ public func rf_subscription_read_batch(_ subscription: OpaquePointer!, _ events:
         let timeout = try readTimeout(timeoutMs)
         let base = UnsafeMutableRawPointer(events)
         var count = 0
-        _ = try engineCall { () throws(RillflowError) in
-            try subscription.read(limit: Int(capacity), timeoutMilliseconds: timeout) { view in
-                EventFill.fill(base + count * stride, size: stride, from: view)
-                count += 1
-                return true
-            }
+        _ = try HandleRegistry.shared.read(subscription, limit: Int(capacity), timeoutMilliseconds: timeout) { view in
+            EventFill.fill(base + count * stride, size: stride, from: view)
+            count += 1
+            return true
         }
         outCount.pointee = UInt32(count)
     }
@@ -110,21 +116,18 @@ public func rf_subscription_poll(_ subscription: OpaquePointer!, _ handler: rf_e
                                  _ limit: UInt32, _ outCount: UnsafeMutablePointer<UInt32>!) -> rf_status {
     outCount?.pointee = 0
     return apiCall("rf_subscription_poll") { () throws(APIFailure) in
-        let subscription = try HandleRegistry.shared.subscription(subscription)
         guard let handler else { throw .invalidArgument("handler is NULL") }
         guard limit > 0 else { throw .invalidArgument("limit is 0") }
         var event = OptionsStruct.zeroed(rf_event.self)
         var count: UInt32 = 0
-        do throws(RillflowError) {
-            _ = try subscription.read(limit: Int(limit), timeoutMilliseconds: 0) { view in
+        do throws(APIFailure) {
+            _ = try HandleRegistry.shared.read(subscription, limit: Int(limit), timeoutMilliseconds: 0) { view in
                 EventFill.fill(&event, size: MemoryLayout<rf_event>.size, from: view)
                 count += 1
                 return handler(userData, &event) == 0
             }
-        } catch where error.code == .wouldBlock {
+        } catch where error.status == RF_E_AGAIN {
             // Nothing ready is a normal poll result.
-        } catch {
-            throw APIFailure(error)
         }
         outCount?.pointee = count
     }

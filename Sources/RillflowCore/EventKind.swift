@@ -59,10 +59,14 @@ public struct KindSet: Sendable, Equatable {
     public func contains(_ kind: EventKind) -> Bool { mask & kind.bit != 0 }
     func contains(rawKind: UInt16) -> Bool { rawKind < 32 && mask & (1 << UInt32(rawKind)) != 0 }
 
-    public static let terminal = KindSet([.runCompleted, .runFailed, .runTimedOut, .runCancelled])
-    public static let all = KindSet(EventKind.allCases)
+    // Literal masks (checked by EventKindTests) rather than stored statics: these are read on
+    // every emit and read, where a lazily initialized global would cost a call each time.
+    /// runCompleted, runFailed, runTimedOut, runCancelled (bits 12 to 15).
+    public static var terminal: KindSet { KindSet(mask: 0xF000) }
+    /// Every defined kind (bits 1 to 16).
+    public static var all: KindSet { KindSet(mask: 0x1FFFE) }
     /// Every mask a valid filter may carry: bits of defined kinds only.
-    public static let valid = all
+    public static var valid: KindSet { all }
 }
 
 /// The five stream modes: named filters over kinds. Terminal (and lagged) events always pass.

@@ -1,0 +1,283 @@
+/* Stream benchmarks through the public C API, each printed as "figure value unit":
+ *   c.burst16.eps / c.burst256.eps   one producer thread -> one consumer thread (batch reads)
+ *   c.burst16_4p.eps                 four producer threads -> one consumer
+ *   c.ring16.eps                     the reference: a bare single-producer ring moving records
+ *                                    of the same size as c.burst16's, same threads, same reads
+ *   c.latency.{p50,p99,max}_us       emit-to-read latency while the consumer sleeps in the kernel
+ *   c.stall.rss_growth_mib, .lost    200,000 events emitted while a subscriber stalls
+ * Usage: bench_stream [scale [figure-prefix]] (scale 1.0 = default sizes; a prefix such as
+ * "c.burst16" runs only the matching figures, for profiling). */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "rillflow.h"
+
+static double scale = 1.0;
+
+static int64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void must(rf_status status, const char *what) {
+    if (status != RF_OK) {
+        fprintf(stderr, "%s: %s: %s\n", what, rf_status_name(status), rf_last_error());
+        exit(1);
+    }
+}
+
+/* ---- burst: producers emit token deltas as fast as they can, one consumer reads batches ---- */
+
+struct burst {
+    rf_run *run;
+    size_t payload;
+    long per_producer;
+};
+
+static void *burst_produce(void *arg) {
+    struct burst *burst = arg;
+    char payload[256];
+    memset(payload, 'x', sizeof payload);
+    rf_emit e = {.struct_size = sizeof e, .kind = RF_EVENT_TOKEN, .step_name = "s", .data = payload,
+                 .data_len = (uint32_t)burst->payload};
+    for (long i = 0; i < burst->per_producer; i++) {
+        e.token_index = (uint64_t)i;
+        must(rf_run_emit(burst->run, &e, NULL), "emit");
+    }
+    return NULL;
+}
+
+static double burst_events_per_second(rf_engine *engine, size_t payload, int producers, long total) {
+    rf_run *run = NULL;
+    must(rf_run_create_manual(engine, "bench", NULL, &run), "run");
+    rf_subscription *subscription = NULL;
+    must(rf_subscription_create(run, NULL, &subscription), "subscribe");
+    must(rf_run_start(run, NULL, 0), "start");
+    struct burst burst = {.run = run, .payload = payload, .per_producer = total / producers};
+    pthread_t threads[8];
+    static rf_event batch[256];
+    batch[0].struct_size = sizeof(rf_event);
+    int64_t start = now_ns();
+    for (int i = 0; i < producers; i++) pthread_create(&threads[i], NULL, burst_produce, &burst);
+    long received = 0, expected = burst.per_producer * producers;
+    uint32_t count = 0;
+    while (received < expected && rf_subscription_read_batch(subscription, batch, 256, -1, &count) == RF_OK)
+        for (uint32_t i = 0; i < count; i++) received += batch[i].kind == RF_EVENT_TOKEN;
+    int64_t elapsed = now_ns() - start;
+    for (int i = 0; i < producers; i++) pthread_join(threads[i], NULL);
+    rf_subscription_release(subscription);
+    rf_run_release(run);
+    return (double)received / ((double)elapsed / 1e9);
+}
+
+/* ---- the reference: a bare single-producer byte ring, length-prefixed records ---- */
+
+enum { RING_BYTES = 2 << 20 };
+struct ring {
+    _Alignas(64) _Atomic uint64_t tail;
+    _Alignas(64) _Atomic uint64_t head;
+    _Alignas(64) unsigned char bytes[RING_BYTES];
+};
+static struct ring bare;
+static size_t bare_record;
+static long bare_total;
+
+static void *bare_produce(void *arg) {
+    (void)arg;
+    unsigned char record[256];
+    memset(record, 'x', sizeof record);
+    uint64_t tail = 0;
+    for (long i = 0; i < bare_total; i++) {
+        while (tail + bare_record - atomic_load_explicit(&bare.head, memory_order_acquire) > RING_BYTES) {}
+        size_t offset = tail % RING_BYTES;
+        memcpy(&bare.bytes[offset], record, bare_record);
+        memcpy(&bare.bytes[offset], &i, sizeof i);
+        tail += bare_record;
+        atomic_store_explicit(&bare.tail, tail, memory_order_release);
+    }
+    return NULL;
+}
+
+static double bare_ring_events_per_second(size_t record_size, long total) {
+    bare_record = record_size;
+    bare_total = total;
+    atomic_store(&bare.tail, 0);
+    atomic_store(&bare.head, 0);
+    pthread_t thread;
+    int64_t start = now_ns();
+    pthread_create(&thread, NULL, bare_produce, NULL);
+    uint64_t head = 0;
+    long received = 0;
+    volatile long sink = 0;
+    while (received < total) {
+        uint64_t tail = atomic_load_explicit(&bare.tail, memory_order_acquire);
+        if (tail == head) {
+            for (int i = 0; i < 200; i++) __builtin_ia32_pause(); /* back off, like a batch reader */
+            continue;
+        }
+        while (head < tail) { /* read the batch: one load per record, like a consumer would */
+            long value;
+            memcpy(&value, &bare.bytes[head % RING_BYTES], sizeof value);
+            sink += value;
+            head += bare_record;
+            received++;
+        }
+        atomic_store_explicit(&bare.head, head, memory_order_release);
+    }
+    int64_t elapsed = now_ns() - start;
+    pthread_join(thread, NULL);
+    return (double)received / ((double)elapsed / 1e9);
+}
+
+/* ---- latency: one event every 50 µs; the consumer sleeps in a blocking read between them ---- */
+
+struct latency {
+    rf_run *run;
+    int samples;
+};
+
+static void *latency_produce(void *arg) {
+    struct latency *latency = arg;
+    struct timespec gap = {0, 50000};
+    for (int i = 0; i < latency->samples; i++) {
+        nanosleep(&gap, NULL);
+        int64_t sent = now_ns();
+        rf_emit e = {.struct_size = sizeof e, .kind = RF_EVENT_TOKEN, .data = &sent, .data_len = sizeof sent};
+        must(rf_run_emit(latency->run, &e, NULL), "emit");
+    }
+    return NULL;
+}
+
+static int compare_int64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static void latency_figures(rf_engine *engine) {
+    int samples = (int)(20000 * scale);
+    if (samples < 1000) samples = 1000;
+    rf_run *run = NULL;
+    must(rf_run_create_manual(engine, "latency", NULL, &run), "run");
+    rf_subscription *subscription = NULL;
+    must(rf_subscription_create(run, NULL, &subscription), "subscribe");
+    must(rf_run_start(run, NULL, 0), "start");
+    rf_event event = {.struct_size = sizeof event};
+    must(rf_subscription_read(subscription, &event, -1), "read"); /* run_started */
+    struct latency latency = {.run = run, .samples = samples};
+    int64_t *delays = malloc(sizeof(int64_t) * (size_t)samples);
+    pthread_t thread;
+    pthread_create(&thread, NULL, latency_produce, &latency);
+    for (int i = 0; i < samples; i++) {
+        must(rf_subscription_read(subscription, &event, -1), "read");
+        int64_t sent;
+        memcpy(&sent, event.data, sizeof sent);
+        delays[i] = now_ns() - sent;
+    }
+    pthread_join(thread, NULL);
+    qsort(delays, (size_t)samples, sizeof delays[0], compare_int64);
+    printf("c.latency.p50_us %.2f us\n", delays[samples / 2] / 1000.0);
+    printf("c.latency.p99_us %.2f us\n", delays[samples * 99 / 100] / 1000.0);
+    printf("c.latency.max_us %.2f us\n", delays[samples - 1] / 1000.0);
+    free(delays);
+    rf_subscription_release(subscription);
+    rf_run_release(run);
+}
+
+/* ---- stall: a subscriber that does not read while 200,000 events are emitted ---- */
+
+static long rss_bytes(void) {
+    long pages = 0, resident = 0;
+    FILE *file = fopen("/proc/self/statm", "r");
+    if (!file || fscanf(file, "%ld %ld", &pages, &resident) != 2) exit(1);
+    fclose(file);
+    return resident * sysconf(_SC_PAGESIZE);
+}
+
+struct stall {
+    rf_run *run;
+    _Atomic long emitted;
+    long total;
+};
+
+static void *stall_produce(void *arg) {
+    struct stall *stall = arg;
+    rf_emit e = {.struct_size = sizeof e, .kind = RF_EVENT_TOKEN, .step_name = "s", .data = "0123456789abcdef", .data_len = 16};
+    for (long i = 0; i < stall->total; i++) {
+        e.token_index = (uint64_t)i;
+        must(rf_run_emit(stall->run, &e, NULL), "emit");
+        atomic_store_explicit(&stall->emitted, i + 1, memory_order_relaxed);
+    }
+    return NULL;
+}
+
+static void stall_figures(rf_engine *engine) {
+    rf_run *run = NULL;
+    must(rf_run_create_manual(engine, "stall", NULL, &run), "run");
+    rf_subscription *subscription = NULL;
+    must(rf_subscription_create(run, NULL, &subscription), "subscribe");
+    must(rf_run_start(run, NULL, 0), "start");
+    long before = rss_bytes();
+    struct stall stall = {.run = run, .total = 200000};
+    pthread_t thread;
+    pthread_create(&thread, NULL, stall_produce, &stall);
+    /* Wait until the producer is held back: its count stops moving for 100 ms. */
+    long last = -1, peak = before;
+    for (;;) {
+        struct timespec tick = {0, 100000000};
+        nanosleep(&tick, NULL);
+        long emitted = atomic_load(&stall.emitted);
+        if (rss_bytes() > peak) peak = rss_bytes();
+        if (emitted == last || emitted == stall.total) break;
+        last = emitted;
+    }
+    /* The subscriber wakes up and reads everything; the producer resumes and finishes. */
+    static rf_event batch[256];
+    batch[0].struct_size = sizeof(rf_event);
+    uint32_t count = 0;
+    long received = 0, expected_index = 0, out_of_order = 0;
+    while (received < stall.total && rf_subscription_read_batch(subscription, batch, 256, 5000, &count) == RF_OK) {
+        for (uint32_t i = 0; i < count; i++) {
+            if (batch[i].kind != RF_EVENT_TOKEN) continue;
+            out_of_order += batch[i].token_index != (uint64_t)expected_index;
+            expected_index++;
+            received++;
+        }
+        long rss = rss_bytes();
+        if (rss > peak) peak = rss;
+    }
+    pthread_join(thread, NULL);
+    printf("c.stall.held_at_events %ld events\n", last);
+    printf("c.stall.rss_growth_mib %.2f MiB\n", (double)(peak - before) / (1 << 20));
+    printf("c.stall.lost %ld events\n", stall.total - received + out_of_order);
+    rf_subscription_release(subscription);
+    rf_run_release(run);
+}
+
+static const char *only = "";
+static int wanted(const char *figure) { return strncmp(figure, only, strlen(only)) == 0; }
+
+int main(int argc, char **argv) {
+    if (argc > 1) scale = atof(argv[1]);
+    if (argc > 2) only = argv[2];
+    long burst = (long)(4000000 * scale);
+    rf_engine *engine = NULL;
+    must(rf_engine_create(NULL, &engine), "engine");
+
+    /* The same record size as c.burst16's records in the run log (56-byte header, step "s",
+     * empty topic, 16 data bytes, three NULs, padded to 8 = 80 bytes). */
+    if (wanted("c.ring16")) printf("c.ring16.eps %.0f events/s\n", bare_ring_events_per_second(80, burst));
+    if (wanted("c.burst16.")) printf("c.burst16.eps %.0f events/s\n", burst_events_per_second(engine, 16, 1, burst));
+    if (wanted("c.burst256")) printf("c.burst256.eps %.0f events/s\n", burst_events_per_second(engine, 256, 1, burst / 2));
+    if (wanted("c.burst16_4p")) printf("c.burst16_4p.eps %.0f events/s\n", burst_events_per_second(engine, 16, 4, burst));
+    if (wanted("c.latency")) latency_figures(engine);
+    if (wanted("c.stall")) stall_figures(engine);
+    rf_engine_release(engine);
+    return 0;
+}
