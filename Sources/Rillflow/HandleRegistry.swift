@@ -100,14 +100,22 @@ final class HandleRegistry: @unchecked Sendable {
         return object
     }
 
-    /// Calls `body` with the object behind a live handle, or returns nil for any handle that
-    /// is not one. The slot's user count keeps the object alive during the call, so the hot
-    /// paths (emit, read) pay no reference counting; `body` must not keep the object.
+    /// Calls `body` with the object behind a live handle of `kind`. The slot's user count keeps
+    /// the object alive during the call, so the hot paths (emit, read) pay no reference
+    /// counting; `body` must not keep the object. Engine errors become API failures.
+    ///
+    /// Errors travel as typed throws, never through `Result`: in release builds of Swift 6.3.1
+    /// a `.failure` returned through this inlined generic closure came back as success.
     @inline(__always)
-    func withObject<T: AnyObject, R>(_ handle: OpaquePointer?, kind: HandleKind, as type: T.Type, _ body: (T) -> R) -> R? {
-        guard let index = enter(handle, kind: kind) else { return nil }
+    func withObject<T: AnyObject, R>(_ handle: OpaquePointer?, kind: HandleKind, as type: T.Type, parameter: String,
+                                     _ body: (T) throws(RillflowError) -> R) throws(APIFailure) -> R {
+        guard let index = enter(handle, kind: kind) else { throw .invalidHandle(kind, parameter) }
         defer { leave(index) }
-        return objectSlot(index).pointee!._withUnsafeGuaranteedRef { body(unsafeDowncast($0, to: T.self)) }
+        do {
+            return try body(unsafeDowncast(objectSlot(index).pointee!.takeUnretainedValue(), to: T.self))
+        } catch {
+            throw APIFailure(error)
+        }
     }
 
     /// Counts a user in on a live slot; nil if the handle is not live.

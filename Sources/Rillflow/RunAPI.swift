@@ -86,11 +86,10 @@ public func rf_run_emit(_ run: OpaquePointer!, _ event: UnsafePointer<rf_emit>!,
             data: try CStrings.data(event.data, event.data_len, "event->data"),
             attempt: event.attempt, tokenIndex: event.token_index)
         // The hot path: the run is lent for the call, without reference counting.
-        let emitted = HandleRegistry.shared.withObject(run, kind: .run, as: Run.self) { run in
-            Result { () throws(RillflowError) in try run.emit(draft) }
+        let seq = try HandleRegistry.shared.withObject(run, kind: .run, as: Run.self, parameter: "run") {
+            run throws(RillflowError) in try run.emit(draft)
         }
-        guard let emitted else { throw .invalidHandle(.run, "run") }
-        outSeq?.pointee = try emitted.mapError(APIFailure.init).get()
+        outSeq?.pointee = seq
     }
 }
 

@@ -10,13 +10,10 @@ extension HandleRegistry {
     /// Reads from a subscription lent for the call (the read paths are hot: no reference counting).
     func read(_ handle: OpaquePointer?, limit: Int, timeoutMilliseconds: Int64,
               _ deliver: (EventView) -> Bool) throws(APIFailure) -> Int {
-        let result = withObject(handle, kind: .subscription, as: Subscription.self) { subscription in
-            Result { () throws(RillflowError) in
-                try subscription.read(limit: limit, timeoutMilliseconds: timeoutMilliseconds, deliver)
-            }
+        try withObject(handle, kind: .subscription, as: Subscription.self, parameter: "subscription") {
+            subscription throws(RillflowError) in
+            try subscription.read(limit: limit, timeoutMilliseconds: timeoutMilliseconds, deliver)
         }
-        guard let result else { throw .invalidHandle(.subscription, "subscription") }
-        return try result.mapError(APIFailure.init).get()
     }
 }
 

@@ -12,11 +12,16 @@ public struct JSONText {
         bytes.append(UInt8(ascii: "}"))
     }
 
+    /// Calls `body` with the text's bytes. The error is carried out in a variable: the array's
+    /// `withUnsafeBytes` only rethrows untyped errors.
     public func withBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
-        let result: Result<R, E> = bytes.withUnsafeBytes { raw in
-            do throws(E) { return .success(try body(raw)) } catch { return .failure(error) }
+        var outcome: R?
+        var failure: E?
+        bytes.withUnsafeBytes { raw in
+            do throws(E) { outcome = try body(raw) } catch { failure = error }
         }
-        return try result.get()
+        if let failure { throw failure }
+        return outcome!
     }
 
     public struct ObjectWriter {
