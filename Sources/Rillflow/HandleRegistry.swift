@@ -111,11 +111,13 @@ final class HandleRegistry: @unchecked Sendable {
                                      _ body: (T) throws(RillflowError) -> R) throws(APIFailure) -> R {
         guard let index = enter(handle, kind: kind) else { throw .invalidHandle(kind, parameter) }
         defer { leave(index) }
-        do {
-            return try body(unsafeDowncast(objectSlot(index).pointee!.takeUnretainedValue(), to: T.self))
-        } catch {
-            throw APIFailure(error)
+        var outcome: R?
+        var failure: RillflowError?
+        objectSlot(index).pointee!._withUnsafeGuaranteedRef { object in
+            do throws(RillflowError) { outcome = try body(unsafeDowncast(object, to: T.self)) } catch { failure = error }
         }
+        if let failure { throw APIFailure(failure) }
+        return outcome!
     }
 
     /// Counts a user in on a live slot; nil if the handle is not live.

@@ -49,6 +49,8 @@ final class RunHistory: @unchecked Sendable {
         var oldestSeq: UInt64 = 1
         /// Log position up to which records have been archived.
         var archivePosition = 0
+        /// The last chunk dropped, kept for reuse once no reader holds it.
+        var spare: HistoryChunk?
         /// Lowest seq each non-lossy history reader still needs; chunks it needs are kept.
         var pins: [UInt64: UInt64] = [:]
     }
@@ -62,20 +64,38 @@ final class RunHistory: @unchecked Sendable {
         self.chunkSize = chunkSize
     }
 
-    /// Appends one record (`length` bytes); caller holds the state lock.
-    static func append(_ record: UnsafeRawPointer, length: Int, seq: UInt64, to state: inout State, chunkSize: Int) {
+    /// Appends `length` bytes of whole records, seqs `firstSeq ..< endSeq`, that fit in the
+    /// current chunk or a new one (`roomNeeded` is what `nextChunk` must at least hold);
+    /// the caller holds the state lock.
+    static func append(_ records: UnsafeRawPointer, length: Int, firstSeq: UInt64, endSeq: UInt64,
+                       to state: inout State, chunkSize: Int) {
         if state.chunks.last.map({ $0.capacity - $0.used < length }) ?? true {
-            let chunk = HistoryChunk(capacity: max(chunkSize, length))
-            chunk.firstSeq = seq
-            chunk.endSeq = seq
+            let chunk = reusableChunk(&state, capacity: max(chunkSize, length))
+            chunk.firstSeq = firstSeq
+            chunk.endSeq = firstSeq
             state.chunks.append(chunk)
         }
         let chunk = state.chunks[state.chunks.count - 1]
-        (chunk.buffer + chunk.used).copyMemory(from: record, byteCount: length)
+        (chunk.buffer + chunk.used).copyMemory(from: records, byteCount: length)
         chunk.used += length
-        chunk.endSeq = seq + 1
+        chunk.endSeq = endSeq
         state.totalBytes += length
-        state.endSeq = seq + 1
+        state.endSeq = endSeq
+    }
+
+    /// Room left in the chunk records are appended to (0 when a new one is needed).
+    static func roomInCurrentChunk(_ state: State) -> Int {
+        state.chunks.last.map { $0.capacity - $0.used } ?? 0
+    }
+
+    /// A dropped chunk nobody reads any more, or a new one: steady streaming allocates nothing.
+    private static func reusableChunk(_ state: inout State, capacity: Int) -> HistoryChunk {
+        if var spare = state.spare, spare.capacity >= capacity, isKnownUniquelyReferenced(&spare) {
+            state.spare = nil
+            spare.used = 0
+            return spare
+        }
+        return HistoryChunk(capacity: capacity)
     }
 
     /// Drops the oldest chunks beyond the byte limit, except those a pinned reader needs.
@@ -87,7 +107,10 @@ final class RunHistory: @unchecked Sendable {
             state.totalBytes -= state.chunks[dropped].used
             dropped += 1
         }
-        if dropped > 0 { state.chunks.removeFirst(dropped) }
+        if dropped > 0 {
+            state.spare = state.chunks[dropped - 1]
+            state.chunks.removeFirst(dropped)
+        }
         // A single chunk over the limit on its own is dropped too when nobody needs it.
         if state.chunks.count == 1, UInt64(state.totalBytes) > limitBytes, state.chunks[0].endSeq <= lowestPin,
            limitBytes < UInt64(state.chunks[0].used) {

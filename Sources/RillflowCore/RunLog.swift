@@ -181,21 +181,42 @@ public final class RunLog: @unchecked Sendable {
         return position
     }
 
-    /// Copies records below `required` (and a block beyond, to amortize) into the history.
-    /// Returns the archive position.
+    /// Copies records below `required` (and a block beyond, to amortize) into the history, a
+    /// contiguous span of records per copy. Returns the archive position.
     private func archive(upTo required: Int) -> Int {
         history.state.withLock { state in
             guard state.archivePosition < required else { return state.archivePosition }
             let target = min(max(required, state.archivePosition + capacity / 4), tailPosition)
             var position = state.archivePosition
-            while position < target, let (record, next) = committedRecord(at: position) {
-                if record.load(fromByteOffset: EventRecord.kindOffset, as: UInt16.self) != EventRecord.paddingKind {
-                    let length = Int(record.load(fromByteOffset: EventRecord.lengthOffset, as: UInt32.self))
-                    let seq = record.load(fromByteOffset: EventRecord.seqOffset, as: UInt64.self)
-                    RunHistory.append(record, length: length, seq: seq, to: &state, chunkSize: history.chunkSize)
-                }
-                position = next
+            var span: UnsafeRawPointer?
+            var spanLength = 0, spanFirstSeq: UInt64 = 0, spanEndSeq: UInt64 = 0
+            func flush() {
+                guard let start = span else { return }
+                RunHistory.append(start, length: spanLength, firstSeq: spanFirstSeq, endSeq: spanEndSeq,
+                                  to: &state, chunkSize: history.chunkSize)
+                span = nil
             }
+            while position < target, let (record, next) = committedRecord(at: position) {
+                position = next
+                guard record.load(fromByteOffset: EventRecord.kindOffset, as: UInt16.self) != EventRecord.paddingKind else {
+                    flush()
+                    continue
+                }
+                let length = Int(record.load(fromByteOffset: EventRecord.lengthOffset, as: UInt32.self))
+                let seq = record.load(fromByteOffset: EventRecord.seqOffset, as: UInt64.self)
+                let room = span == nil ? RunHistory.roomInCurrentChunk(state) : RunHistory.roomInCurrentChunk(state) - spanLength
+                if let start = span, start + spanLength == record, length <= room {
+                    spanLength += length
+                    spanEndSeq = seq + 1
+                    continue
+                }
+                flush()
+                span = record
+                spanLength = length
+                spanFirstSeq = seq
+                spanEndSeq = seq + 1
+            }
+            flush()
             state.archivePosition = position
             RunHistory.trim(&state, limitBytes: history.limitBytes)
             return position
