@@ -31,7 +31,9 @@ public final class RunLog: @unchecked Sendable {
 
     private static let closedBit: UInt = 1 << (UInt.bitWidth - 1)
     /// first: next free position; second: next seq, with `closedBit` once the terminal is claimed.
-    private let tail = Atomic<WordPair>(WordPair(first: 0, second: 1))
+    /// Every emit writes it, and readers read this object's other fields on every record, so
+    /// it lives on cache lines of its own (128 bytes: the adjacent-line prefetcher pairs lines).
+    private let tail: UnsafeMutablePointer<Atomic<WordPair>>
     private let gateCache = Atomic<Int>(0)
     private let cursors = Lock<[LogCursor]>([])
     let history: RunHistory
@@ -49,10 +51,17 @@ public final class RunLog: @unchecked Sendable {
         // Zeroed memory holds no valid stamp (stamps are position + 1 >= 1). Pages are touched
         // only as the log fills, so a short run costs little of its capacity.
         buffer = UnsafeMutableRawPointer(calloc(capacity, 1)!)
+        tail = UnsafeMutableRawPointer.allocate(byteCount: 128, alignment: 128)
+            .bindMemory(to: Atomic<WordPair>.self, capacity: 1)
+        tail.initialize(to: Atomic(WordPair(first: 0, second: 1)))
         history = RunHistory(limitBytes: configuration.historyBytes, chunkSize: max(capacity / 4, 64 << 10))
     }
 
-    deinit { free(buffer) }
+    deinit {
+        free(buffer)
+        tail.deinitialize(count: 1)
+        UnsafeMutableRawPointer(tail).deallocate()
+    }
 
     // MARK: - Producing
 
@@ -69,7 +78,7 @@ public final class RunLog: @unchecked Sendable {
         let timestamp = WallClock.nowNanoseconds()
         let closes = draft.kind.isTerminal
         var deadline: Deadline?
-        var current = tail.load(ordering: .relaxed)
+        var current = tail.pointee.load(ordering: .relaxed)
         while true {
             guard current.second & Self.closedBit == 0 else {
                 throw RillflowError(.invalidState, "the run has ended: no event may follow its terminal event")
@@ -80,12 +89,12 @@ public final class RunLog: @unchecked Sendable {
             let end = recordPosition + size
             if end - gateCache.load(ordering: .acquiring) > capacity {
                 try makeRoom(upTo: end, deadline: &deadline)
-                current = tail.load(ordering: .relaxed)
+                current = tail.pointee.load(ordering: .relaxed)
                 continue
             }
             let seq = current.second
             let next = WordPair(first: UInt(bitPattern: end), second: (seq + 1) | (closes ? Self.closedBit : 0))
-            let (claimed, actual) = tail.compareExchange(expected: current, desired: next, ordering: .acquiringAndReleasing)
+            let (claimed, actual) = tail.pointee.compareExchange(expected: current, desired: next, ordering: .acquiringAndReleasing)
             guard claimed else {
                 current = actual
                 continue
@@ -106,12 +115,12 @@ public final class RunLog: @unchecked Sendable {
     }
 
     /// Whether the terminal event has been claimed.
-    public var isClosed: Bool { tail.load(ordering: .acquiring).second & Self.closedBit != 0 }
+    public var isClosed: Bool { tail.pointee.load(ordering: .acquiring).second & Self.closedBit != 0 }
 
     /// The seq the next event will get.
-    public var nextSeq: UInt64 { UInt64(tail.load(ordering: .acquiring).second & ~Self.closedBit) }
+    public var nextSeq: UInt64 { UInt64(tail.pointee.load(ordering: .acquiring).second & ~Self.closedBit) }
 
-    var tailPosition: Int { Int(bitPattern: tail.load(ordering: .acquiring).first) }
+    var tailPosition: Int { Int(bitPattern: tail.pointee.load(ordering: .acquiring).first) }
 
     @inline(__always)
     private func stamp(_ record: UnsafeMutableRawPointer) -> UnsafeMutablePointer<Atomic<UInt64>> {
@@ -237,13 +246,14 @@ public final class RunLog: @unchecked Sendable {
         return (UnsafeRawPointer(record), position + length)
     }
 
-    /// Registers a reader at the live tail. Returns its cursor and the seq it starts at.
-    func registerAtTail(lossy: Bool) -> (LogCursor, UInt64) {
+    /// Registers a reader at the live tail. Returns its cursor, the seq it starts at, and
+    /// whether the terminal event is already behind it (then its stream has ended).
+    func registerAtTail(lossy: Bool) -> (LogCursor, UInt64, Bool) {
         cursors.withLock { list in
-            let current = tail.load(ordering: .acquiring)
+            let current = tail.pointee.load(ordering: .acquiring)
             let cursor = LogCursor(position: Int(bitPattern: current.first), lossy: lossy)
             list.append(cursor)
-            return (cursor, UInt64(current.second & ~Self.closedBit))
+            return (cursor, UInt64(current.second & ~Self.closedBit), current.second & Self.closedBit != 0)
         }
     }
 

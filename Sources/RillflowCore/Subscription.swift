@@ -34,7 +34,7 @@ public final class Subscription: EventWaiter, @unchecked Sendable {
     private var position: Int
     private var expectedSeq: UInt64
     private let skipBelowSeq: UInt64
-    private var ended = false
+    private var ended: Bool
     private var heldChunk: HistoryChunk?
     private var chunkOffset = 0
     private var chunkUsed = 0
@@ -50,7 +50,8 @@ public final class Subscription: EventWaiter, @unchecked Sendable {
         // Where to start is the only step that can fail, so it comes before anything is
         // allocated: a throwing initializer does not run deinit.
         let pinKey = Self.nextPinKey.add(1, ordering: .relaxed).oldValue
-        let (cursor, position, expectedSeq) = try Self.startPosition(in: log, options: options, pinKey: pinKey)
+        let (cursor, position, expectedSeq, ended) = try Self.startPosition(in: log, options: options, pinKey: pinKey)
+        self.ended = ended
         self.pinKey = pinKey
         self.log = log
         wakeKinds = options.mode.kinds(custom: options.customKinds)
@@ -66,21 +67,23 @@ public final class Subscription: EventWaiter, @unchecked Sendable {
     }
 
     /// The log cursor (nil: start in the history), log position and first seq for `options`.
-    private static func startPosition(in log: RunLog, options: SubscriptionOptions, pinKey: UInt64) throws(RillflowError) -> (LogCursor?, Int, UInt64) {
+    /// (A live-tail subscription created after the terminal event has an ended stream at once;
+    /// every other one ends when it reads the terminal event.)
+    private static func startPosition(in log: RunLog, options: SubscriptionOptions, pinKey: UInt64) throws(RillflowError) -> (LogCursor?, Int, UInt64, Bool) {
         if options.startSeq == 0 {
-            let (cursor, seq) = log.registerAtTail(lossy: options.lossy)
-            return (cursor, Int(cursor.position.load(ordering: .relaxed)), seq)
+            let (cursor, seq, ended) = log.registerAtTail(lossy: options.lossy)
+            return (cursor, Int(cursor.position.load(ordering: .relaxed)), seq, ended)
         }
-        return try log.history.state.withLock { state throws(RillflowError) -> (LogCursor?, Int, UInt64) in
+        return try log.history.state.withLock { state throws(RillflowError) -> (LogCursor?, Int, UInt64, Bool) in
             if options.startSeq >= state.endSeq {
-                return (log.registerAtArchive(state, lossy: options.lossy), state.archivePosition, state.endSeq)
+                return (log.registerAtArchive(state, lossy: options.lossy), state.archivePosition, state.endSeq, false)
             }
             guard options.startSeq >= state.oldestSeq else {
                 throw RillflowError(.sequenceUnavailable, "seq \(options.startSeq) is no longer retained; the oldest retained seq is \(state.oldestSeq) (raise history_bytes to keep more)")
             }
             // Pinned under the same lock that found the seq, so no trim can drop it first.
             if !options.lossy { state.pins[pinKey] = options.startSeq }
-            return (nil, 0, options.startSeq)
+            return (nil, 0, options.startSeq, false)
         }
     }
 
@@ -117,7 +120,6 @@ public final class Subscription: EventWaiter, @unchecked Sendable {
             }
             if deadline == nil { deadline = Deadline(milliseconds: timeoutMilliseconds) }
             if deadline!.hasPassed { throw RillflowError(.timeout, "no event arrived within \(timeoutMilliseconds) ms") }
-            if spinForData() { continue }
             waitForData(until: deadline!)
         }
     }
@@ -178,10 +180,7 @@ public final class Subscription: EventWaiter, @unchecked Sendable {
     private func collectFromLog(limit: Int, _ deliver: (EventView) -> Bool) -> Int {
         var delivered = 0
         while delivered < limit, !ended {
-            guard let (record, next) = log.committedRecord(at: position) else {
-                if log.isClosed && position >= log.tailPosition { ended = true }
-                break
-            }
+            guard let (record, next) = log.committedRecord(at: position) else { break }
             position = next
             if record.load(fromByteOffset: EventRecord.kindOffset, as: UInt16.self) == EventRecord.paddingKind { continue }
             if accept(record) {
@@ -229,10 +228,7 @@ public final class Subscription: EventWaiter, @unchecked Sendable {
         position = Int(current)  // a producer may have moved us forward: the seq gap shows it
         var used = 0, copied = 0
         while copied < limit, !ended {
-            guard let (record, next) = log.committedRecord(at: position) else {
-                if log.isClosed && position >= log.tailPosition { ended = true }
-                break
-            }
+            guard let (record, next) = log.committedRecord(at: position) else { break }
             if record.load(fromByteOffset: EventRecord.kindOffset, as: UInt16.self) == EventRecord.paddingKind {
                 position = next
                 continue
@@ -340,21 +336,7 @@ public final class Subscription: EventWaiter, @unchecked Sendable {
         case .history: return true
         case .ring:
             if ended || pendingOffset < pendingUsed || log.committedRecord(at: position) != nil { return true }
-            if lossy, let cursor, Int(cursor.position.load(ordering: .acquiring) & ~LogCursor.busyBit) != position { return true }
-            return log.isClosed && position >= log.tailPosition
-        }
-    }
-
-    /// Spins for up to ~20 µs before sleeping: a producer in a burst commits again within
-    /// microseconds, while a sleep costs a futex wait here and a futex wake on the producer's
-    /// side. It looks at the log only every few hundred cycles so it does not take the cache
-    /// line the producer is writing away from it.
-    private func spinForData() -> Bool {
-        let limit = WallClock.monotonicNanoseconds() + 20_000
-        while true {
-            for _ in 0..<64 { rf_sys_cpu_relax() }
-            if hasPendingData || flags.load(ordering: .relaxed) & Self.closedBit != 0 { return true }
-            if WallClock.monotonicNanoseconds() > limit { return false }
+            return lossy && cursor.map { Int($0.position.load(ordering: .acquiring) & ~LogCursor.busyBit) != position } ?? false
         }
     }
 

@@ -51,12 +51,15 @@ final class WaitList: Sendable {
         for waiter in woken { waiter.signal() }
     }
 
+    /// Signals outside the lock: a woken reader's first step is `disarm`, which takes the lock,
+    /// and waking it while holding the lock would send it straight back to sleep on the mutex.
     private func wake(kind: EventKind) {
+        var woken: [any EventWaiter] = []
         waiters.withLock { list in
             var remaining = 0 as UInt32
             list.removeAll { waiter in
                 if waiter.wakeKinds.contains(kind) {
-                    waiter.signal()
+                    woken.append(waiter)
                     return true
                 }
                 remaining |= waiter.wakeKinds.mask
@@ -64,5 +67,6 @@ final class WaitList: Sendable {
             }
             armedKinds.store(remaining, ordering: .sequentiallyConsistent)
         }
+        for waiter in woken { waiter.signal() }
     }
 }

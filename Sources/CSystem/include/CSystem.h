@@ -47,21 +47,13 @@ static inline int64_t rf_sys_monotonic_ns(void) {
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
+
 /* The CPU's time-stamp counter, or 0 where there is none (then the TSC clock is not used). */
 static inline uint64_t rf_sys_rdtsc(void) {
 #if defined(__x86_64__)
     return __builtin_ia32_rdtsc();
 #else
     return 0;
-#endif
-}
-
-/* A hint to the CPU that this thread is spinning (x86 `pause`; a no-op elsewhere). */
-static inline void rf_sys_cpu_relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
 #endif
 }
 #endif
