@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Synchronization
 
 /// A block of records moved out of a run's log before the log reused their space.
@@ -16,12 +19,17 @@ final class HistoryChunk: @unchecked Sendable {
     /// One past the last record's seq.
     var endSeq: UInt64 = 0
 
-    init(capacity: Int) {
+    /// Chunks are mapped, not malloc'd: a dropped chunk's memory goes back to the system at
+    /// once (glibc keeps freed heap blocks of this size resident), so the history's memory
+    /// stays within its limit.
+    init?(capacity: Int) {
         self.capacity = capacity
-        buffer = .allocate(byteCount: capacity, alignment: 64)
+        let mapped = mmap(nil, capacity, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        guard let mapped, mapped != MAP_FAILED else { return nil }
+        buffer = mapped
     }
 
-    deinit { buffer.deallocate() }
+    deinit { munmap(buffer, capacity) }
 
     /// The offset of the first record whose seq is at least `seq`, within the first `used` bytes.
     func offset(ofSeq seq: UInt64, used: Int) -> Int {
@@ -70,7 +78,15 @@ final class RunHistory: @unchecked Sendable {
     static func append(_ records: UnsafeRawPointer, length: Int, firstSeq: UInt64, endSeq: UInt64,
                        to state: inout State, chunkSize: Int) {
         if state.chunks.last.map({ $0.capacity - $0.used < length }) ?? true {
-            let chunk = reusableChunk(&state, capacity: max(chunkSize, length))
+            guard let chunk = reusableChunk(&state, capacity: max(chunkSize, length)) else {
+                // Out of memory: these records are not retained. Live readers are unaffected;
+                // a replay from their seqs gets a clear "no longer retained" error.
+                state.totalBytes = 0
+                state.chunks.removeAll()
+                state.endSeq = endSeq
+                state.oldestSeq = endSeq
+                return
+            }
             chunk.firstSeq = firstSeq
             chunk.endSeq = firstSeq
             state.chunks.append(chunk)
@@ -89,7 +105,7 @@ final class RunHistory: @unchecked Sendable {
     }
 
     /// A dropped chunk nobody reads any more, or a new one: steady streaming allocates nothing.
-    private static func reusableChunk(_ state: inout State, capacity: Int) -> HistoryChunk {
+    private static func reusableChunk(_ state: inout State, capacity: Int) -> HistoryChunk? {
         if var spare = state.spare, spare.capacity >= capacity, isKnownUniquelyReferenced(&spare) {
             state.spare = nil
             spare.used = 0
