@@ -59,6 +59,8 @@ final class RunHistory: @unchecked Sendable {
         var archivePosition = 0
         /// The last chunk dropped, kept for reuse once no reader holds it.
         var spare: HistoryChunk?
+        /// Chunks this history has created (reuse keeps it small; a test checks that).
+        var chunksCreated = 0
         /// Lowest seq each non-lossy history reader still needs; chunks it needs are kept.
         var pins: [UInt64: UInt64] = [:]
     }
@@ -106,11 +108,12 @@ final class RunHistory: @unchecked Sendable {
 
     /// A dropped chunk nobody reads any more, or a new one: steady streaming allocates nothing.
     private static func reusableChunk(_ state: inout State, capacity: Int) -> HistoryChunk? {
-        if var spare = state.spare, spare.capacity >= capacity, isKnownUniquelyReferenced(&spare) {
-            state.spare = nil
+        // Moved out of the state first, so the check sees the only reference.
+        if var spare = state.spare.take(), spare.capacity >= capacity, isKnownUniquelyReferenced(&spare) {
             spare.used = 0
             return spare
         }
+        state.chunksCreated += 1
         return HistoryChunk(capacity: capacity)
     }
 

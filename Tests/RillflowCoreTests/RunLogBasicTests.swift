@@ -13,4 +13,14 @@ import Testing
         #expect(seen.last?.kind == .runCompleted)
         #expect(seen.dropFirst().prefix(10).map(\.data) == (0..<10).map { "0:\($0)" })
     }
+
+    @Test func droppedHistoryChunksAreReused() throws {
+        // A 64 KiB log spills 64 KiB chunks; a 128 KiB history keeps two and drops the rest.
+        let run = LogTest.startedRun(LogTest.engine(logCapacity: 64 << 10, history: 128 << 10))
+        for index in 0..<20_000 { try LogTest.emit(run, producer: 0, index: index) }
+        // 1.6 MB went through the history, yet only a handful of chunks were ever created.
+        let created = run.log.history.state.withLock { $0.chunksCreated }
+        #expect(created <= 4, "\(created) chunks were created")
+        #expect(run.log.history.state.withLock { $0.totalBytes } <= 128 << 10)
+    }
 }
