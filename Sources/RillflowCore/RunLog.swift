@@ -34,6 +34,10 @@ public final class RunLog: @unchecked Sendable {
     /// Every emit writes it, and readers read this object's other fields on every record, so
     /// it lives on cache lines of its own (128 bytes: the adjacent-line prefetcher pairs lines).
     private let tail: UnsafeMutablePointer<Atomic<WordPair>>
+    /// The value the last successful claim left in `tail`, as two plain words on the same line.
+    /// A 16-byte atomic load is itself a locked cmpxchg16b; a producer starts from the hint
+    /// instead, and a stale hint only costs one failed CAS, which returns the true value.
+    private let tailHint: UnsafeMutablePointer<Atomic<UInt>>
     private let gateCache = Atomic<Int>(0)
     private let cursors = Lock<[LogCursor]>([])
     let history: RunHistory
@@ -54,6 +58,9 @@ public final class RunLog: @unchecked Sendable {
         tail = UnsafeMutableRawPointer.allocate(byteCount: 128, alignment: 128)
             .bindMemory(to: Atomic<WordPair>.self, capacity: 1)
         tail.initialize(to: Atomic(WordPair(first: 0, second: 1)))
+        tailHint = (UnsafeMutableRawPointer(tail) + 16).bindMemory(to: Atomic<UInt>.self, capacity: 2)
+        tailHint.initialize(to: Atomic(0))
+        (tailHint + 1).initialize(to: Atomic(1))
         history = RunHistory(limitBytes: configuration.historyBytes, chunkSize: max(capacity / 4, 64 << 10))
     }
 
@@ -78,7 +85,7 @@ public final class RunLog: @unchecked Sendable {
         let timestamp = WallClock.nowNanoseconds()
         let closes = draft.kind.isTerminal
         var deadline: Deadline?
-        var current = tail.pointee.load(ordering: .relaxed)
+        var current = WordPair(first: tailHint[0].load(ordering: .relaxed), second: tailHint[1].load(ordering: .relaxed))
         while true {
             guard current.second & Self.closedBit == 0 else {
                 throw RillflowError(.invalidState, "the run has ended: no event may follow its terminal event")
@@ -99,6 +106,8 @@ public final class RunLog: @unchecked Sendable {
                 current = actual
                 continue
             }
+            tailHint[0].store(next.first, ordering: .relaxed)
+            tailHint[1].store(next.second, ordering: .relaxed)
             if recordPosition != position && room >= EventRecord.minimumSize {
                 let padding = buffer + (position & mask)
                 padding.storeBytes(of: UInt32(room), toByteOffset: EventRecord.lengthOffset, as: UInt32.self)
