@@ -163,7 +163,8 @@ RF_API rf_status rf_engine_create(const rf_engine_options *options, rf_engine **
 RF_API rf_status rf_engine_get_options(rf_engine *engine, rf_engine_options *out_options);
 
 /* Releases the caller's engine handle. The handle is invalid as soon as the call starts:
- * every later call with it, including a second release, returns RF_E_INVALID_HANDLE.
+ * every later call with it, including a second release, returns RF_E_INVALID_HANDLE. Runs
+ * and subscriptions created from the engine stay valid until they are released themselves.
  * Returns RF_OK or RF_E_INVALID_HANDLE. */
 RF_API rf_status rf_engine_release(rf_engine *engine);
 

@@ -123,9 +123,6 @@ public final class RunLog: @unchecked Sendable {
         }
     }
 
-    /// Whether the terminal event has been claimed.
-    public var isClosed: Bool { tail.pointee.load(ordering: .acquiring).second & Self.closedBit != 0 }
-
     /// The seq the next event will get.
     public var nextSeq: UInt64 { UInt64(tail.pointee.load(ordering: .acquiring).second & ~Self.closedBit) }
 
@@ -281,7 +278,8 @@ public final class RunLog: @unchecked Sendable {
         readerAdvanced()
     }
 
-    /// The identity behind a record's source index.
+    /// The identity behind a record's source index. Every record's source is this run (0)
+    /// until sub-workflows put child runs' events into their parent's log.
     func source(at index: UInt32) -> RunIdentity {
         identity
     }

@@ -165,7 +165,24 @@ static void test_release_cancels_an_unfinished_run(rf_engine *engine) {
     CHECK_STATUS(rf_subscription_release(subscription), RF_OK);
 }
 
+static void test_runs_outlive_their_engine_handle(void) {
+    rf_engine *engine = make_engine(0, 0, 0);
+    rf_run *run = make_run(engine, "orphan");
+    rf_subscription *subscription = subscribe(run, RF_STREAM_TOKENS, 0, 0);
+    CHECK_STATUS(rf_engine_release(engine), RF_OK);
+    CHECK_STATUS(rf_run_start(run, NULL, 0), RF_OK);
+    CHECK_STATUS(emit_kind(run, RF_EVENT_TOKEN, "s", NULL, "still here", 0), RF_OK);
+    CHECK_STATUS(rf_run_end(run, RF_EVENT_RUN_COMPLETED, NULL, 0), RF_OK);
+    rf_event_kind kinds[4];
+    CHECK(read_all(subscription, kinds, NULL, 4) == 3 && kinds[1] == RF_EVENT_TOKEN);
+    rf_subscription_release(subscription);
+    rf_run_release(run);
+    /* A new run cannot be made from the released engine. */
+    CHECK_STATUS(rf_run_create_manual(engine, "late", NULL, &run), RF_E_INVALID_HANDLE);
+}
+
 int main(void) {
+    test_runs_outlive_their_engine_handle();
     rf_engine *engine = make_engine(64 << 10, 0, 0);
     test_create_errors(engine);
     test_lifecycle(engine);
