@@ -1,0 +1,23 @@
+/// One step of a workflow: the named events it accepts, the ones it may send, and how it runs.
+public struct StepDefinition: Sendable {
+    public var name: String
+    /// Event types that start this step (`WorkflowDefinition.startEvent` for the first step).
+    public var accepts: [String]
+    /// Event types it may send (`WorkflowDefinition.stopEvent` to end the run with a result).
+    public var sends: [String]
+    /// Invocations of this step that may run at once; 0 = no limit.
+    public var concurrency: Int
+    /// How long one try may take; nil = no limit.
+    public var timeoutNanoseconds: Int64?
+    public var retry: RetryPolicy
+
+    public init(name: String, accepts: [String], sends: [String], concurrency: Int = 1,
+                timeoutNanoseconds: Int64? = nil, retry: RetryPolicy = .none) {
+        self.name = name
+        self.accepts = accepts
+        self.sends = sends
+        self.concurrency = concurrency
+        self.timeoutNanoseconds = timeoutNanoseconds
+        self.retry = retry
+    }
+}
