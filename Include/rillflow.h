@@ -337,7 +337,9 @@ RF_API rf_status rf_run_emit(rf_run *run, const rf_emit *event, uint64_t *out_se
 
 /* Ends a manual run with its terminal event: RF_EVENT_RUN_COMPLETED, _FAILED, _TIMED_OUT or
  * _CANCELLED, with data (JSON, data_len bytes; NULL if 0) as its data. A pending run can only
- * be cancelled.
+ * be cancelled. The log always keeps room for a terminal event with up to 1 KiB of data, so
+ * such a call never waits, even while a subscriber is not reading; with more data it may wait
+ * like rf_run_emit(). On any error the run is left as it was, so the call can be retried.
  * Returns RF_OK; RF_E_INVALID_HANDLE; RF_E_INVALID_ARGUMENT for a kind that is not terminal
  * or NULL data with data_len > 0; RF_E_STATE if the run has already ended (or is pending and
  * kind is not RUN_CANCELLED); RF_E_TOO_LARGE; RF_E_TIMEOUT as for rf_run_emit(). */
@@ -345,7 +347,8 @@ RF_API rf_status rf_run_end(rf_run *run, rf_event_kind kind, const void *data, u
 
 /* Releases the caller's run handle. A manual run that has not ended is cancelled first
  * (RUN_CANCELLED with data {"reason":"released"}), so its subscribers reach the end of the
- * stream. Subscriptions stay readable after the run handle is released.
+ * stream; this never waits (see rf_run_end()). Subscriptions stay readable after the run
+ * handle is released.
  * Returns RF_OK or RF_E_INVALID_HANDLE. */
 RF_API rf_status rf_run_release(rf_run *run);
 

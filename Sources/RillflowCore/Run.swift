@@ -72,7 +72,13 @@ public final class Run: Sendable {
             if exchanged { break }
             current = actual
         }
-        try log.emit(EventDraft(kind: kind, data: data))
+        do {
+            try log.emit(EventDraft(kind: kind, data: data))
+        } catch {
+            // No state change without its event: the run is as it was, and the caller may retry.
+            state.store(current, ordering: .releasing)
+            throw error
+        }
     }
 
     /// Cancels the run unless it has already ended (used when its handle is released).

@@ -30,6 +30,11 @@ public final class RunLog: @unchecked Sendable {
     private let emitTimeoutMilliseconds: Int64
 
     private static let closedBit: UInt = 1 << (UInt.bitWidth - 1)
+    /// Room kept for the terminal event: one with up to `terminalDataReserve` bytes of data and
+    /// the longest names, plus the padding it may need at the end of the buffer.
+    public static let terminalDataReserve = 1024
+    static let terminalReserve = 2 * EventRecord.size(
+        stepLength: EventRecord.maximumNameLength, topicLength: EventRecord.maximumNameLength, dataLength: terminalDataReserve)
     /// first: next free position; second: next seq, with `closedBit` once the terminal is claimed.
     /// Every emit writes it, and readers read this object's other fields on every record, so
     /// it lives on cache lines of its own (128 bytes: the adjacent-line prefetcher pairs lines).
@@ -94,8 +99,11 @@ public final class RunLog: @unchecked Sendable {
             let room = capacity - (position & mask)
             let recordPosition = room < size ? position + room : position
             let end = recordPosition + size
-            if end - gateCache.load(ordering: .acquiring) > capacity {
-                try makeRoom(upTo: end, deadline: &deadline)
+            // Other events leave `terminalReserve` bytes free, so a run can always end at once,
+            // even while a subscriber is not reading.
+            let needed = closes ? end : end + Self.terminalReserve
+            if needed - gateCache.load(ordering: .acquiring) > capacity {
+                try makeRoom(upTo: needed, deadline: &deadline)
                 current = tail.pointee.load(ordering: .relaxed)
                 continue
             }
@@ -162,10 +170,12 @@ public final class RunLog: @unchecked Sendable {
     }
 
     /// Recomputes the gate: archives records below `required`, moves lossy readers that are
-    /// behind `required` forward, and returns the lowest position still needed.
+    /// behind `required` forward, and returns the lowest position still needed. The new gate is
+    /// published while the cursor lock is held, so a reader registering under that lock at the
+    /// published gate can never be overwritten.
     private func refreshGate(required: Int) -> Int {
         var gate = archive(upTo: required)
-        cursors.withLock { list in
+        return cursors.withLock { list in
             for cursor in list {
                 var position = cursor.position.load(ordering: .acquiring)
                 if cursor.lossy {
@@ -178,14 +188,9 @@ public final class RunLog: @unchecked Sendable {
                 }
                 gate = min(gate, Int(position & ~LogCursor.busyBit))
             }
+            if gate > gateCache.load(ordering: .relaxed) { gateCache.store(gate, ordering: .releasing) }
+            return gate
         }
-        var cached = gateCache.load(ordering: .relaxed)
-        while cached < gate {
-            let (exchanged, actual) = gateCache.compareExchange(expected: cached, desired: gate, ordering: .releasing)
-            if exchanged { break }
-            cached = actual
-        }
-        return gate
     }
 
     /// The position after the committed records from `position`, stopping at the first one
@@ -263,13 +268,37 @@ public final class RunLog: @unchecked Sendable {
         }
     }
 
-    /// Registers a reader at the archive position: the oldest record still in the log. The
-    /// caller holds the history lock (so the archive position cannot move) and passes it.
+    /// Registers a reader at the archive position: where the history ends and the log goes
+    /// on. The caller holds the history lock (so the archive position cannot move) and passes it.
     func registerAtArchive(_ state: RunHistory.State, lossy: Bool) -> LogCursor {
         cursors.withLock { list in
             let cursor = LogCursor(position: state.archivePosition, lossy: lossy)
             list.append(cursor)
             return cursor
+        }
+    }
+
+    /// Registers a reader at the oldest record still intact in the log, if that record's seq is
+    /// at most `seq`: events already copied out (or dropped from a small history) but not yet
+    /// overwritten are replayed from the log itself. Returns the cursor and the first seq there,
+    /// or nil when the log no longer holds `seq`. The caller holds the history lock.
+    func registerAtGate(forSeq seq: UInt64, _ state: RunHistory.State, lossy: Bool) -> (LogCursor, UInt64)? {
+        cursors.withLock { list in
+            // Under the cursor lock the published gate is exact: nothing at or after it is
+            // overwritten until a later gate includes this cursor.
+            var position = gateCache.load(ordering: .acquiring)
+            var firstSeq = state.endSeq
+            while position < state.archivePosition, let (record, next) = committedRecord(at: position) {
+                if record.load(fromByteOffset: EventRecord.kindOffset, as: UInt16.self) != EventRecord.paddingKind {
+                    firstSeq = record.load(fromByteOffset: EventRecord.seqOffset, as: UInt64.self)
+                    break
+                }
+                position = next
+            }
+            guard firstSeq <= seq else { return nil }
+            let cursor = LogCursor(position: position, lossy: lossy)
+            list.append(cursor)
+            return (cursor, firstSeq)
         }
     }
 

@@ -78,6 +78,10 @@ public final class Subscription: EventWaiter, @unchecked Sendable {
             if options.startSeq >= state.endSeq {
                 return (log.registerAtArchive(state, lossy: options.lossy), state.archivePosition, state.endSeq, false)
             }
+            if options.startSeq < state.oldestSeq,
+               let (cursor, firstSeq) = log.registerAtGate(forSeq: options.startSeq, state, lossy: options.lossy) {
+                return (cursor, Int(cursor.position.load(ordering: .relaxed)), firstSeq, false)
+            }
             guard options.startSeq >= state.oldestSeq else {
                 throw RillflowError(.sequenceUnavailable, "seq \(options.startSeq) is no longer retained; the oldest retained seq is \(state.oldestSeq) (raise history_bytes to keep more)")
             }
@@ -224,7 +228,10 @@ public final class Subscription: EventWaiter, @unchecked Sendable {
             if exchanged { break }
             current = actual
         }
-        defer { cursor.position.store(UInt64(position), ordering: .releasing) }
+        defer {
+            cursor.position.store(UInt64(position), ordering: .releasing)
+            log.readerAdvanced()  // a producer may have parked while we were busy
+        }
         position = Int(current)  // a producer may have moved us forward: the seq gap shows it
         var used = 0, copied = 0
         while copied < limit, !ended {
