@@ -69,12 +69,15 @@ enum TSCClock {
             atomicMemoryFence(ordering: .acquiring)
             guard before & 1 == 0, state.pointee.sequence.load(ordering: .relaxed) == before else { continue }
             let ticks = rf_sys_rdtsc()
-            if perTick == 0 || ticks &- ticksAtBase >= due {
+            // Another core's counter may be a little behind the one the anchor was read on:
+            // like the kernel's own clock, treat a negative difference as none.
+            let elapsed = ticks > ticksAtBase ? ticks - ticksAtBase : 0
+            if perTick == 0 || elapsed >= due {
                 reanchor(state, sequence: before)
                 if perTick == 0 { return nil }
             }
             // (elapsed ticks * scale) >> 32, in 128 bits: a thread idle for hours still gets it right.
-            let product = (ticks &- ticksAtBase).multipliedFullWidth(by: perTick)
+            let product = elapsed.multipliedFullWidth(by: perTick)
             return base + Int64(truncatingIfNeeded: product.high << 32 | product.low >> 32)
         }
     }
