@@ -208,35 +208,16 @@ public final class RunLog: @unchecked Sendable {
             guard state.archivePosition < required else { return state.archivePosition }
             let target = min(max(required, state.archivePosition + capacity / 4), tailPosition)
             var position = state.archivePosition
-            var span: UnsafeRawPointer?
-            var spanLength = 0, spanFirstSeq: UInt64 = 0, spanEndSeq: UInt64 = 0
-            func flush() {
-                guard let start = span else { return }
-                RunHistory.append(start, length: spanLength, firstSeq: spanFirstSeq, endSeq: spanEndSeq,
-                                  to: &state, chunkSize: history.chunkSize)
-                span = nil
-            }
+            var copier = SpanCopier(chunkSize: history.chunkSize)
             while position < target, let (record, next) = committedRecord(at: position) {
                 position = next
-                guard record.load(fromByteOffset: EventRecord.kindOffset, as: UInt16.self) != EventRecord.paddingKind else {
-                    flush()
-                    continue
+                if record.load(fromByteOffset: EventRecord.kindOffset, as: UInt16.self) == EventRecord.paddingKind {
+                    copier.flush(into: &state)
+                } else {
+                    copier.add(record, into: &state)
                 }
-                let length = Int(record.load(fromByteOffset: EventRecord.lengthOffset, as: UInt32.self))
-                let seq = record.load(fromByteOffset: EventRecord.seqOffset, as: UInt64.self)
-                let room = span == nil ? RunHistory.roomInCurrentChunk(state) : RunHistory.roomInCurrentChunk(state) - spanLength
-                if let start = span, start + spanLength == record, length <= room {
-                    spanLength += length
-                    spanEndSeq = seq + 1
-                    continue
-                }
-                flush()
-                span = record
-                spanLength = length
-                spanFirstSeq = seq
-                spanEndSeq = seq + 1
             }
-            flush()
+            copier.flush(into: &state)
             state.archivePosition = position
             RunHistory.trim(&state, limitBytes: history.limitBytes)
             return position
@@ -311,5 +292,43 @@ public final class RunLog: @unchecked Sendable {
     /// until sub-workflows put child runs' events into their parent's log.
     func source(at index: UInt32) -> RunIdentity {
         identity
+    }
+}
+
+/// Gathers contiguous records into spans and appends each to the history with one copy, as
+/// long as it fits where `RunHistory.append` will put it. Per record it reads only the
+/// length; seqs only at a span's two ends.
+private struct SpanCopier {
+    let chunkSize: Int
+    private var start: UnsafeRawPointer?
+    private var length = 0
+    private var room = 0
+    private var last: UnsafeRawPointer?
+
+    init(chunkSize: Int) { self.chunkSize = chunkSize }
+
+    @inline(__always)
+    mutating func add(_ record: UnsafeRawPointer, into state: inout RunHistory.State) {
+        let recordLength = Int(record.load(fromByteOffset: EventRecord.lengthOffset, as: UInt32.self))
+        if let start, start + length == record, length + recordLength <= room {
+            length += recordLength
+            last = record
+            return
+        }
+        flush(into: &state)
+        let available = RunHistory.roomInCurrentChunk(state)
+        room = available >= recordLength ? available : max(chunkSize, recordLength)
+        start = record
+        length = recordLength
+        last = record
+    }
+
+    mutating func flush(into state: inout RunHistory.State) {
+        guard let start, let last else { return }
+        RunHistory.append(start, length: length,
+                          firstSeq: start.load(fromByteOffset: EventRecord.seqOffset, as: UInt64.self),
+                          endSeq: last.load(fromByteOffset: EventRecord.seqOffset, as: UInt64.self) + 1,
+                          to: &state, chunkSize: chunkSize)
+        self.start = nil
     }
 }
