@@ -7,12 +7,16 @@ public struct StepDefinition: Sendable {
     public var sends: [String]
     /// Invocations of this step that may run at once; 0 = no limit.
     public var concurrency: Int
+    /// Fan-in: events of an accepted type gathered before one invocation gets them all;
+    /// 1 = every event starts the step.
+    public var collect: Int
     /// How long one try may take; nil = no limit.
     public var timeoutNanoseconds: Int64?
     public var retry: RetryPolicy
 
-    public init(name: String, accepts: [String], sends: [String], concurrency: Int = 1,
+    public init(name: String, accepts: [String], sends: [String], concurrency: Int = 1, collect: Int = 1,
                 timeoutNanoseconds: Int64? = nil, retry: RetryPolicy = .none) {
+        self.collect = collect
         self.name = name
         self.accepts = accepts
         self.sends = sends

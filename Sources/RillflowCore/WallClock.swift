@@ -97,12 +97,19 @@ enum TSCClock {
         state.pointee.sequence.store(observed + 2, ordering: .releasing)
     }
 
-    /// A (realtime, tsc) pair taken as close together as possible.
+    /// A (realtime, tsc) pair taken as close together as possible: of a few tries, the one
+    /// whose counter reads bracket the clock read most tightly, so a thread preempted in the
+    /// middle of one try does not skew the anchor.
     private static func sample() -> (Int64, UInt64) {
-        let before = rf_sys_rdtsc()
-        let nanoseconds = rf_sys_realtime_ns()
-        let after = rf_sys_rdtsc()
-        return (nanoseconds, before &+ (after &- before) / 2)
+        var best: (nanoseconds: Int64, ticks: UInt64, window: UInt64)?
+        for _ in 0..<4 {
+            let before = rf_sys_rdtsc()
+            let nanoseconds = rf_sys_realtime_ns()
+            let after = rf_sys_rdtsc()
+            let window = after &- before
+            if best == nil || window < best!.window { best = (nanoseconds, before &+ window / 2, window) }
+        }
+        return (best!.nanoseconds, best!.ticks)
     }
 
     private static func kernelUsesTSC() -> Bool {

@@ -34,6 +34,9 @@ public final class WorkflowDefinition: Sendable {
             guard step.concurrency >= 0 else {
                 throw RillflowError(.invalidArgument, "step '\(step.name)': concurrency is \(step.concurrency); use 0 (no limit) or more")
             }
+            guard step.collect >= 1 else {
+                throw RillflowError(.invalidArgument, "step '\(step.name)': collect is \(step.collect); it must be 1 or more")
+            }
             if let timeout = step.timeoutNanoseconds, timeout <= 0 {
                 throw RillflowError(.invalidArgument, "step '\(step.name)': a timeout must be positive")
             }

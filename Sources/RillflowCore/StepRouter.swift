@@ -1,0 +1,96 @@
+/// One step to run: which step, the event type that started it, and its inputs (one payload,
+/// or `collect` payloads for a fan-in step, in arrival order).
+public struct Invocation: Sendable, Equatable {
+    public let step: Int
+    public let eventType: String
+    public let inputs: [[UInt8]]
+}
+
+/// Turns the events a run's steps send into step invocations: the routing state of one run,
+/// with no threads and no clock, so every rule is tested deterministically.
+///
+/// - An event goes to every step that accepts its type.
+/// - A step runs at most `concurrency` invocations at once (0 = no limit); the rest wait in
+///   arrival order and start as running ones finish.
+/// - A fan-in step (`collect` > 1) gathers that many events of a type into one invocation.
+/// - Every started invocation counts against the run's step budget, so a runaway loop ends.
+public struct StepRouter: Sendable {
+    public let definition: WorkflowDefinition
+    public let budget: Int
+    public private(set) var started = 0
+    private var running: [Int]
+    private var waiting: [[Invocation]]
+    private var gathered: [[String: [[UInt8]]]]
+
+    public init(definition: WorkflowDefinition, budget: Int) {
+        self.definition = definition
+        self.budget = budget
+        running = Array(repeating: 0, count: definition.steps.count)
+        waiting = Array(repeating: [], count: definition.steps.count)
+        gathered = Array(repeating: [:], count: definition.steps.count)
+    }
+
+    /// A step (or the run's start) sent an event: the invocations that may start now.
+    /// Throws when starting them would exceed the step budget.
+    public mutating func deliver(_ type: String, payload: [UInt8]) throws(RillflowError) -> [Invocation] {
+        guard type != WorkflowDefinition.stopEvent else {
+            throw RillflowError(.internal, "the stop event ends the run; it is not routed")
+        }
+        guard let acceptors = definition.acceptors[type] else {
+            throw RillflowError(.notFound, "no step of workflow '\(definition.name)' accepts event type '\(type)'")
+        }
+        var ready: [Invocation] = []
+        for step in acceptors {
+            let collect = definition.steps[step].collect
+            var inputs = [payload]
+            if collect > 1 {
+                gathered[step][type, default: []].append(payload)
+                guard gathered[step][type]!.count == collect else { continue }
+                inputs = gathered[step].removeValue(forKey: type)!
+            }
+            let invocation = Invocation(step: step, eventType: type, inputs: inputs)
+            if hasRoom(step) {
+                try start(invocation)
+                ready.append(invocation)
+            } else {
+                waiting[step].append(invocation)
+            }
+        }
+        return ready
+    }
+
+    /// An invocation of `step` ended: the waiting invocation of that step that may start now.
+    public mutating func finished(step: Int) throws(RillflowError) -> [Invocation] {
+        guard running[step] > 0 else {
+            throw RillflowError(.internal, "step '\(definition.steps[step].name)' finished more invocations than it started")
+        }
+        running[step] -= 1
+        guard !waiting[step].isEmpty, hasRoom(step) else { return [] }
+        let next = waiting[step].removeFirst()
+        try start(next)
+        return [next]
+    }
+
+    /// Nothing runs and nothing waits: a run here without a stop event can never finish.
+    public var isIdle: Bool { running.allSatisfy { $0 == 0 } && waiting.allSatisfy(\.isEmpty) }
+
+    /// Events gathered by fan-in steps that never reached their count (reported when a run goes idle).
+    public var incompleteFanIns: [(step: String, type: String, have: Int, need: Int)] {
+        gathered.enumerated().flatMap { step, byType in
+            byType.map { (definition.steps[step].name, $0.key, $0.value.count, definition.steps[step].collect) }
+        }
+    }
+
+    private func hasRoom(_ step: Int) -> Bool {
+        let limit = definition.steps[step].concurrency
+        return limit == 0 || running[step] < limit
+    }
+
+    private mutating func start(_ invocation: Invocation) throws(RillflowError) {
+        guard started < budget else {
+            throw RillflowError(.invalidState, "the run's step budget of \(budget) invocations is used up (a loop that never ends?); step '\(definition.steps[invocation.step].name)' would have run next")
+        }
+        started += 1
+        running[invocation.step] += 1
+    }
+}
