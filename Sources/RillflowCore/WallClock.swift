@@ -87,14 +87,21 @@ enum TSCClock {
         guard state.pointee.sequence.compareExchange(expected: observed, desired: observed + 1, ordering: .acquiring).exchanged else { return }
         let (nanoseconds, ticks) = sample()
         let elapsedNanoseconds = nanoseconds - state.pointee.firstNanoseconds
-        if elapsedNanoseconds >= calibrationNanoseconds, ticks > state.pointee.firstTicks {
-            let perTick = (UInt64(elapsedNanoseconds) << 32) / (ticks - state.pointee.firstTicks)
+        if elapsedNanoseconds >= calibrationNanoseconds, ticks > state.pointee.firstTicks,
+           let perTick = scale(nanoseconds: UInt64(elapsedNanoseconds), ticks: ticks - state.pointee.firstTicks) {
             state.pointee.scale.store(perTick, ordering: .relaxed)
             state.pointee.baseNanoseconds.store(nanoseconds, ordering: .relaxed)
             state.pointee.baseTicks.store(ticks, ordering: .relaxed)
             state.pointee.reanchorTicks.store((UInt64(reanchorNanoseconds) << 32) / max(perTick, 1), ordering: .relaxed)
         }
         state.pointee.sequence.store(observed + 2, ordering: .releasing)
+    }
+
+    /// Nanoseconds per tick as a 32.32 fixed-point number: (nanoseconds << 32) / ticks, in 128
+    /// bits (the shifted count passes 64 bits after 4.3 s). nil if it does not fit in 64 bits.
+    static func scale(nanoseconds: UInt64, ticks: UInt64) -> UInt64? {
+        guard ticks > 0, nanoseconds >> 32 < ticks else { return nil }
+        return ticks.dividingFullWidth((high: nanoseconds >> 32, low: nanoseconds << 32)).quotient
     }
 
     /// A (realtime, tsc) pair taken as close together as possible: of a few tries, the one

@@ -22,6 +22,19 @@ import Testing
         #expect(worst < 200_000, "worst disagreement \(worst) ns")
     }
 
+    @Test func scaleStaysExactForLongUptimes() {
+        // A 2.8 GHz counter: 0.357142857... ns per tick, whatever the time since calibration.
+        for seconds: UInt64 in [1, 5, 3600, 86_400 * 365] {
+            let ticks = seconds * 2_800_000_000
+            let perTick = TSCClock.scale(nanoseconds: seconds * 1_000_000_000, ticks: ticks)!
+            let back = ticks.multipliedFullWidth(by: perTick)
+            let nanoseconds = back.high << 32 | back.low >> 32
+            #expect(nanoseconds <= seconds * 1_000_000_000 && seconds * 1_000_000_000 - nanoseconds < seconds + 1,
+                    "after \(seconds) s")
+        }
+        #expect(TSCClock.scale(nanoseconds: 1, ticks: 0) == nil)
+    }
+
     @Test func wallClockIsNanosecondsSinceTheEpoch() {
         let now = WallClock.nowNanoseconds()
         #expect(abs(now - rf_sys_realtime_ns()) < 1_000_000_000)
