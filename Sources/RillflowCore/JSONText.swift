@@ -42,6 +42,12 @@ public struct JSONText {
             value.withUTF8 { JSONEscaping.appendString(UnsafeRawBufferPointer($0), to: &text.bytes) }
         }
 
+        /// A member whose value is JSON the caller provides, or null when it is empty.
+        public mutating func field(_ name: StaticString, json value: [UInt8]) {
+            key(name)
+            if value.isEmpty { text.bytes.append(contentsOf: Array("null".utf8)) } else { text.bytes.append(contentsOf: value) }
+        }
+
         public mutating func field<T: BinaryInteger>(_ name: StaticString, number: T) {
             key(name)
             text.bytes.append(contentsOf: Array(String(number).utf8))

@@ -1,0 +1,98 @@
+import Synchronization
+
+/// How one invocation of a step ended.
+public enum StepOutcome: Sendable, Equatable {
+    case completed
+    case failed(String)
+}
+
+/// A step's code: called on a worker thread with the invocation's context.
+public typealias StepFunction = @Sendable (StepContext) -> StepOutcome
+
+/// What one invocation of a step sees. Valid only while its step function runs: afterwards
+/// every call fails with `invalidState`.
+///
+/// Events a step sends, and its stop, take effect when it returns `.completed`, after its
+/// step-completed event: the run's timeline reads step by step, and a failed try has no effect
+/// on routing (its retry starts clean). Stream events (tokens, custom, progress, state) are
+/// written at once.
+public final class StepContext: @unchecked Sendable {
+    // @unchecked: the fields are immutable or behind `outbox`'s lock; `valid` is atomic.
+    public let step: String
+    public let eventType: String
+    public let inputs: [[UInt8]]
+    public let attempt: Int
+    let stepIndex: Int
+    private let execution: WorkflowExecution
+    private let valid = Atomic<Bool>(true)
+
+    struct Outbox {
+        var sends: [(type: String, payload: [UInt8])] = []
+        var stopResult: [UInt8]?
+    }
+    private let outbox = Lock(Outbox())
+
+    /// What the step sent and whether it stopped the run; taken once, when it completed.
+    func takeOutbox() -> Outbox { outbox.withLock { box in defer { box = Outbox() }; return box } }
+
+    init(execution: WorkflowExecution, invocation: Invocation, attempt: Int) {
+        self.execution = execution
+        stepIndex = invocation.step
+        step = execution.definition.steps[invocation.step].name
+        eventType = invocation.eventType
+        inputs = invocation.inputs
+        self.attempt = attempt
+    }
+
+    func invalidate() { valid.store(false, ordering: .releasing) }
+
+    private func checkValid() throws(RillflowError) {
+        guard valid.load(ordering: .acquiring) else {
+            throw RillflowError(.invalidState, "the step '\(step)' has returned: its context can no longer be used")
+        }
+    }
+
+    /// Sends an event to the steps that accept its type (when this step completes). Only types
+    /// the step declared it sends.
+    public func send(_ type: String, _ payload: [UInt8]) throws(RillflowError) {
+        try checkValid()
+        guard execution.definition.steps[stepIndex].sends.contains(type) else {
+            throw RillflowError(.invalidArgument, "step '\(step)' did not declare that it sends '\(type)'")
+        }
+        try outbox.withLock { box throws(RillflowError) in
+            if type == WorkflowDefinition.stopEvent {
+                guard box.stopResult == nil else { throw RillflowError(.invalidState, "step '\(step)' has already stopped the run") }
+                box.stopResult = payload
+            } else {
+                box.sends.append((type, payload))
+            }
+        }
+    }
+
+    /// Ends the run with `result` (JSON) as the run's result, when this step completes.
+    public func stop(result: [UInt8]) throws(RillflowError) {
+        try send(WorkflowDefinition.stopEvent, result)
+    }
+
+    /// Writes an event to the run's stream: a token delta, a custom event on a topic, progress.
+    @discardableResult
+    public func emit(_ kind: EventKind, topic: String = "", data: [UInt8], tokenIndex: UInt64 = 0) throws(RillflowError) -> UInt64 {
+        try checkValid()
+        guard kind == .token || kind == .custom || kind == .progress else {
+            throw RillflowError(.invalidArgument, "a step emits token, custom or progress events; \(kind.name) events are the engine's")
+        }
+        return try execution.emit(kind, step: step, attempt: attempt, topic: topic, data: data, tokenIndex: tokenIndex)
+    }
+
+    /// Sets a key of the run's state to a JSON value and emits a state-changed event.
+    public func setState(_ key: String, json value: [UInt8]) throws(RillflowError) {
+        try checkValid()
+        try execution.setState(key, value: value, step: step, attempt: attempt)
+    }
+
+    /// The JSON value of a key of the run's state.
+    public func state(_ key: String) throws(RillflowError) -> [UInt8]? {
+        try checkValid()
+        return execution.state(key)
+    }
+}

@@ -1,0 +1,204 @@
+/// Runs one workflow run: routes events with a `StepRouter`, runs step functions on the
+/// worker pool, retries failed tries after their backoff on the delay queue, and writes the
+/// step and run events to the run's log. The run ends exactly once: completed when a step
+/// sends the stop event, failed when a step fails for good, goes idle without a stop, or uses
+/// up its step budget.
+public final class WorkflowExecution: @unchecked Sendable {
+    // @unchecked: mutable state is only touched under `shared`'s lock.
+    public let run: Run
+    let definition: WorkflowDefinition
+    private let functions: [StepFunction]
+    private let pool: WorkerPool
+    private let delays: DelayQueue
+    private let startedAt = WallClock.monotonicNanoseconds()
+
+    private struct Shared {
+        var router: StepRouter
+        var finished = false
+        var values: [String: [UInt8]] = [:]
+        var random: UInt64
+    }
+
+    private let shared: Lock<Shared>
+
+    public init(definition: WorkflowDefinition, functions: [StepFunction], run: Run, pool: WorkerPool,
+                delays: DelayQueue, stepBudget: Int) throws(RillflowError) {
+        guard functions.count == definition.steps.count else {
+            throw RillflowError(.invalidArgument, "\(functions.count) step functions for \(definition.steps.count) steps")
+        }
+        self.definition = definition
+        self.functions = functions
+        self.run = run
+        self.pool = pool
+        self.delays = delays
+        shared = Lock(Shared(router: StepRouter(definition: definition, budget: stepBudget),
+                             random: UInt64(bitPattern: WallClock.nowNanoseconds()) | 1))
+    }
+
+    /// Starts the run: RUN_STARTED, then the start event with `input` to its steps.
+    public func start(input: [UInt8]) throws(RillflowError) {
+        try run.start(inputBytes: input.count)
+        deliver(WorkflowDefinition.startEvent, input)
+    }
+
+    var isFinished: Bool { shared.withLock { $0.finished } }
+
+    // MARK: - Routing
+
+    func deliver(_ type: String, _ payload: [UInt8]) {
+        let ready: [Invocation]
+        do {
+            ready = try shared.withLock { state throws(RillflowError) -> [Invocation] in
+                state.finished ? [] : try state.router.deliver(type, payload: payload)
+            }
+        } catch {
+            fail(step: "", error: error.message, attempts: 0)
+            return
+        }
+        for invocation in ready { launch(invocation, attempt: 1) }
+    }
+
+    private func launch(_ invocation: Invocation, attempt: Int) {
+        pool.submit { self.execute(invocation, attempt: attempt) }
+    }
+
+    private func execute(_ invocation: Invocation, attempt: Int) {
+        guard !isFinished else { return finishInvocation(invocation.step) }
+        let step = definition.steps[invocation.step]
+        let inputBytes = invocation.inputs.reduce(0) { $0 + $1.count }
+        emitEngineEvent(.stepStarted, step: step.name, attempt: attempt) { $0.field("input_bytes", number: inputBytes) }
+        let began = WallClock.monotonicNanoseconds()
+        let context = StepContext(execution: self, invocation: invocation, attempt: attempt)
+        let outcome = functions[invocation.step](context)
+        context.invalidate()
+        switch outcome {
+        case .completed:
+            let duration = WallClock.monotonicNanoseconds() - began
+            emitEngineEvent(.stepCompleted, step: step.name, attempt: attempt) { $0.field("duration_ns", number: duration) }
+            // Routed while this invocation still counts as running, so the run never looks idle
+            // between a step's end and the steps it starts.
+            let outbox = context.takeOutbox()
+            for (type, payload) in outbox.sends { deliver(type, payload) }
+            if let result = outbox.stopResult { try? stop(result: result) }
+            finishInvocation(invocation.step)
+        case .failed(let message):
+            if attempt < step.retry.attempts && !isFinished {
+                let backoff = step.retry.backoff(afterAttempt: attempt, unit: nextRandomUnit())
+                emitEngineEvent(.stepRetrying, step: step.name, attempt: attempt) {
+                    $0.field("error", string: message)
+                    $0.field("backoff_ns", number: backoff)
+                }
+                // The invocation stays running in the router while it waits for its next try.
+                if !delays.schedule(after: backoff, { self.launch(invocation, attempt: attempt + 1) }) {
+                    finishInvocation(invocation.step)
+                }
+            } else {
+                emitEngineEvent(.stepFailed, step: step.name, attempt: attempt) {
+                    $0.field("error", string: message)
+                    $0.field("attempts", number: attempt)
+                }
+                fail(step: step.name, error: message, attempts: attempt)
+                finishInvocation(invocation.step)
+            }
+        }
+    }
+
+    private func finishInvocation(_ step: Int) {
+        var ready: [Invocation] = []
+        var stuck: String?
+        do {
+            try shared.withLock { state throws(RillflowError) in
+                let next = try state.router.finished(step: step)
+                if !state.finished { ready = next }
+                if !state.finished && state.router.isIdle {
+                    let waiting = state.router.incompleteFanIns.map { "step '\($0.step)' has \($0.have) of \($0.need) '\($0.type)' events" }
+                    stuck = "the workflow went idle without sending '\(WorkflowDefinition.stopEvent)'"
+                        + (waiting.isEmpty ? "" : " (\(waiting.joined(separator: "; ")))")
+                }
+            }
+        } catch {
+            fail(step: definition.steps[step].name, error: error.message, attempts: 0)
+            return
+        }
+        for invocation in ready { launch(invocation, attempt: 1) }
+        if let stuck { fail(step: "", error: stuck, attempts: 0) }
+    }
+
+    // MARK: - Ending
+
+    func stop(result: [UInt8]) throws(RillflowError) {
+        guard markFinished() else { throw RillflowError(.invalidState, "the run has already ended") }
+        var json = JSONText()
+        json.object { $0.field("result", json: result) }
+        try json.withBytes { data throws(RillflowError) in try run.end(.runCompleted, data: data) }
+    }
+
+    private func fail(step: String, error: String, attempts: Int) {
+        guard markFinished() else { return }
+        let elapsed = WallClock.monotonicNanoseconds() - startedAt
+        var json = JSONText()
+        json.object {
+            $0.field("step", string: step.isEmpty ? nil : step)
+            $0.field("error", string: error)
+            $0.field("attempts", number: attempts)
+            $0.field("elapsed_ns", number: elapsed)
+        }
+        json.withBytes { data in try? run.end(.runFailed, data: data) }
+    }
+
+    private func markFinished() -> Bool {
+        shared.withLock { state in
+            defer { state.finished = true }
+            return !state.finished
+        }
+    }
+
+    // MARK: - Events and state
+
+    func emit(_ kind: EventKind, step: String, attempt: Int, topic: String, data: [UInt8], tokenIndex: UInt64) throws(RillflowError) -> UInt64 {
+        // The error is carried out in a variable: these closures only rethrow untyped errors.
+        var seq: UInt64 = 0
+        var failure: RillflowError?
+        Array(step.utf8).withUnsafeBytes { stepBytes in
+            Array(topic.utf8).withUnsafeBytes { topicBytes in
+                data.withUnsafeBytes { dataBytes in
+                    do throws(RillflowError) {
+                        seq = try run.emit(EventDraft(kind: kind, step: stepBytes, topic: topicBytes, data: dataBytes,
+                                                      attempt: UInt32(attempt), tokenIndex: tokenIndex))
+                    } catch {
+                        failure = error
+                    }
+                }
+            }
+        }
+        if let failure { throw failure }
+        return seq
+    }
+
+    private func emitEngineEvent(_ kind: EventKind, step: String, attempt: Int, _ fields: (inout JSONText.ObjectWriter) -> Void) {
+        var json = JSONText()
+        json.object(fields)
+        _ = try? emit(kind, step: step, attempt: attempt, topic: "", data: json.bytes, tokenIndex: 0)
+    }
+
+    func setState(_ key: String, value: [UInt8], step: String, attempt: Int) throws(RillflowError) {
+        shared.withLock { $0.values[key] = value }
+        var json = JSONText()
+        json.object {
+            $0.field("key", string: key)
+            $0.field("value", json: value)
+        }
+        _ = try emit(.stateChanged, step: step, attempt: attempt, topic: "", data: json.bytes, tokenIndex: 0)
+    }
+
+    func state(_ key: String) -> [UInt8]? { shared.withLock { $0.values[key] } }
+
+    private func nextRandomUnit() -> Double {
+        shared.withLock { state in
+            state.random ^= state.random << 13
+            state.random ^= state.random >> 7
+            state.random ^= state.random << 17
+            return Double(state.random >> 11) / Double(1 << 53)
+        }
+    }
+}

@@ -1,0 +1,40 @@
+import Synchronization
+import Testing
+@testable import RillflowCore
+
+@Suite struct DelayQueueTests {
+    final class Log: @unchecked Sendable {
+        let lock = Lock<[Int]>([])
+        func append(_ value: Int) { lock.withLock { $0.append(value) } }
+        var values: [Int] { lock.withLock { $0 } }
+    }
+
+    @Test func jobsRunInDueOrderNotSubmissionOrder() throws {
+        let queue = try DelayQueue()
+        let log = Log()
+        let done = Futex()
+        let finished = Atomic<Int>(0)
+        for (value, delay) in [(3, 30_000_000), (1, 10_000_000), (2, 20_000_000), (0, 0)] as [(Int, Int64)] {
+            queue.schedule(after: delay) {
+                log.append(value)
+                if finished.add(1, ordering: .relaxed).newValue == 4 { done.wakeAll() }
+            }
+        }
+        let deadline = Deadline(milliseconds: 5_000)
+        while finished.load(ordering: .relaxed) < 4 && !deadline.hasPassed {
+            let observed = done.value
+            if finished.load(ordering: .relaxed) < 4 { done.wait(expected: observed, deadline: deadline) }
+        }
+        queue.shutdown()
+        #expect(log.values == [0, 1, 2, 3])
+    }
+
+    @Test func shutdownDropsJobsNotYetDue() throws {
+        let queue = try DelayQueue()
+        let log = Log()
+        queue.schedule(after: 60_000_000_000) { log.append(1) }
+        queue.shutdown()
+        #expect(log.values.isEmpty)
+        #expect(!queue.schedule(after: 0) { log.append(2) })
+    }
+}

@@ -1,0 +1,192 @@
+import Synchronization
+import Testing
+@testable import RillflowCore
+
+/// Runs of real workflows on a worker pool, checked through their event streams.
+@Suite struct WorkflowExecutionTests {
+    struct Seen {
+        var kind: EventKind
+        var step: String
+        var attempt: UInt32
+        var data: String
+    }
+
+    /// Runs `steps` with `functions` on `input` and returns every event of the run, in order.
+    static func run(_ steps: [StepDefinition], _ functions: [StepFunction], input: String = "in",
+                    threads: Int = 4, budget: Int = 1000) throws -> (events: [Seen], run: Run) {
+        let definition = try WorkflowDefinition(name: "test", steps: steps)
+        let engine = LogTest.engine(logCapacity: 1 << 20)
+        let pool = try WorkerPool(threads: threads)
+        let delays = try DelayQueue()
+        defer {
+            pool.shutdown()
+            delays.shutdown()
+        }
+        let run = Run(engine: engine, workflowName: "test")
+        let subscription = try Subscription(log: run.log, options: SubscriptionOptions())
+        let execution = try WorkflowExecution(definition: definition, functions: functions, run: run, pool: pool,
+                                              delays: delays, stepBudget: budget)
+        try execution.start(input: Array(input.utf8))
+        var events: [Seen] = []
+        while true {
+            do {
+                _ = try subscription.read(limit: 64, timeoutMilliseconds: 10_000) { view in
+                    events.append(Seen(kind: view.kind, step: String(cString: view.step), attempt: view.attempt,
+                                       data: String(cString: view.data)))
+                    return true
+                }
+            } catch {
+                #expect(error.code == .endOfStream)
+                break
+            }
+        }
+        return (events, run)
+    }
+
+    @Test func chainStreamsTokensStateAndResult() throws {
+        let (events, run) = try Self.run([
+            StepDefinition(name: "one", accepts: ["start"], sends: ["first"]),
+            StepDefinition(name: "two", accepts: ["first"], sends: ["second"]),
+            StepDefinition(name: "three", accepts: ["second"], sends: ["stop"]),
+        ], [
+            { ctx in
+                #expect(ctx.inputs == [Array("in".utf8)])
+                _ = try? ctx.emit(.custom, topic: "progress", data: Array(#"{"msg":"one"}"#.utf8))
+                try? ctx.send("first", Array("a".utf8))
+                return .completed
+            },
+            { ctx in
+                for (i, token) in ["Hel", "lo", "!"].enumerated() {
+                    _ = try? ctx.emit(.token, data: Array(token.utf8), tokenIndex: UInt64(i))
+                }
+                try? ctx.setState("greeting", json: Array(#""Hello!""#.utf8))
+                try? ctx.send("second", Array("b".utf8))
+                return .completed
+            },
+            { ctx in
+                #expect((try? ctx.state("greeting")) == Array(#""Hello!""#.utf8))
+                try? ctx.stop(result: Array(#"{"text":"Hello!"}"#.utf8))
+                return .completed
+            },
+        ])
+        // Sends take effect when the sender completes, so the timeline reads step by step.
+        #expect(events.map(\.kind) == [.runStarted, .stepStarted, .custom, .stepCompleted, .stepStarted, .token, .token, .token,
+                                       .stateChanged, .stepCompleted, .stepStarted, .stepCompleted, .runCompleted])
+        #expect(events.filter { $0.kind == .token }.map(\.data).joined() == "Hello!")
+        #expect(events.first { $0.kind == .stateChanged }?.data == #"{"key":"greeting","value":"Hello!"}"#)
+        #expect(events.last?.kind == .runCompleted)
+        #expect(events.last?.data == #"{"result":{"text":"Hello!"}}"#)
+        #expect(run.status == .completed)
+    }
+
+    @Test func fanOutHonoursTheLimitAndFanInGathersEverything() throws {
+        final class Gauge: Sendable {
+            let now = Atomic<Int>(0)
+            let peak = Atomic<Int>(0)
+        }
+        let gauge = Gauge()
+        let (events, run) = try Self.run([
+            StepDefinition(name: "split", accepts: ["start"], sends: ["item"]),
+            StepDefinition(name: "work", accepts: ["item"], sends: ["done"], concurrency: 2),
+            StepDefinition(name: "join", accepts: ["done"], sends: ["stop"], collect: 20),
+        ], [
+            { ctx in
+                for i in 0..<20 { try? ctx.send("item", Array("\(i)".utf8)) }
+                return .completed
+            },
+            { ctx in
+                let running = gauge.now.add(1, ordering: .relaxed).newValue
+                var peak = gauge.peak.load(ordering: .relaxed)
+                while running > peak, !gauge.peak.compareExchange(expected: peak, desired: running, ordering: .relaxed).exchanged {
+                    peak = gauge.peak.load(ordering: .relaxed)
+                }
+                try? ctx.send("done", ctx.inputs[0])
+                gauge.now.subtract(1, ordering: .relaxed)
+                return .completed
+            },
+            { ctx in
+                let sum = ctx.inputs.map { Int(String(decoding: $0, as: UTF8.self))! }.reduce(0, +)
+                try? ctx.stop(result: Array("\(sum)".utf8))
+                return .completed
+            },
+        ])
+        #expect(gauge.peak.load(ordering: .relaxed) <= 2, "never more than the step's concurrency limit")
+        #expect(events.filter { $0.kind == .stepStarted && $0.step == "work" }.count == 20)
+        #expect(events.last?.data == #"{"result":190}"#)
+        #expect(run.status == .completed)
+    }
+
+    @Test func failedTriesAreRetriedThenSucceed() throws {
+        final class Tries: Sendable { let count = Atomic<Int>(0) }
+        let tries = Tries()
+        let retry = RetryPolicy(attempts: 3, initialBackoffNanoseconds: 1_000_000, multiplier: 2, maxBackoffNanoseconds: 0, jitter: 0)
+        let (events, run) = try Self.run([
+            StepDefinition(name: "flaky", accepts: ["start"], sends: ["stop"], retry: retry),
+        ], [
+            { ctx in
+                if tries.count.add(1, ordering: .relaxed).newValue < 3 { return .failed("try \(ctx.attempt) failed") }
+                try? ctx.stop(result: Array("\(ctx.attempt)".utf8))
+                return .completed
+            },
+        ])
+        let retrying = events.filter { $0.kind == .stepRetrying }
+        #expect(retrying.map(\.attempt) == [1, 2])
+        #expect(retrying.map(\.data) == [#"{"error":"try 1 failed","backoff_ns":1000000}"#, #"{"error":"try 2 failed","backoff_ns":2000000}"#])
+        #expect(events.last?.data == #"{"result":3}"#)
+        #expect(run.status == .completed)
+    }
+
+    @Test func aStepThatKeepsFailingFailsTheRun() throws {
+        let retry = RetryPolicy(attempts: 2, initialBackoffNanoseconds: 1_000, multiplier: 1, maxBackoffNanoseconds: 0, jitter: 0)
+        let (events, run) = try Self.run([
+            StepDefinition(name: "broken", accepts: ["start"], sends: ["stop"], retry: retry),
+        ], [{ _ in .failed("boom") }])
+        #expect(events.map(\.kind) == [.runStarted, .stepStarted, .stepRetrying, .stepStarted, .stepFailed, .runFailed])
+        #expect(events.first { $0.kind == .stepFailed }?.data == #"{"error":"boom","attempts":2}"#)
+        let failed = try #require(events.last)
+        #expect(failed.data.hasPrefix(#"{"step":"broken","error":"boom","attempts":2,"elapsed_ns":"#))
+        #expect(run.status == .failed)
+    }
+
+    @Test func aRunThatGoesIdleWithoutStoppingFails() throws {
+        let (events, run) = try Self.run([
+            StepDefinition(name: "forgetful", accepts: ["start"], sends: ["part"]),
+            StepDefinition(name: "join", accepts: ["part"], sends: ["stop"], collect: 2),
+        ], [
+            { ctx in try? ctx.send("part", []); return .completed },
+            { _ in .completed },
+        ])
+        #expect(events.last?.kind == .runFailed)
+        #expect(events.last?.data.contains("the workflow went idle without sending 'stop' (step 'join' has 1 of 2 'part' events)") == true)
+        #expect(run.status == .failed)
+    }
+
+    @Test func aRunawayLoopEndsAtTheStepBudget() throws {
+        let (events, run) = try Self.run([
+            StepDefinition(name: "loop", accepts: ["start", "again"], sends: ["again", "stop"]),
+        ], [{ ctx in try? ctx.send("again", []); return .completed }], budget: 25)
+        #expect(events.filter { $0.kind == .stepStarted }.count == 25)
+        #expect(events.last?.kind == .runFailed)
+        #expect(events.last?.data.contains("step budget of 25") == true)
+        #expect(run.status == .failed)
+    }
+
+    @Test func undeclaredSendsAndStaleContextsAreRefused() throws {
+        final class Kept: @unchecked Sendable { var context: StepContext?; var error: RillflowError? }
+        let kept = Kept()
+        let (_, run) = try Self.run([
+            StepDefinition(name: "a", accepts: ["start"], sends: ["stop"]),
+        ], [
+            { ctx in
+                do throws(RillflowError) { try ctx.send("elsewhere", []) } catch { kept.error = error }
+                kept.context = ctx
+                try? ctx.stop(result: [])
+                return .completed
+            },
+        ])
+        #expect(kept.error?.message == "step 'a' did not declare that it sends 'elsewhere'")
+        let context = try #require(kept.context)
+        #expect(throws: RillflowError.self) { try context.emit(.token, data: []) }
+        #expect(run.status == .completed)
+    }
+}
