@@ -48,6 +48,23 @@ public struct JSONText {
             if value.isEmpty { text.bytes.append(contentsOf: Array("null".utf8)) } else { text.bytes.append(contentsOf: value) }
         }
 
+        /// A member whose value is a nested object.
+        public mutating func field(_ name: StaticString, object body: (inout ObjectWriter) -> Void) {
+            key(name)
+            text.object(body)
+        }
+
+        /// A member whose value is an array of strings.
+        public mutating func field(_ name: StaticString, strings: [String]) {
+            key(name)
+            text.bytes.append(UInt8(ascii: "["))
+            for (index, var string) in strings.enumerated() {
+                if index > 0 { text.bytes.append(UInt8(ascii: ",")) }
+                string.withUTF8 { JSONEscaping.appendString(UnsafeRawBufferPointer($0), to: &text.bytes) }
+            }
+            text.bytes.append(UInt8(ascii: "]"))
+        }
+
         public mutating func field<T: BinaryInteger>(_ name: StaticString, number: T) {
             key(name)
             text.bytes.append(contentsOf: Array(String(number).utf8))

@@ -90,6 +90,16 @@ public final class StepContext: @unchecked Sendable {
         try execution.setState(key, value: value, step: step, attempt: attempt)
     }
 
+    /// Whether the run has ended (cancelled, timed out, failed or stopped by another step): a
+    /// long step should check it and return.
+    public var isCancelled: Bool { execution.isFinished }
+
+    /// Adds token usage (an LLM call's counts) to the run's totals, reported on completion.
+    public func reportUsage(_ usage: TokenUsage) throws(RillflowError) {
+        try checkValid()
+        execution.addUsage(usage)
+    }
+
     /// The JSON value of a key of the run's state.
     public func state(_ key: String) throws(RillflowError) -> [UInt8]? {
         try checkValid()

@@ -71,6 +71,11 @@ public struct StepRouter: Sendable {
         return [next]
     }
 
+    /// Names of the steps with invocations running (or waiting for a retry), in step order.
+    public var activeSteps: [String] {
+        running.indices.filter { running[$0] > 0 }.map { definition.steps[$0].name }
+    }
+
     /// Nothing runs and nothing waits: a run here without a stop event can never finish.
     public var isIdle: Bool { running.allSatisfy { $0 == 0 } && waiting.allSatisfy(\.isEmpty) }
 

@@ -16,6 +16,7 @@ public final class WorkflowExecution: @unchecked Sendable {
         var router: StepRouter
         var finished = false
         var values: [String: [UInt8]] = [:]
+        var usage = TokenUsage()
         var random: UInt64
     }
 
@@ -35,10 +36,46 @@ public final class WorkflowExecution: @unchecked Sendable {
                              random: UInt64(bitPattern: WallClock.nowNanoseconds()) | 1))
     }
 
-    /// Starts the run: RUN_STARTED, then the start event with `input` to its steps.
-    public func start(input: [UInt8]) throws(RillflowError) {
+    /// Starts the run: RUN_STARTED, then the start event with `input` to its steps. With a
+    /// timeout, the run ends with RUN_TIMED_OUT (naming the steps still active) if it has not
+    /// ended by then.
+    public func start(input: [UInt8], timeoutNanoseconds: Int64? = nil) throws(RillflowError) {
         try run.start(inputBytes: input.count)
+        if let timeoutNanoseconds {
+            delays.schedule(after: timeoutNanoseconds) { self.timeOut(after: timeoutNanoseconds) }
+        }
         deliver(WorkflowDefinition.startEvent, input)
+    }
+
+    /// Ends the run with RUN_CANCELLED unless it has ended. Running steps see `isCancelled`;
+    /// nothing new starts and waiting retries are dropped. Returns false if it had already ended.
+    @discardableResult
+    public func cancel(reason: String = "cancelled") -> Bool {
+        guard markFinished() else { return false }
+        var json = JSONText()
+        json.object { $0.field("reason", string: reason) }
+        json.withBytes { data in try? run.end(.runCancelled, data: data) }
+        return true
+    }
+
+    /// The run's token usage so far.
+    public var usage: TokenUsage { shared.withLock { $0.usage } }
+
+    func addUsage(_ usage: TokenUsage) { shared.withLock { $0.usage = $0.usage + usage } }
+
+    private func timeOut(after timeout: Int64) {
+        let active: [String]? = shared.withLock { state in
+            guard !state.finished else { return nil }
+            state.finished = true
+            return state.router.activeSteps
+        }
+        guard let active else { return }
+        var json = JSONText()
+        json.object {
+            $0.field("timeout_ns", number: timeout)
+            $0.field("active_steps", strings: active)
+        }
+        json.withBytes { data in try? run.end(.runTimedOut, data: data) }
     }
 
     var isFinished: Bool { shared.withLock { $0.finished } }
@@ -71,6 +108,9 @@ public final class WorkflowExecution: @unchecked Sendable {
         let context = StepContext(execution: self, invocation: invocation, attempt: attempt)
         let outcome = functions[invocation.step](context)
         context.invalidate()
+        // A run that ended while the step ran (stopped elsewhere, cancelled, timed out) takes no
+        // more step events or routing from it.
+        if isFinished { return finishInvocation(invocation.step) }
         switch outcome {
         case .completed:
             let duration = WallClock.monotonicNanoseconds() - began
@@ -128,8 +168,12 @@ public final class WorkflowExecution: @unchecked Sendable {
 
     func stop(result: [UInt8]) throws(RillflowError) {
         guard markFinished() else { throw RillflowError(.invalidState, "the run has already ended") }
+        let usage = self.usage
         var json = JSONText()
-        json.object { $0.field("result", json: result) }
+        json.object {
+            $0.field("result", json: result)
+            $0.field("usage") { usage.write(to: &$0) }
+        }
         try json.withBytes { data throws(RillflowError) in try run.end(.runCompleted, data: data) }
     }
 

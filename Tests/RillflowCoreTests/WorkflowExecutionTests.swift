@@ -75,7 +75,7 @@ import Testing
         #expect(events.filter { $0.kind == .token }.map(\.data).joined() == "Hello!")
         #expect(events.first { $0.kind == .stateChanged }?.data == #"{"key":"greeting","value":"Hello!"}"#)
         #expect(events.last?.kind == .runCompleted)
-        #expect(events.last?.data == #"{"result":{"text":"Hello!"}}"#)
+        #expect(events.last?.data == #"{"result":{"text":"Hello!"},"usage":{"input_tokens":0,"output_tokens":0,"total_tokens":0,"reasoning_tokens":0,"cached_input_tokens":0}}"#)
         #expect(run.status == .completed)
     }
 
@@ -112,7 +112,7 @@ import Testing
         ])
         #expect(gauge.peak.load(ordering: .relaxed) <= 2, "never more than the step's concurrency limit")
         #expect(events.filter { $0.kind == .stepStarted && $0.step == "work" }.count == 20)
-        #expect(events.last?.data == #"{"result":190}"#)
+        #expect(events.last?.data.hasPrefix(#"{"result":190,"usage":"#) == true)
         #expect(run.status == .completed)
     }
 
@@ -132,7 +132,7 @@ import Testing
         let retrying = events.filter { $0.kind == .stepRetrying }
         #expect(retrying.map(\.attempt) == [1, 2])
         #expect(retrying.map(\.data) == [#"{"error":"try 1 failed","backoff_ns":1000000}"#, #"{"error":"try 2 failed","backoff_ns":2000000}"#])
-        #expect(events.last?.data == #"{"result":3}"#)
+        #expect(events.last?.data.hasPrefix(#"{"result":3,"usage":"#) == true)
         #expect(run.status == .completed)
     }
 
@@ -188,5 +188,81 @@ import Testing
         let context = try #require(kept.context)
         #expect(throws: RillflowError.self) { try context.emit(.token, data: []) }
         #expect(run.status == .completed)
+    }
+
+    /// A workflow whose one step runs until the run ends (at most 5 s), for cancel and timeout.
+    static func startLongRun(timeout: Int64? = nil) throws -> (WorkflowExecution, Subscription, WorkerPool, DelayQueue) {
+        let definition = try WorkflowDefinition(name: "long", steps: [StepDefinition(name: "slow", accepts: ["start"], sends: ["stop"])])
+        let pool = try WorkerPool(threads: 2)
+        let delays = try DelayQueue()
+        let run = Run(engine: LogTest.engine(), workflowName: "long")
+        let subscription = try Subscription(log: run.log, options: SubscriptionOptions())
+        let execution = try WorkflowExecution(definition: definition, functions: [{ ctx in
+            let giveUp = Deadline(milliseconds: 5_000)
+            while !ctx.isCancelled && !giveUp.hasPassed {}
+            return ctx.isCancelled ? .completed : .failed("never cancelled")
+        }], run: run, pool: pool, delays: delays, stepBudget: 10)
+        try execution.start(input: [], timeoutNanoseconds: timeout)
+        return (execution, subscription, pool, delays)
+    }
+
+    static func drain(_ subscription: Subscription) -> [Seen] {
+        var events: [Seen] = []
+        while (try? subscription.read(limit: 64, timeoutMilliseconds: 10_000) { view in
+            events.append(Seen(kind: view.kind, step: String(cString: view.step), attempt: view.attempt, data: String(cString: view.data)))
+            return true
+        }) != nil {}
+        return events
+    }
+
+    @Test func cancellingEndsTheRunAndRunningStepsSeeIt() throws {
+        let (execution, subscription, pool, delays) = try Self.startLongRun()
+        // Wait until the step runs, then cancel.
+        var seen: [Seen] = []
+        while !seen.contains(where: { $0.kind == .stepStarted }) {
+            _ = try subscription.read(limit: 8, timeoutMilliseconds: 5_000) { view in
+                seen.append(Seen(kind: view.kind, step: "", attempt: 0, data: ""))
+                return true
+            }
+        }
+        #expect(execution.cancel(reason: "user"))
+        #expect(!execution.cancel(reason: "again"))
+        let rest = Self.drain(subscription)
+        pool.shutdown()
+        delays.shutdown()
+        #expect(rest.last?.kind == .runCancelled)
+        #expect(rest.last?.data == #"{"reason":"user"}"#)
+        #expect(execution.run.status == .cancelled)
+    }
+
+    @Test func aRunPastItsTimeoutEndsNamingTheActiveSteps() throws {
+        let (execution, subscription, pool, delays) = try Self.startLongRun(timeout: 20_000_000)
+        let events = Self.drain(subscription)
+        pool.shutdown()
+        delays.shutdown()
+        // The step notices and returns; its completion may be claimed just before the terminal
+        // event, never after it.
+        #expect(events.map(\.kind).filter { $0 != .stepCompleted } == [.runStarted, .stepStarted, .runTimedOut])
+        #expect(events.last?.data == #"{"timeout_ns":20000000,"active_steps":["slow"]}"#)
+        #expect(execution.run.status == .timedOut)
+    }
+
+    @Test func tokenUsageIsSummedIntoTheResult() throws {
+        let (events, _) = try Self.run([
+            StepDefinition(name: "draft", accepts: ["start"], sends: ["drafted"]),
+            StepDefinition(name: "polish", accepts: ["drafted"], sends: ["stop"]),
+        ], [
+            { ctx in
+                try? ctx.reportUsage(TokenUsage(input: 10, output: 20, total: 30, reasoning: 5, cachedInput: 2))
+                try? ctx.send("drafted", [])
+                return .completed
+            },
+            { ctx in
+                try? ctx.reportUsage(TokenUsage(input: 1, output: 2, total: 3))
+                try? ctx.stop(result: Array("true".utf8))
+                return .completed
+            },
+        ])
+        #expect(events.last?.data == #"{"result":true,"usage":{"input_tokens":11,"output_tokens":22,"total_tokens":33,"reasoning_tokens":5,"cached_input_tokens":2}}"#)
     }
 }
