@@ -1,9 +1,11 @@
 import Synchronization
 
-/// How one invocation of a step ended.
+/// How one invocation of a step ended, or `.pending`: it will end later through
+/// `StepContext.complete(_:)`, from any thread.
 public enum StepOutcome: Sendable, Equatable {
     case completed
     case failed(String)
+    case pending
 }
 
 /// A step's code: called on a worker thread with the invocation's context.
@@ -31,6 +33,57 @@ public final class StepContext: @unchecked Sendable {
         var stopResult: [UInt8]?
     }
     private let outbox = Lock(Outbox())
+
+    /// Where the invocation is: its function running, returned `.pending`, or concluded. A
+    /// completion may arrive while the function still runs; it is kept until the function
+    /// returns `.pending`.
+    enum Phase { case running, pending, concluded }
+    struct Completion {
+        var phase = Phase.running
+        var early: StepOutcome?
+    }
+    private let completion = Lock(Completion())
+    /// Set by the execution: concludes the invocation with an outcome.
+    var conclude: (@Sendable (StepOutcome) -> Void)?
+
+    /// Whether the function returned `.pending` and no completion has come yet.
+    var isPending: Bool { completion.withLock { $0.phase == .pending } }
+
+    /// Ends an invocation whose function returned (or will return) `.pending`. Any thread.
+    public func complete(_ outcome: StepOutcome) throws(RillflowError) {
+        guard outcome != .pending else { throw RillflowError(.invalidArgument, "a step completes as completed or failed, not pending") }
+        let concludeNow = try completion.withLock { state throws(RillflowError) -> Bool in
+            switch state.phase {
+            case .running:
+                guard state.early == nil else { throw RillflowError(.invalidState, "step '\(step)' was already completed") }
+                state.early = outcome
+                return false
+            case .pending:
+                state.phase = .concluded
+                return true
+            case .concluded:
+                throw RillflowError(.invalidState, "step '\(step)' has already ended")
+            }
+        }
+        if concludeNow { conclude?(outcome) }
+    }
+
+    /// Called by the execution when the function returned: the outcome to conclude with now,
+    /// or nil when the invocation stays pending.
+    func functionReturned(_ outcome: StepOutcome) -> StepOutcome? {
+        completion.withLock { state in
+            guard outcome == .pending else {
+                state.phase = .concluded
+                return outcome
+            }
+            if let early = state.early {
+                state.phase = .concluded
+                return early
+            }
+            state.phase = .pending
+            return nil
+        }
+    }
 
     /// What the step sent and whether it stopped the run; taken once, when it completed.
     func takeOutbox() -> Outbox { outbox.withLock { box in defer { box = Outbox() }; return box } }

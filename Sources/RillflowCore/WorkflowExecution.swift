@@ -106,13 +106,23 @@ public final class WorkflowExecution: @unchecked Sendable {
         emitEngineEvent(.stepStarted, step: step.name, attempt: attempt) { $0.field("input_bytes", number: inputBytes) }
         let began = WallClock.monotonicNanoseconds()
         let context = StepContext(execution: self, invocation: invocation, attempt: attempt)
-        let outcome = functions[invocation.step](context)
+        context.conclude = { outcome in self.conclude(invocation, attempt: attempt, context: context, outcome: outcome, began: began) }
+        let returned = functions[invocation.step](context)
+        if let outcome = context.functionReturned(returned) {
+            conclude(invocation, attempt: attempt, context: context, outcome: outcome, began: began)
+        }
+    }
+
+    /// Ends one try of an invocation: step events, routing of what it sent, retry or failure.
+    private func conclude(_ invocation: Invocation, attempt: Int, context: StepContext, outcome: StepOutcome, began: Int64) {
         context.invalidate()
+        context.conclude = nil  // breaks the context <-> closure cycle
+        let step = definition.steps[invocation.step]
         // A run that ended while the step ran (stopped elsewhere, cancelled, timed out) takes no
         // more step events or routing from it.
         if isFinished { return finishInvocation(invocation.step) }
         switch outcome {
-        case .completed:
+        case .completed, .pending:  // .pending never arrives here: complete() refuses it
             let duration = WallClock.monotonicNanoseconds() - began
             emitEngineEvent(.stepCompleted, step: step.name, attempt: attempt) { $0.field("duration_ns", number: duration) }
             // Routed while this invocation still counts as running, so the run never looks idle

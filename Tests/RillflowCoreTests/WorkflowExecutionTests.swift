@@ -265,4 +265,54 @@ import Testing
         ])
         #expect(events.last?.data == #"{"result":true,"usage":{"input_tokens":11,"output_tokens":22,"total_tokens":33,"reasoning_tokens":5,"cached_input_tokens":2}}"#)
     }
+
+    @Test func aPendingStepCompletesLaterFromAnotherThread() throws {
+        final class Handoff: @unchecked Sendable {
+            var thread: TestThread?
+            var misuse: [RillflowError] = []
+        }
+        let handoff = Handoff()
+        let (events, run) = try Self.run([
+            StepDefinition(name: "async", accepts: ["start"], sends: ["stop"]),
+        ], [
+            { ctx in
+                do throws(RillflowError) { try ctx.complete(.pending) } catch { handoff.misuse.append(error) }
+                handoff.thread = TestThread {
+                    // Completes only once the function has returned .pending.
+                    let giveUp = Deadline(milliseconds: 5_000)
+                    while !ctx.isPending && !giveUp.hasPassed {}
+                    _ = try? ctx.emit(.token, data: Array("late".utf8))
+                    try? ctx.stop(result: Array("\"done\"".utf8))
+                    try? ctx.complete(.completed)
+                    do throws(RillflowError) { try ctx.complete(.completed) } catch { handoff.misuse.append(error) }
+                }
+                return .pending
+            },
+        ])
+        handoff.thread?.join()
+        #expect(events.map(\.kind) == [.runStarted, .stepStarted, .token, .stepCompleted, .runCompleted])
+        #expect(events.last?.data.hasPrefix(#"{"result":"done""#) == true)
+        #expect(handoff.misuse.map(\.code) == [.invalidArgument, .invalidState])
+        #expect(run.status == .completed)
+    }
+
+    @Test func aCompletionBeforeThePendingReturnIsKept() throws {
+        let retry = RetryPolicy(attempts: 2, initialBackoffNanoseconds: 1_000, multiplier: 1, maxBackoffNanoseconds: 0, jitter: 0)
+        let (events, run) = try Self.run([
+            StepDefinition(name: "quick", accepts: ["start"], sends: ["stop"], retry: retry),
+        ], [
+            { ctx in
+                // The first try fails, the second succeeds: both complete before returning .pending.
+                if ctx.attempt == 1 {
+                    try? ctx.complete(.failed("first try"))
+                } else {
+                    try? ctx.stop(result: Array("2".utf8))
+                    try? ctx.complete(.completed)
+                }
+                return .pending
+            },
+        ])
+        #expect(events.map(\.kind) == [.runStarted, .stepStarted, .stepRetrying, .stepStarted, .stepCompleted, .runCompleted])
+        #expect(run.status == .completed)
+    }
 }
