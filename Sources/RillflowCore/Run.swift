@@ -43,6 +43,11 @@ public final class Run: Sendable {
         }
     }
 
+    /// Running -> suspended (waiting for human input), or back. False if the run was not in `from`.
+    func transition(from: RunStatus, to: RunStatus) -> Bool {
+        state.compareExchange(expected: from.rawValue, desired: to.rawValue, ordering: .acquiringAndReleasing).exchanged
+    }
+
     /// Emits a non-terminal event of a running run.
     @discardableResult
     public func emit(_ draft: EventDraft) throws(RillflowError) -> UInt64 {

@@ -31,6 +31,7 @@ public final class StepContext: @unchecked Sendable {
     struct Outbox {
         var sends: [(type: String, payload: [UInt8])] = []
         var stopResult: [UInt8]?
+        var inputRequest: (prompt: [UInt8], answerType: String)?
     }
     private let outbox = Lock(Outbox())
 
@@ -119,6 +120,21 @@ public final class StepContext: @unchecked Sendable {
             } else {
                 box.sends.append((type, payload))
             }
+        }
+    }
+
+    /// Asks a human for input: when this step completes, the run suspends with an
+    /// input-required event carrying `prompt` (JSON), and `WorkflowExecution.resume(answer:)`
+    /// later delivers the answer as an event of type `answerType`, which this step must declare
+    /// among the types it sends. One request per step invocation.
+    public func requestInput(prompt: [UInt8], answerType: String) throws(RillflowError) {
+        try checkValid()
+        guard execution.definition.steps[stepIndex].sends.contains(answerType) else {
+            throw RillflowError(.invalidArgument, "step '\(step)' did not declare that it sends '\(answerType)', the answer's event type")
+        }
+        try outbox.withLock { box throws(RillflowError) in
+            guard box.inputRequest == nil else { throw RillflowError(.invalidState, "step '\(step)' has already asked for input") }
+            box.inputRequest = (prompt, answerType)
         }
     }
 

@@ -21,6 +21,7 @@ public final class Subscription: EventWaiter, @unchecked Sendable {
     let wakeKinds: KindSet
     private let topics: [[UInt8]]?
     public let lossy: Bool
+    private let endAtSuspension: Bool
 
     private static let readingBit: UInt32 = 1
     private static let closedBit: UInt32 = 2
@@ -54,9 +55,12 @@ public final class Subscription: EventWaiter, @unchecked Sendable {
         self.ended = ended
         self.pinKey = pinKey
         self.log = log
-        wakeKinds = options.mode.kinds(custom: options.customKinds)
+        // A stream that ends at a suspension always shows the input-required event it ends on.
+        let kinds = options.mode.kinds(custom: options.customKinds)
+        wakeKinds = options.endAtSuspension ? KindSet(mask: kinds.mask | KindSet([.inputRequired]).mask) : kinds
         topics = options.mode == .custom ? options.topics : nil
         lossy = options.lossy
+        endAtSuspension = options.endAtSuspension
         skipBelowSeq = options.startSeq
         self.cursor = cursor
         self.position = position
@@ -174,7 +178,9 @@ public final class Subscription: EventWaiter, @unchecked Sendable {
         let seq = record.load(fromByteOffset: EventRecord.seqOffset, as: UInt64.self)
         let kind = record.load(fromByteOffset: EventRecord.kindOffset, as: UInt16.self)
         expectedSeq = seq + 1
-        if KindSet.terminal.contains(rawKind: kind) { ended = true }
+        if KindSet.terminal.contains(rawKind: kind) || (endAtSuspension && kind == EventKind.inputRequired.rawValue && seq >= skipBelowSeq) {
+            ended = true
+        }
         guard seq >= skipBelowSeq, wakeKinds.contains(rawKind: kind) else { return false }
         guard let topics, kind == EventKind.custom.rawValue else { return true }
         let view = EventView(record: record, source: log.identity)

@@ -10,9 +10,13 @@ public struct SubscriptionOptions: Sendable {
     public var lossy: Bool
     /// 0 = the live tail (events from now on); n = from seq n, replayed from the log or the history.
     public var startSeq: UInt64
+    /// End the stream at the first input-required event (the run waits for a human) instead of
+    /// at the terminal event.
+    public var endAtSuspension: Bool
 
     public init(mode: StreamMode = .tokens, customKinds: KindSet = .all, topics: [[UInt8]]? = nil,
-                lossy: Bool = false, startSeq: UInt64 = 0) {
+                lossy: Bool = false, startSeq: UInt64 = 0, endAtSuspension: Bool = false) {
+        self.endAtSuspension = endAtSuspension
         self.mode = mode
         self.customKinds = customKinds
         self.topics = topics

@@ -17,6 +17,8 @@ public final class WorkflowExecution: @unchecked Sendable {
         var finished = false
         var values: [String: [UInt8]] = [:]
         var usage = TokenUsage()
+        /// The answer's event type while the run waits for human input.
+        var awaitingAnswer: String?
         var random: UInt64
     }
 
@@ -56,6 +58,34 @@ public final class WorkflowExecution: @unchecked Sendable {
         json.object { $0.field("reason", string: reason) }
         json.withBytes { data in try? run.end(.runCancelled, data: data) }
         return true
+    }
+
+    /// Delivers a human's answer to a run waiting for input: RUN_RESUMED, then the answer as the
+    /// event type the step asked for.
+    public func resume(answer: [UInt8]) throws(RillflowError) {
+        let answerType = try shared.withLock { state throws(RillflowError) -> String in
+            guard !state.finished, let type = state.awaitingAnswer else {
+                throw RillflowError(.invalidState, "the run is not waiting for input")
+            }
+            state.awaitingAnswer = nil
+            return type
+        }
+        _ = run.transition(from: .suspended, to: .running)
+        emitEngineEvent(.runResumed, step: "", attempt: 0) { $0.field("input_bytes", number: answer.count) }
+        deliver(answerType, answer)
+    }
+
+    private func suspend(asking prompt: [UInt8], answerType: String, step: String, attempt: Int) {
+        let waiting = shared.withLock { state -> Bool in
+            guard !state.finished, state.awaitingAnswer == nil else { return false }
+            state.awaitingAnswer = answerType
+            return true
+        }
+        guard waiting else {
+            return fail(step: step, error: "the run is already waiting for input: one question at a time", attempts: attempt)
+        }
+        _ = run.transition(from: .running, to: .suspended)
+        emitEngineEvent(.inputRequired, step: step, attempt: attempt) { $0.field("prompt", json: prompt) }
     }
 
     /// The run's token usage so far.
@@ -129,7 +159,11 @@ public final class WorkflowExecution: @unchecked Sendable {
             // between a step's end and the steps it starts.
             let outbox = context.takeOutbox()
             for (type, payload) in outbox.sends { deliver(type, payload) }
-            if let result = outbox.stopResult { try? stop(result: result) }
+            if let result = outbox.stopResult {
+                try? stop(result: result)
+            } else if let request = outbox.inputRequest {
+                suspend(asking: request.prompt, answerType: request.answerType, step: step.name, attempt: attempt)
+            }
             finishInvocation(invocation.step)
         case .failed(let message):
             if attempt < step.retry.attempts && !isFinished {
@@ -160,7 +194,7 @@ public final class WorkflowExecution: @unchecked Sendable {
             try shared.withLock { state throws(RillflowError) in
                 let next = try state.router.finished(step: step)
                 if !state.finished { ready = next }
-                if !state.finished && state.router.isIdle {
+                if !state.finished && state.router.isIdle && state.awaitingAnswer == nil {
                     let waiting = state.router.incompleteFanIns.map { "step '\($0.step)' has \($0.have) of \($0.need) '\($0.type)' events" }
                     stuck = "the workflow went idle without sending '\(WorkflowDefinition.stopEvent)'"
                         + (waiting.isEmpty ? "" : " (\(waiting.joined(separator: "; ")))")

@@ -315,4 +315,50 @@ import Testing
         #expect(events.map(\.kind) == [.runStarted, .stepStarted, .stepRetrying, .stepStarted, .stepCompleted, .runCompleted])
         #expect(run.status == .completed)
     }
+
+    @Test func aRunWaitsForHumanInputAndResumes() throws {
+        let definition = try WorkflowDefinition(name: "approval", steps: [
+            StepDefinition(name: "ask", accepts: ["start"], sends: ["answer"]),
+            StepDefinition(name: "decide", accepts: ["answer"], sends: ["stop"]),
+        ])
+        let pool = try WorkerPool(threads: 2)
+        let delays = try DelayQueue()
+        defer {
+            pool.shutdown()
+            delays.shutdown()
+        }
+        let run = Run(engine: LogTest.engine(), workflowName: "approval")
+        // One watcher's stream ends at the suspension (with Values mode, it still gets the
+        // input-required event it ends on); another stays open to the end.
+        let untilQuestion = try Subscription(log: run.log, options: SubscriptionOptions(mode: .values, endAtSuspension: true))
+        let whole = try Subscription(log: run.log, options: SubscriptionOptions())
+        let execution = try WorkflowExecution(definition: definition, functions: [
+            { ctx in
+                do throws(RillflowError) { try ctx.requestInput(prompt: [], answerType: "elsewhere") } catch {
+                    #expect(error.message == "step 'ask' did not declare that it sends 'elsewhere', the answer's event type")
+                }
+                try? ctx.requestInput(prompt: Array(#"{"question":"ship it?"}"#.utf8), answerType: "answer")
+                return .completed
+            },
+            { ctx in
+                try? ctx.stop(result: ctx.inputs[0])
+                return .completed
+            },
+        ], run: run, pool: pool, delays: delays, stepBudget: 10)
+        #expect { try execution.resume(answer: []) } throws: { ($0 as? RillflowError)?.code == .invalidState }
+        try execution.start(input: [])
+
+        let question = Self.drain(untilQuestion)
+        #expect(question.map(\.kind) == [.inputRequired])
+        #expect(question.first?.data == #"{"prompt":{"question":"ship it?"}}"#)
+        #expect(run.status == .suspended)
+
+        try execution.resume(answer: Array(#""yes""#.utf8))
+        #expect { try execution.resume(answer: []) } throws: { ($0 as? RillflowError)?.code == .invalidState }
+        let events = Self.drain(whole)
+        #expect(events.map(\.kind) == [.runStarted, .stepStarted, .stepCompleted, .inputRequired, .runResumed,
+                                       .stepStarted, .stepCompleted, .runCompleted])
+        #expect(events.last?.data.hasPrefix(#"{"result":"yes""#) == true)
+        #expect(run.status == .completed)
+    }
 }
