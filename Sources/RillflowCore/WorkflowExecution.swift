@@ -218,11 +218,21 @@ public final class WorkflowExecution: @unchecked Sendable {
             $0.field("result", json: result)
             $0.field("usage") { usage.write(to: &$0) }
         }
-        try json.withBytes { data throws(RillflowError) in try run.end(.runCompleted, data: data) }
+        do {
+            try json.withBytes { data throws(RillflowError) in try run.end(.runCompleted, data: data) }
+        } catch {
+            // The run is over either way: it must still end, and say why.
+            writeFailure(step: "", error: "the run's result could not be recorded: \(error.message)", attempts: 0)
+            throw error
+        }
     }
 
     private func fail(step: String, error: String, attempts: Int) {
         guard markFinished() else { return }
+        writeFailure(step: step, error: error, attempts: attempts)
+    }
+
+    private func writeFailure(step: String, error: String, attempts: Int) {
         let elapsed = WallClock.monotonicNanoseconds() - startedAt
         var json = JSONText()
         json.object {

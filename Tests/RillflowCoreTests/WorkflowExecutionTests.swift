@@ -361,4 +361,17 @@ import Testing
         #expect(events.last?.data.hasPrefix(#"{"result":"yes""#) == true)
         #expect(run.status == .completed)
     }
+
+    @Test func aResultTooLargeToRecordStillEndsTheRun() throws {
+        // The test engine allows 4 KiB of event data.
+        let (events, run) = try Self.run([
+            StepDefinition(name: "big", accepts: ["start"], sends: ["stop"]),
+        ], [{ ctx in
+            try? ctx.stop(result: Array("\"\(String(repeating: "x", count: 5000))\"".utf8))
+            return .completed
+        }])
+        #expect(events.last?.kind == .runFailed)
+        #expect(events.last?.data.contains("the run's result could not be recorded") == true)
+        #expect(run.status == .failed)
+    }
 }
