@@ -69,10 +69,21 @@ public final class StepContext: @unchecked Sendable {
         if concludeNow { conclude?(outcome) }
     }
 
+    /// Ends the try at its deadline, unless it has ended; true if it did. Its function may still
+    /// be running: what it returns or completes afterwards is ignored.
+    func expire() -> Bool {
+        completion.withLock { state in
+            guard state.phase != .concluded else { return false }
+            state.phase = .concluded
+            return true
+        }
+    }
+
     /// Called by the execution when the function returned: the outcome to conclude with now,
-    /// or nil when the invocation stays pending.
+    /// or nil when the invocation stays pending (or was already ended by its timeout).
     func functionReturned(_ outcome: StepOutcome) -> StepOutcome? {
         completion.withLock { state in
+            guard state.phase != .concluded else { return nil }
             guard outcome == .pending else {
                 state.phase = .concluded
                 return outcome
@@ -159,9 +170,9 @@ public final class StepContext: @unchecked Sendable {
         try execution.setState(key, value: value, step: step, attempt: attempt)
     }
 
-    /// Whether the run has ended (cancelled, timed out, failed or stopped by another step): a
-    /// long step should check it and return.
-    public var isCancelled: Bool { execution.isFinished }
+    /// Whether this try should stop: the run has ended (cancelled, timed out, failed or stopped
+    /// by another step) or the try outlived its step's timeout. A long step should check it.
+    public var isCancelled: Bool { execution.isFinished || completion.withLock { $0.phase == .concluded } }
 
     /// Adds token usage (an LLM call's counts) to the run's totals, reported on completion.
     public func reportUsage(_ usage: TokenUsage) throws(RillflowError) {

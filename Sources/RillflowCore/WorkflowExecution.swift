@@ -137,6 +137,13 @@ public final class WorkflowExecution: @unchecked Sendable {
         let began = WallClock.monotonicNanoseconds()
         let context = StepContext(execution: self, invocation: invocation, attempt: attempt)
         context.conclude = { outcome in self.conclude(invocation, attempt: attempt, context: context, outcome: outcome, began: began) }
+        if let timeout = step.timeoutNanoseconds {
+            delays.schedule(after: timeout) {
+                guard context.expire() else { return }
+                self.conclude(invocation, attempt: attempt, context: context,
+                              outcome: .failed("step '\(step.name)' timed out after \(timeout / 1_000_000) ms"), began: began)
+            }
+        }
         let returned = functions[invocation.step](context)
         if let outcome = context.functionReturned(returned) {
             conclude(invocation, attempt: attempt, context: context, outcome: outcome, began: began)

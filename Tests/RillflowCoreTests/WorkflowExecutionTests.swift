@@ -374,4 +374,20 @@ import Testing
         #expect(events.last?.data.contains("the run's result could not be recorded") == true)
         #expect(run.status == .failed)
     }
+
+    @Test func aTryPastItsTimeoutFailsAndIsRetried() throws {
+        let retry = RetryPolicy(attempts: 2, initialBackoffNanoseconds: 1_000, multiplier: 1, maxBackoffNanoseconds: 0, jitter: 0)
+        let (events, run) = try Self.run([
+            StepDefinition(name: "slow", accepts: ["start"], sends: ["stop"], timeoutNanoseconds: 20_000_000, retry: retry),
+        ], [{ ctx in
+            // Runs until told to stop; what it does after its deadline is ignored.
+            let giveUp = Deadline(milliseconds: 5_000)
+            while !ctx.isCancelled && !giveUp.hasPassed {}
+            try? ctx.stop(result: Array("1".utf8))
+            return .completed
+        }])
+        #expect(events.map(\.kind) == [.runStarted, .stepStarted, .stepRetrying, .stepStarted, .stepFailed, .runFailed])
+        #expect(events[2].data == #"{"error":"step 'slow' timed out after 20 ms","backoff_ns":1000}"#)
+        #expect(run.status == .failed)
+    }
 }
