@@ -29,7 +29,9 @@ public final class StepContext: @unchecked Sendable {
     private let valid = Atomic<Bool>(true)
 
     struct Outbox {
-        var sends: [(type: String, payload: [UInt8])] = []
+        var sends: [(type: String, payloads: [[UInt8]])] = []
+        /// A foreach item's output (JSON), reported in its progress event and passed on in order.
+        var output: [UInt8]?
         var stopResult: [UInt8]?
         var inputRequest: (prompt: [UInt8], answerType: String)?
     }
@@ -129,7 +131,7 @@ public final class StepContext: @unchecked Sendable {
                 guard box.stopResult == nil else { throw RillflowError(.invalidState, "step '\(step)' has already stopped the run") }
                 box.stopResult = payload
             } else {
-                box.sends.append((type, payload))
+                box.sends.append((type, [payload]))
             }
         }
     }
@@ -147,6 +149,23 @@ public final class StepContext: @unchecked Sendable {
             guard box.inputRequest == nil else { throw RillflowError(.invalidState, "step '\(step)' has already asked for input") }
             box.inputRequest = (prompt, answerType)
         }
+    }
+
+    /// Sends a list of items as one event (when this step completes): a foreach step that
+    /// accepts it runs once per item. Only types the step declared it sends.
+    public func sendEach(_ type: String, items: [[UInt8]]) throws(RillflowError) {
+        try checkValid()
+        guard execution.definition.steps[stepIndex].sends.contains(type), type != WorkflowDefinition.stopEvent else {
+            throw RillflowError(.invalidArgument, "step '\(step)' did not declare that it sends '\(type)'")
+        }
+        outbox.withLock { $0.sends.append((type, items)) }
+    }
+
+    /// Sets this invocation's output (JSON): for a foreach item, what its progress event shows
+    /// and what goes on, in item order, when all items are done.
+    public func setOutput(_ json: [UInt8]) throws(RillflowError) {
+        try checkValid()
+        outbox.withLock { $0.output = json }
     }
 
     /// Ends the run with `result` (JSON) as the run's result, when this step completes.

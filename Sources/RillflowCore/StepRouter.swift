@@ -1,9 +1,18 @@
-/// One step to run: which step, the event type that started it, and its inputs (one payload,
-/// or `collect` payloads for a fan-in step, in arrival order).
+/// One step to run: which step, the event type that started it, and its inputs (the event's
+/// payloads; for a fan-in step those of `collect` events, in arrival order; for one item of a
+/// foreach, that item), and for a foreach item its place in its list.
 public struct Invocation: Sendable, Equatable {
     public let step: Int
     public let eventType: String
     public let inputs: [[UInt8]]
+    public var item: Item? = nil
+
+    /// Where a foreach item stands: its list (`group`), its index and the list's length.
+    public struct Item: Sendable, Equatable {
+        public let group: Int
+        public let index: Int
+        public let total: Int
+    }
 }
 
 /// Turns the events a run's steps send into step invocations: the routing state of one run,
@@ -21,6 +30,7 @@ public struct StepRouter: Sendable {
     private var running: [Int]
     private var waiting: [[Invocation]]
     private var gathered: [[String: [[UInt8]]]]
+    private var nextGroup = 0
 
     public init(definition: WorkflowDefinition, budget: Int) {
         self.definition = definition
@@ -30,9 +40,14 @@ public struct StepRouter: Sendable {
         gathered = Array(repeating: [:], count: definition.steps.count)
     }
 
-    /// A step (or the run's start) sent an event: the invocations that may start now.
-    /// Throws when starting them would exceed the step budget.
+    /// A step (or the run's start) sent an event with one payload: the invocations that may
+    /// start now. Throws when starting them would exceed the step budget.
     public mutating func deliver(_ type: String, payload: [UInt8]) throws(RillflowError) -> [Invocation] {
+        try deliver(type, payloads: [payload])
+    }
+
+    /// An event carrying a list of payloads (a foreach's items, or its ordered outputs).
+    public mutating func deliver(_ type: String, payloads: [[UInt8]]) throws(RillflowError) -> [Invocation] {
         guard type != WorkflowDefinition.stopEvent else {
             throw RillflowError(.internal, "the stop event ends the run; it is not routed")
         }
@@ -41,19 +56,33 @@ public struct StepRouter: Sendable {
         }
         var ready: [Invocation] = []
         for step in acceptors {
-            let collect = definition.steps[step].collect
-            var inputs = [payload]
-            if collect > 1 {
-                gathered[step][type, default: []].append(payload)
-                guard gathered[step][type]!.count == collect else { continue }
-                inputs = gathered[step].removeValue(forKey: type)!
-            }
-            let invocation = Invocation(step: step, eventType: type, inputs: inputs)
-            if hasRoom(step) {
-                try start(invocation)
-                ready.append(invocation)
+            var invocations: [Invocation]
+            if definition.steps[step].foreachDone != nil {
+                guard !payloads.isEmpty else {
+                    throw RillflowError(.invalidArgument, "step '\(definition.steps[step].name)' runs per item but '\(type)' carried no items")
+                }
+                nextGroup += 1
+                invocations = payloads.enumerated().map { index, item in
+                    Invocation(step: step, eventType: type, inputs: [item],
+                               item: Invocation.Item(group: nextGroup, index: index, total: payloads.count))
+                }
             } else {
-                waiting[step].append(invocation)
+                let collect = definition.steps[step].collect
+                var inputs = payloads
+                if collect > 1 {
+                    gathered[step][type, default: []].append(contentsOf: payloads)
+                    guard gathered[step][type]!.count >= collect else { continue }
+                    inputs = gathered[step].removeValue(forKey: type)!
+                }
+                invocations = [Invocation(step: step, eventType: type, inputs: inputs)]
+            }
+            for invocation in invocations {
+                if hasRoom(step) {
+                    try start(invocation)
+                    ready.append(invocation)
+                } else {
+                    waiting[step].append(invocation)
+                }
             }
         }
         return ready

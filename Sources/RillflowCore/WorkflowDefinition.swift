@@ -34,6 +34,12 @@ public final class WorkflowDefinition: Sendable {
             guard step.concurrency >= 0 else {
                 throw RillflowError(.invalidArgument, "step '\(step.name)': concurrency is \(step.concurrency); use 0 (no limit) or more")
             }
+            if let done = step.foreachDone, !step.sends.contains(done) {
+                throw RillflowError(.invalidArgument, "step '\(step.name)' sends its foreach outputs as '\(done)' but does not declare that it sends it")
+            }
+            guard step.foreachDone == nil || step.collect == 1 else {
+                throw RillflowError(.invalidArgument, "step '\(step.name)' cannot both run per item (foreach) and gather events (collect)")
+            }
             guard step.collect >= 1 else {
                 throw RillflowError(.invalidArgument, "step '\(step.name)': collect is \(step.collect); it must be 1 or more")
             }

@@ -19,6 +19,8 @@ public final class WorkflowExecution: @unchecked Sendable {
         var usage = TokenUsage()
         /// The answer's event type while the run waits for human input.
         var awaitingAnswer: String?
+        /// Outputs of foreach lists in progress, by group, in item order.
+        var lists: [Int: (outputs: [[UInt8]?], done: Int)] = [:]
         var random: UInt64
     }
 
@@ -113,10 +115,14 @@ public final class WorkflowExecution: @unchecked Sendable {
     // MARK: - Routing
 
     func deliver(_ type: String, _ payload: [UInt8]) {
+        deliver(type, payloads: [payload])
+    }
+
+    func deliver(_ type: String, payloads: [[UInt8]]) {
         let ready: [Invocation]
         do {
             ready = try shared.withLock { state throws(RillflowError) -> [Invocation] in
-                state.finished ? [] : try state.router.deliver(type, payload: payload)
+                state.finished ? [] : try state.router.deliver(type, payloads: payloads)
             }
         } catch {
             fail(step: "", error: error.message, attempts: 0)
@@ -165,7 +171,10 @@ public final class WorkflowExecution: @unchecked Sendable {
             // Routed while this invocation still counts as running, so the run never looks idle
             // between a step's end and the steps it starts.
             let outbox = context.takeOutbox()
-            for (type, payload) in outbox.sends { deliver(type, payload) }
+            for (type, payloads) in outbox.sends { deliver(type, payloads: payloads) }
+            if let item = invocation.item, let done = step.foreachDone {
+                itemCompleted(item, output: outbox.output, step: step.name, attempt: attempt, sendsAs: done)
+            }
             if let result = outbox.stopResult {
                 try? stop(result: result)
             } else if let request = outbox.inputRequest {
@@ -184,6 +193,14 @@ public final class WorkflowExecution: @unchecked Sendable {
                     finishInvocation(invocation.step)
                 }
             } else {
+                if let item = invocation.item {
+                    emitEngineEvent(.progress, step: step.name, attempt: attempt) {
+                        $0.field("completed", number: shared.withLock { $0.lists[item.group]?.done ?? 0 })
+                        $0.field("total", number: item.total)
+                        $0.field("index", number: item.index)
+                        $0.field("status", string: "failed")
+                    }
+                }
                 emitEngineEvent(.stepFailed, step: step.name, attempt: attempt) {
                     $0.field("error", string: message)
                     $0.field("attempts", number: attempt)
@@ -192,6 +209,30 @@ public final class WorkflowExecution: @unchecked Sendable {
                 finishInvocation(invocation.step)
             }
         }
+    }
+
+    /// One foreach item is done: its progress event, and when it was the list's last, the
+    /// outputs in item order as one event.
+    private func itemCompleted(_ item: Invocation.Item, output: [UInt8]?, step: String, attempt: Int, sendsAs type: String) {
+        let (completed, outputs) = shared.withLock { state -> (Int, [[UInt8]]?) in
+            var list = state.lists[item.group] ?? (Array(repeating: nil, count: item.total), 0)
+            list.outputs[item.index] = output ?? []
+            list.done += 1
+            if list.done == item.total {
+                state.lists[item.group] = nil
+                return (list.done, list.outputs.map { $0 ?? [] })
+            }
+            state.lists[item.group] = list
+            return (list.done, nil)
+        }
+        emitEngineEvent(.progress, step: step, attempt: attempt) {
+            $0.field("completed", number: completed)
+            $0.field("total", number: item.total)
+            $0.field("index", number: item.index)
+            $0.field("status", string: "success")
+            if let output { $0.field("output", json: output) }
+        }
+        if let outputs { deliver(type, payloads: outputs) }
     }
 
     private func finishInvocation(_ step: Int) {

@@ -59,6 +59,12 @@ import Testing
         #expect(failure([StepDefinition(name: "a", accepts: ["start", "stop"], sends: ["stop"])])
             == "step 'a' accepts the stop event, which ends the run instead")
         #expect(failure([StepDefinition(name: "a", accepts: ["start"], sends: ["stop"], concurrency: -1)]).contains("concurrency is -1"))
+        #expect(failure([StepDefinition(name: "a", accepts: ["start"], sends: ["stop"], foreachDone: "done")])
+            == "step 'a' sends its foreach outputs as 'done' but does not declare that it sends it")
+        #expect(failure([
+            StepDefinition(name: "a", accepts: ["start"], sends: ["x"]),
+            StepDefinition(name: "b", accepts: ["x"], sends: ["stop"], collect: 2, foreachDone: "stop"),
+        ]) == "step 'b' cannot both run per item (foreach) and gather events (collect)")
         #expect(failure([StepDefinition(name: "a", accepts: ["start"], sends: ["stop"],
                                         retry: RetryPolicy(attempts: 0, initialBackoffNanoseconds: 0, multiplier: 1, maxBackoffNanoseconds: 0, jitter: 0))])
             .contains("retry attempts is 0"))

@@ -390,4 +390,54 @@ import Testing
         #expect(events[2].data == #"{"error":"step 'slow' timed out after 20 ms","backoff_ns":1000}"#)
         #expect(run.status == .failed)
     }
+
+    @Test func foreachRunsPerItemWithProgressAndOrderedOutputs() throws {
+        let (events, run) = try Self.run([
+            StepDefinition(name: "list", accepts: ["start"], sends: ["items"]),
+            StepDefinition(name: "each", accepts: ["items"], sends: ["results"], concurrency: 2, foreachDone: "results"),
+            StepDefinition(name: "sum", accepts: ["results"], sends: ["stop"]),
+        ], [
+            { ctx in
+                try? ctx.sendEach("items", items: (0..<5).map { Array("\($0)".utf8) })
+                return .completed
+            },
+            { ctx in
+                let value = Int(String(decoding: ctx.inputs[0], as: UTF8.self))!
+                // Later items finish first half the time: the outputs still arrive in item order.
+                if value % 2 == 0 { for _ in 0..<(5 - value) * 20_000 { _ = ctx.isCancelled } }
+                try? ctx.setOutput(Array("\(value * 10)".utf8))
+                return .completed
+            },
+            { ctx in
+                let joined = ctx.inputs.map { String(decoding: $0, as: UTF8.self) }.joined(separator: ",")
+                try? ctx.stop(result: Array("[\(joined)]".utf8))
+                return .completed
+            },
+        ])
+        let progress = events.filter { $0.kind == .progress }
+        #expect(progress.count == 5)
+        #expect(progress.allSatisfy { $0.step == "each" && $0.data.contains(#""total":5"#) && $0.data.contains(#""status":"success""#) })
+        let completedCounts = progress.compactMap { event -> Int? in
+            let parts = event.data.split(separator: #""completed":"#)
+            return parts.count == 2 ? Int(parts[1].prefix { $0.isNumber }) : nil
+        }
+        #expect(completedCounts.sorted() == [1, 2, 3, 4, 5])
+        #expect(progress.map { $0.data.contains(#""output":"#) }.allSatisfy { $0 })
+        #expect(events.last?.data.hasPrefix(#"{"result":[0,10,20,30,40]"#) == true)
+        #expect(run.status == .completed)
+    }
+
+    @Test func foreachOverNothingFailsClearly() throws {
+        let (events, run) = try Self.run([
+            StepDefinition(name: "list", accepts: ["start"], sends: ["items"]),
+            StepDefinition(name: "each", accepts: ["items"], sends: ["results"], foreachDone: "results"),
+            StepDefinition(name: "sum", accepts: ["results"], sends: ["stop"]),
+        ], [
+            { ctx in try? ctx.sendEach("items", items: []); return .completed },
+            { _ in .completed },
+            { _ in .completed },
+        ])
+        #expect(events.last?.data.contains("step 'each' runs per item but 'items' carried no items") == true)
+        #expect(run.status == .failed)
+    }
 }
