@@ -14,12 +14,47 @@ public final class Run: Sendable {
 
     private static let nextRunId = Atomic<UInt64>(1)
 
+    /// Where this run's events are also written: each ancestor's log, with this run's source
+    /// index there (a child's events appear in its parent's and root's streams).
+    private let ancestors: [(log: RunLog, source: UInt32)]
+    /// The engine's limits, which child runs share.
+    let configuration: EngineConfiguration
+
     public init(engine: Engine, workflowName: String, traceId: String? = nil, parentSpanId: String? = nil) {
         let runId = Self.nextRunId.add(1, ordering: .relaxed).oldValue
         identity = RunIdentity(runId: runId, workflowName: workflowName)
+        configuration = engine.configuration
         log = RunLog(identity: identity, configuration: engine.configuration)
         self.traceId = traceId
         self.parentSpanId = parentSpanId
+        ancestors = []
+    }
+
+    /// A child run of `parent` (a sub-workflow), whose events also appear in every ancestor's
+    /// stream with its own run id and its parent's and root's.
+    public init(workflowName: String, parent: Run) {
+        let runId = Self.nextRunId.add(1, ordering: .relaxed).oldValue
+        let identity = RunIdentity(runId: runId, parentRunId: parent.id, rootRunId: parent.identity.rootRunId, workflowName: workflowName)
+        self.identity = identity
+        configuration = parent.configuration
+        log = RunLog(identity: identity, configuration: parent.configuration)
+        traceId = nil
+        parentSpanId = nil
+        let lineage = [parent.log] + parent.ancestors.map(\.log)
+        ancestors = lineage.map { ($0, $0.registerSource(identity)) }
+    }
+
+    /// Writes an event into this run's log and then its ancestors' (best effort there: an
+    /// ancestor that has ended takes no more events).
+    @discardableResult
+    private func write(_ draft: EventDraft) throws(RillflowError) -> UInt64 {
+        let seq = try log.emit(draft)
+        for ancestor in ancestors {
+            var copy = draft
+            copy.source = ancestor.source
+            _ = try? ancestor.log.emit(copy)
+        }
+        return seq
     }
 
     public var id: UInt64 { identity.runId }
@@ -39,7 +74,7 @@ public final class Run: Sendable {
             object.field("input_bytes", number: inputBytes)
         }
         try json.withBytes { data throws(RillflowError) in
-            _ = try log.emit(EventDraft(kind: .runStarted, data: data))
+            _ = try write(EventDraft(kind: .runStarted, data: data))
         }
     }
 
@@ -58,7 +93,7 @@ public final class Run: Sendable {
         guard current == .running || current == .suspended else {
             throw RillflowError(.invalidState, current == .pending ? "the run has not started: call rf_run_start first" : "the run has ended (\(current)): no event may follow its terminal event")
         }
-        return try log.emit(draft)
+        return try write(draft)
     }
 
     /// Ends the run with its terminal event. A pending run may only be cancelled.
@@ -78,7 +113,7 @@ public final class Run: Sendable {
             current = actual
         }
         do {
-            try log.emit(EventDraft(kind: kind, data: data))
+            try write(EventDraft(kind: kind, data: data))
         } catch {
             // No state change without its event: the run is as it was, and the caller may retry.
             state.store(current, ordering: .releasing)

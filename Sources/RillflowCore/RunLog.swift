@@ -50,6 +50,8 @@ public final class RunLog: @unchecked Sendable {
     private let producersWaiting = Atomic<Int>(0)
     private let spaceFutex = Futex()
     public let identity: RunIdentity
+    /// Runs started by this run's steps (and theirs), whose events this log also holds.
+    private let descendants = Lock<[RunIdentity]>([])
 
     public init(identity: RunIdentity, configuration: EngineConfiguration) {
         self.identity = identity
@@ -88,7 +90,8 @@ public final class RunLog: @unchecked Sendable {
         }
         let size = draft.recordSize
         let timestamp = WallClock.nowNanoseconds()
-        let closes = draft.kind.isTerminal
+        // Only the run's own terminal event ends its log; a child run's is just another event.
+        let closes = draft.kind.isTerminal && draft.source == 0
         var deadline: Deadline?
         var current = WordPair(first: tailHint[0].load(ordering: .relaxed), second: tailHint[1].load(ordering: .relaxed))
         while true {
@@ -288,10 +291,18 @@ public final class RunLog: @unchecked Sendable {
         readerAdvanced()
     }
 
-    /// The identity behind a record's source index. Every record's source is this run (0)
-    /// until sub-workflows put child runs' events into their parent's log.
+    /// The identity behind a record's source index: 0 is this run, others are descendant runs
+    /// whose events are also written here.
     func source(at index: UInt32) -> RunIdentity {
-        identity
+        index == 0 ? identity : descendants.withLock { $0[Int(index) - 1] }
+    }
+
+    /// Makes a descendant run a source of this log; returns the index its events carry here.
+    func registerSource(_ descendant: RunIdentity) -> UInt32 {
+        descendants.withLock { list in
+            list.append(descendant)
+            return UInt32(list.count)
+        }
     }
 }
 

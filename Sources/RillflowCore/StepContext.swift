@@ -34,6 +34,7 @@ public final class StepContext: @unchecked Sendable {
         var output: [UInt8]?
         var stopResult: [UInt8]?
         var inputRequest: (prompt: [UInt8], answerType: String)?
+        var children: [ChildRequest] = []
     }
     private let outbox = Lock(Outbox())
 
@@ -168,6 +169,22 @@ public final class StepContext: @unchecked Sendable {
         outbox.withLock { $0.output = json }
     }
 
+    /// Starts a sub-workflow when this step completes: a child run whose events also appear in
+    /// this run's stream (with their own run id, and this run as parent). When it completes, its
+    /// result (JSON) arrives as an event of `resultType`, which this step must declare among the
+    /// types it sends; when it fails, this run fails. Ending this run cancels it.
+    public func startChild(_ definition: WorkflowDefinition, functions: [StepFunction], input: [UInt8],
+                           resultType: String) throws(RillflowError) {
+        try checkValid()
+        guard execution.definition.steps[stepIndex].sends.contains(resultType) else {
+            throw RillflowError(.invalidArgument, "step '\(step)' did not declare that it sends '\(resultType)', the child's result type")
+        }
+        guard functions.count == definition.steps.count else {
+            throw RillflowError(.invalidArgument, "\(functions.count) step functions for \(definition.steps.count) steps")
+        }
+        outbox.withLock { $0.children.append(ChildRequest(definition: definition, functions: functions, input: input, resultType: resultType)) }
+    }
+
     /// Ends the run with `result` (JSON) as the run's result, when this step completes.
     public func stop(result: [UInt8]) throws(RillflowError) {
         try send(WorkflowDefinition.stopEvent, result)
@@ -204,4 +221,12 @@ public final class StepContext: @unchecked Sendable {
         try checkValid()
         return execution.state(key)
     }
+}
+
+/// A sub-workflow a step asked for.
+struct ChildRequest {
+    let definition: WorkflowDefinition
+    let functions: [StepFunction]
+    let input: [UInt8]
+    let resultType: String
 }

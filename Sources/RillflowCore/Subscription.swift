@@ -178,7 +178,9 @@ public final class Subscription: EventWaiter, @unchecked Sendable {
         let seq = record.load(fromByteOffset: EventRecord.seqOffset, as: UInt64.self)
         let kind = record.load(fromByteOffset: EventRecord.kindOffset, as: UInt16.self)
         expectedSeq = seq + 1
-        if KindSet.terminal.contains(rawKind: kind) || (endAtSuspension && kind == EventKind.inputRequired.rawValue && seq >= skipBelowSeq) {
+        let ownEvent = record.load(fromByteOffset: EventRecord.sourceOffset, as: UInt32.self) == 0
+        if ownEvent && (KindSet.terminal.contains(rawKind: kind)
+                        || (endAtSuspension && kind == EventKind.inputRequired.rawValue && seq >= skipBelowSeq)) {
             ended = true
         }
         guard seq >= skipBelowSeq, wakeKinds.contains(rawKind: kind) else { return false }

@@ -19,12 +19,18 @@ public final class WorkflowExecution: @unchecked Sendable {
         var usage = TokenUsage()
         /// The answer's event type while the run waits for human input.
         var awaitingAnswer: String?
+        /// Sub-workflows still running.
+        var children: [ObjectIdentifier: WorkflowExecution] = [:]
         /// Outputs of foreach lists in progress, by group, in item order.
         var lists: [Int: (outputs: [[UInt8]?], done: Int)] = [:]
         var random: UInt64
     }
 
     private let shared: Lock<Shared>
+    /// Called once when the run ends, with its status and its result or failure message; set
+    /// before `start` (a parent uses it to hear from its sub-workflow).
+    var onEnd: (@Sendable (RunStatus, [UInt8]) -> Void)?
+    private let stepBudget: Int
 
     public init(definition: WorkflowDefinition, functions: [StepFunction], run: Run, pool: WorkerPool,
                 delays: DelayQueue, stepBudget: Int) throws(RillflowError) {
@@ -36,6 +42,7 @@ public final class WorkflowExecution: @unchecked Sendable {
         self.run = run
         self.pool = pool
         self.delays = delays
+        self.stepBudget = stepBudget
         shared = Lock(Shared(router: StepRouter(definition: definition, budget: stepBudget),
                              random: UInt64(bitPattern: WallClock.nowNanoseconds()) | 1))
     }
@@ -59,6 +66,7 @@ public final class WorkflowExecution: @unchecked Sendable {
         var json = JSONText()
         json.object { $0.field("reason", string: reason) }
         json.withBytes { data in try? run.end(.runCancelled, data: data) }
+        ended(.cancelled, detail: Array(reason.utf8))
         return true
     }
 
@@ -108,6 +116,65 @@ public final class WorkflowExecution: @unchecked Sendable {
             $0.field("active_steps", strings: active)
         }
         json.withBytes { data in try? run.end(.runTimedOut, data: data) }
+        ended(.timedOut, detail: Array("timed out after \(timeout / 1_000_000) ms".utf8))
+    }
+
+    /// After the run's terminal event: its sub-workflows are cancelled, and whoever started it
+    /// is told.
+    private func ended(_ status: RunStatus, detail: [UInt8]) {
+        let children = shared.withLock { state in
+            defer { state.children.removeAll() }
+            return Array(state.children.values)
+        }
+        for child in children { child.cancel(reason: "its parent run ended") }
+        onEnd?(status, detail)
+    }
+
+    /// Starts a sub-workflow a completed step asked for; it counts as activity, so this run is
+    /// not idle while it runs.
+    private func startChild(_ request: ChildRequest, step: String) {
+        let child: WorkflowExecution
+        do {
+            child = try WorkflowExecution(definition: request.definition, functions: request.functions,
+                                          run: Run(workflowName: request.definition.name, parent: run),
+                                          pool: pool, delays: delays, stepBudget: stepBudget)
+        } catch {
+            return fail(step: step, error: error.message, attempts: 0)
+        }
+        let key = ObjectIdentifier(child)
+        let registered = shared.withLock { state -> Bool in
+            guard !state.finished else { return false }
+            state.children[key] = child
+            return true
+        }
+        guard registered else { return }
+        child.onEnd = { [weak self] status, detail in self?.childEnded(key, status: status, detail: detail, resultType: request.resultType, step: step) }
+        do {
+            try child.start(input: request.input)
+        } catch {
+            fail(step: step, error: "the sub-workflow '\(request.definition.name)' could not start: \(error.message)", attempts: 0)
+        }
+    }
+
+    private func childEnded(_ key: ObjectIdentifier, status: RunStatus, detail: [UInt8], resultType: String, step: String) {
+        guard let child = shared.withLock({ $0.children.removeValue(forKey: key) }) else {
+            return  // this run ended first and cancelled it
+        }
+        if status == .completed {
+            deliver(resultType, detail)
+            checkIdle()
+        } else {
+            let how = status == .cancelled ? "was cancelled" : status == .timedOut ? "timed out" : "failed"
+            fail(step: step, error: "the sub-workflow '\(child.definition.name)' (run \(child.run.id)) \(how): \(String(decoding: detail, as: UTF8.self))", attempts: 0)
+        }
+    }
+
+    /// Fails the run if nothing runs or waits any more and no step sent the stop event.
+    private func checkIdle() {
+        let stuck = shared.withLock { state in
+            !state.finished && state.router.isIdle && state.awaitingAnswer == nil && state.children.isEmpty
+        }
+        if stuck { fail(step: "", error: "the workflow went idle without sending '\(WorkflowDefinition.stopEvent)'", attempts: 0) }
     }
 
     var isFinished: Bool { shared.withLock { $0.finished } }
@@ -175,6 +242,7 @@ public final class WorkflowExecution: @unchecked Sendable {
             if let item = invocation.item, let done = step.foreachDone {
                 itemCompleted(item, output: outbox.output, step: step.name, attempt: attempt, sendsAs: done)
             }
+            for child in outbox.children { startChild(child, step: step.name) }
             if let result = outbox.stopResult {
                 try? stop(result: result)
             } else if let request = outbox.inputRequest {
@@ -242,7 +310,7 @@ public final class WorkflowExecution: @unchecked Sendable {
             try shared.withLock { state throws(RillflowError) in
                 let next = try state.router.finished(step: step)
                 if !state.finished { ready = next }
-                if !state.finished && state.router.isIdle && state.awaitingAnswer == nil {
+                if !state.finished && state.router.isIdle && state.awaitingAnswer == nil && state.children.isEmpty {
                     let waiting = state.router.incompleteFanIns.map { "step '\($0.step)' has \($0.have) of \($0.need) '\($0.type)' events" }
                     stuck = "the workflow went idle without sending '\(WorkflowDefinition.stopEvent)'"
                         + (waiting.isEmpty ? "" : " (\(waiting.joined(separator: "; ")))")
@@ -268,6 +336,7 @@ public final class WorkflowExecution: @unchecked Sendable {
         }
         do {
             try json.withBytes { data throws(RillflowError) in try run.end(.runCompleted, data: data) }
+            ended(.completed, detail: result)
         } catch {
             // The run is over either way: it must still end, and say why.
             writeFailure(step: "", error: "the run's result could not be recorded: \(error.message)", attempts: 0)
@@ -290,6 +359,7 @@ public final class WorkflowExecution: @unchecked Sendable {
             $0.field("elapsed_ns", number: elapsed)
         }
         json.withBytes { data in try? run.end(.runFailed, data: data) }
+        ended(.failed, detail: Array(error.utf8))
     }
 
     private func markFinished() -> Bool {

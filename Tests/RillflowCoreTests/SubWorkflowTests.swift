@@ -1,0 +1,141 @@
+import Testing
+@testable import RillflowCore
+
+/// Sub-workflows: child runs started by a step, streamed through their parent.
+@Suite struct SubWorkflowTests {
+    struct Seen {
+        var kind: EventKind
+        var runId: UInt64
+        var parentRunId: UInt64
+        var rootRunId: UInt64
+        var workflow: String
+        var data: String
+    }
+
+    static func drain(_ subscription: Subscription) -> [Seen] {
+        var events: [Seen] = []
+        while (try? subscription.read(limit: 64, timeoutMilliseconds: 10_000) { view in
+            events.append(Seen(kind: view.kind, runId: view.source.runId, parentRunId: view.source.parentRunId,
+                               rootRunId: view.source.rootRunId, workflow: view.source.workflowName, data: String(cString: view.data)))
+            return true
+        }) != nil {}
+        return events
+    }
+
+    static let research = try! WorkflowDefinition(name: "research", steps: [
+        StepDefinition(name: "search", accepts: ["start"], sends: ["stop"]),
+    ])
+
+    @Test func aChildRunsInsideItsParentsStream() throws {
+        let parent = try WorkflowDefinition(name: "report", steps: [
+            StepDefinition(name: "plan", accepts: ["start"], sends: ["researched"]),
+            StepDefinition(name: "write", accepts: ["researched"], sends: ["stop"]),
+        ])
+        let pool = try WorkerPool(threads: 2)
+        let delays = try DelayQueue()
+        defer {
+            pool.shutdown()
+            delays.shutdown()
+        }
+        let run = Run(engine: LogTest.engine(), workflowName: "report")
+        let subscription = try Subscription(log: run.log, options: SubscriptionOptions())
+        let execution = try WorkflowExecution(definition: parent, functions: [
+            { ctx in
+                try? ctx.startChild(Self.research, functions: [{ child in
+                    _ = try? child.emit(.token, data: Array("found".utf8))
+                    try? child.stop(result: Array(#"{"facts":3}"#.utf8))
+                    return .completed
+                }], input: Array("topic".utf8), resultType: "researched")
+                return .completed
+            },
+            { ctx in
+                try? ctx.stop(result: ctx.inputs[0])
+                return .completed
+            },
+        ], run: run, pool: pool, delays: delays, stepBudget: 100)
+        try execution.start(input: [])
+        let events = Self.drain(subscription)
+
+        let own = events.filter { $0.runId == run.id }
+        let child = events.filter { $0.runId != run.id }
+        #expect(child.map(\.kind) == [.runStarted, .stepStarted, .token, .stepCompleted, .runCompleted])
+        #expect(child.allSatisfy { $0.parentRunId == run.id && $0.rootRunId == run.id && $0.workflow == "research" })
+        // The child's end did not end the parent's stream: the parent went on and ended last.
+        #expect(own.map(\.kind) == [.runStarted, .stepStarted, .stepCompleted, .stepStarted, .stepCompleted, .runCompleted])
+        #expect(events.last?.runId == run.id && events.last?.kind == .runCompleted)
+        #expect(events.last?.data.hasPrefix(#"{"result":{"facts":3}"#) == true)
+        #expect(own.allSatisfy { $0.parentRunId == 0 && $0.rootRunId == run.id })
+    }
+
+    @Test func cancellingTheParentCancelsTheChild() throws {
+        let parent = try WorkflowDefinition(name: "report", steps: [
+            StepDefinition(name: "plan", accepts: ["start"], sends: ["researched"]),
+            StepDefinition(name: "write", accepts: ["researched"], sends: ["stop"]),
+        ])
+        let pool = try WorkerPool(threads: 2)
+        let delays = try DelayQueue()
+        defer {
+            pool.shutdown()
+            delays.shutdown()
+        }
+        let run = Run(engine: LogTest.engine(), workflowName: "report")
+        let subscription = try Subscription(log: run.log, options: SubscriptionOptions())
+        let execution = try WorkflowExecution(definition: parent, functions: [
+            { ctx in
+                try? ctx.startChild(Self.research, functions: [{ child in
+                    let giveUp = Deadline(milliseconds: 5_000)
+                    while !child.isCancelled && !giveUp.hasPassed {}
+                    return .completed
+                }], input: [], resultType: "researched")
+                return .completed
+            },
+            { _ in .completed },
+        ], run: run, pool: pool, delays: delays, stepBudget: 100)
+        try execution.start(input: [])
+        // Once the child's step runs, cancel the parent.
+        var seen: [EventKind] = []
+        var childStepStarted = false
+        while !childStepStarted {
+            _ = try subscription.read(limit: 1, timeoutMilliseconds: 5_000) { view in
+                seen.append(view.kind)
+                childStepStarted = view.kind == .stepStarted && view.source.runId != run.id
+                return true
+            }
+        }
+        execution.cancel(reason: "user")
+        let rest = Self.drain(subscription)
+        #expect(rest.last?.kind == .runCancelled && rest.last?.runId == run.id)
+        let childCancelled = rest.first { $0.kind == .runCancelled && $0.runId != run.id }
+        // The child's own cancellation is written to its log; in the parent's stream it may or
+        // may not precede the parent's terminal event, which ends that stream.
+        if let childCancelled { #expect(childCancelled.data == #"{"reason":"its parent run ended"}"#) }
+        #expect(run.status == .cancelled)
+    }
+
+    @Test func aFailingChildFailsItsParent() throws {
+        let parent = try WorkflowDefinition(name: "report", steps: [
+            StepDefinition(name: "plan", accepts: ["start"], sends: ["researched"]),
+            StepDefinition(name: "write", accepts: ["researched"], sends: ["stop"]),
+        ])
+        let (pool, delays) = (try WorkerPool(threads: 2), try DelayQueue())
+        defer {
+            pool.shutdown()
+            delays.shutdown()
+        }
+        let run = Run(engine: LogTest.engine(), workflowName: "report")
+        let subscription = try Subscription(log: run.log, options: SubscriptionOptions())
+        let execution = try WorkflowExecution(definition: parent, functions: [
+            { ctx in
+                try? ctx.startChild(Self.research, functions: [{ _ in .failed("no sources") }], input: [], resultType: "researched")
+                return .completed
+            },
+            { _ in .completed },
+        ], run: run, pool: pool, delays: delays, stepBudget: 100)
+        try execution.start(input: [])
+        let events = Self.drain(subscription)
+        #expect(events.last?.runId == run.id && events.last?.kind == .runFailed)
+        #expect(events.last?.data.contains("the sub-workflow 'research'") == true)
+        #expect(events.last?.data.contains("failed: no sources") == true)
+        #expect(run.status == .failed)
+    }
+}
