@@ -1,0 +1,93 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CSystem
+
+/// Step invocations the host runs itself, on its own threads or event loop: a host-run step's
+/// function only queues its context here and returns `.pending`; the host takes tasks with
+/// `take`, or waits on `fileDescriptor` (readable while tasks are queued), runs them, and ends
+/// each with `StepContext.complete(_:)`. This is how a language whose callbacks are costly from
+/// foreign threads (Python) runs steps without the engine ever calling into it.
+public final class HostTaskQueue: @unchecked Sendable {
+    // @unchecked: `state` is behind its lock; the fd and futex are used through syscalls.
+    private struct State {
+        var tasks: [StepContext] = []
+        var head = 0
+        var closed = false
+    }
+
+    private let state = Lock(State())
+    private let futex = Futex()
+    public let fileDescriptor: Int32
+
+    public init() throws(RillflowError) {
+        let fd = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
+        guard fd >= 0 else { throw RillflowError(.system, "eventfd failed: errno \(rf_sys_errno())") }
+        fileDescriptor = fd
+    }
+
+    deinit { Glibc.close(fileDescriptor) }
+
+    /// The function to give a host-run step.
+    public var stepFunction: StepFunction {
+        { context in
+            self.push(context) ? .pending : .failed("the host's task queue is closed")
+        }
+    }
+
+    private func push(_ context: StepContext) -> Bool {
+        let accepted = state.withLock { state -> Bool in
+            guard !state.closed else { return false }
+            state.tasks.append(context)
+            if state.tasks.count - state.head == 1 { signalFD() }  // it was empty: now readable
+            return true
+        }
+        if accepted { futex.wakeAll() }
+        return accepted
+    }
+
+    /// The next task, waiting up to `timeoutMilliseconds` (0: not at all, negative: no limit);
+    /// nil when none came in time. Throws `.closed` once the queue is closed and empty.
+    public func take(timeoutMilliseconds: Int64) throws(RillflowError) -> StepContext? {
+        let deadline = Deadline(milliseconds: timeoutMilliseconds)
+        while true {
+            let observed = futex.value
+            let outcome = state.withLock { state -> (StepContext?, Bool) in
+                guard state.head < state.tasks.count else {
+                    return (nil, state.closed)
+                }
+                let task = state.tasks[state.head]
+                state.head += 1
+                if state.head == state.tasks.count {
+                    state.tasks.removeAll(keepingCapacity: true)
+                    state.head = 0
+                    drainFD()  // empty: no longer readable
+                }
+                return (task, false)
+            }
+            if let task = outcome.0 { return task }
+            if outcome.1 { throw RillflowError(.closed, "the task queue is closed") }
+            if timeoutMilliseconds == 0 || deadline.hasPassed { return nil }
+            futex.wait(expected: observed, deadline: deadline)
+        }
+    }
+
+    /// Closes the queue: waiting takers wake, later tasks fail their step.
+    public func close() {
+        state.withLock { state in
+            state.closed = true
+            signalFD()
+        }
+        futex.wakeAll()
+    }
+
+    private func signalFD() {
+        var one: UInt64 = 1
+        _ = Glibc.write(fileDescriptor, &one, 8)
+    }
+
+    private func drainFD() {
+        var counter: UInt64 = 0
+        _ = Glibc.read(fileDescriptor, &counter, 8)
+    }
+}

@@ -1,0 +1,65 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Testing
+@testable import RillflowCore
+
+@Suite struct HostTaskQueueTests {
+    private func isReadable(_ fd: Int32) -> Bool {
+        var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        return poll(&entry, 1, 0) == 1
+    }
+
+    @Test func theHostRunsStepsItTakesFromTheQueue() throws {
+        let queue = try HostTaskQueue()
+        let definition = try WorkflowDefinition(name: "hosted", steps: [
+            StepDefinition(name: "draft", accepts: ["start"], sends: ["drafted"]),
+            StepDefinition(name: "finish", accepts: ["drafted"], sends: ["stop"]),
+        ])
+        let pool = try WorkerPool(threads: 1)
+        let delays = try DelayQueue()
+        defer {
+            pool.shutdown()
+            delays.shutdown()
+        }
+        let run = Run(engine: LogTest.engine(), workflowName: "hosted")
+        let subscription = try Subscription(log: run.log, options: SubscriptionOptions())
+        let execution = try WorkflowExecution(definition: definition, functions: [queue.stepFunction, queue.stepFunction],
+                                              run: run, pool: pool, delays: delays, stepBudget: 10)
+        #expect(!isReadable(queue.fileDescriptor))
+        #expect(try queue.take(timeoutMilliseconds: 0) == nil)
+        try execution.start(input: Array("x".utf8))
+
+        // The host: this test's own thread, like a language's event loop.
+        var handled: [String] = []
+        while handled.count < 2 {
+            guard let task = try queue.take(timeoutMilliseconds: 5_000) else { break }
+            handled.append(task.step)
+            if task.step == "draft" {
+                _ = try task.emit(.token, data: Array("hi".utf8))
+                try task.send("drafted", task.inputs[0])
+            } else {
+                try task.stop(result: Array(#""done""#.utf8))
+            }
+            try task.complete(.completed)
+        }
+        #expect(handled == ["draft", "finish"])
+        let kinds = WorkflowExecutionTests.drain(subscription).map(\.kind)
+        #expect(kinds == [.runStarted, .stepStarted, .token, .stepCompleted, .stepStarted, .stepCompleted, .runCompleted])
+        #expect(run.status == .completed)
+        #expect(!isReadable(queue.fileDescriptor))
+    }
+
+    @Test func closingWakesAWaitingTaker() throws {
+        let queue = try HostTaskQueue()
+        final class Outcome: @unchecked Sendable { var error: RillflowError? }
+        let outcome = Outcome()
+        let taker = TestThread {
+            do throws(RillflowError) { _ = try queue.take(timeoutMilliseconds: -1) } catch { outcome.error = error }
+        }
+        queue.close()
+        taker.join()
+        #expect(outcome.error?.code == .closed)
+        #expect(isReadable(queue.fileDescriptor))
+    }
+}
