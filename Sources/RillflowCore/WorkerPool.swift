@@ -6,22 +6,17 @@ import Glibc
 /// Swift's cooperative pool because a host's callback may block. Call `shutdown()` when done:
 /// the threads keep the pool alive until then.
 public final class WorkerPool: @unchecked Sendable {
-    // @unchecked: the queue and the stopping flag are only touched under `mutex`.
+    // @unchecked: the queue and the stopping flag are only touched under `monitor`.
     private var queue: [() -> Void] = []
     private var head = 0
     private var stopping = false
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-    private let condition: UnsafeMutablePointer<pthread_cond_t>
+    private let monitor = Monitor()
     private var threads: [pthread_t] = []
 
     public let threadCount: Int
 
     public init(threads count: Int) throws(RillflowError) {
         threadCount = count
-        mutex = .allocate(capacity: 1)
-        pthread_mutex_init(mutex, nil)
-        condition = .allocate(capacity: 1)
-        pthread_cond_init(condition, nil)
         for _ in 0..<count {
             var thread = pthread_t()
             let context = Unmanaged.passRetained(self).toOpaque()
@@ -39,32 +34,25 @@ public final class WorkerPool: @unchecked Sendable {
         }
     }
 
-    deinit {
-        pthread_cond_destroy(condition)
-        condition.deallocate()
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
-    }
-
     /// Queues `job`; false if the pool is shutting down (the job is not run).
     @discardableResult
     public func submit(_ job: @escaping () -> Void) -> Bool {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
+        monitor.lock()
+        defer { monitor.unlock() }
         guard !stopping else { return false }
         queue.append(job)
-        pthread_cond_signal(condition)
+        monitor.signal()
         return true
     }
 
     /// Runs the jobs already queued, then stops and joins every thread. Not from a worker.
     public func shutdown() {
-        pthread_mutex_lock(mutex)
+        monitor.lock()
         stopping = true
-        pthread_cond_broadcast(condition)
+        monitor.broadcast()
         let joining = threads
         threads = []
-        pthread_mutex_unlock(mutex)
+        monitor.unlock()
         for thread in joining { pthread_join(thread, nil) }
     }
 
@@ -73,11 +61,11 @@ public final class WorkerPool: @unchecked Sendable {
     }
 
     private func next() -> (() -> Void)? {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
+        monitor.lock()
+        defer { monitor.unlock() }
         while head == queue.count {
             if stopping { return nil }
-            pthread_cond_wait(condition, mutex)
+            monitor.wait()
         }
         let job = queue[head]
         head += 1

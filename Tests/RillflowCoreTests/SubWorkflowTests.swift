@@ -26,35 +26,48 @@ import Testing
         StepDefinition(name: "search", accepts: ["start"], sends: ["stop"]),
     ])
 
-    @Test func aChildRunsInsideItsParentsStream() throws {
-        let parent = try WorkflowDefinition(name: "report", steps: [
+    /// A running "report" workflow (plan -> write) with a subscription from its start.
+    /// Call `finish` when done: it stops the worker threads.
+    struct Report {
+        let execution: WorkflowExecution
+        let subscription: Subscription
+        let finish: () -> Void
+        var run: Run { execution.run }
+    }
+
+    static func startReport(plan: @escaping StepFunction, write: @escaping StepFunction) throws -> Report {
+        let definition = try WorkflowDefinition(name: "report", steps: [
             StepDefinition(name: "plan", accepts: ["start"], sends: ["researched"]),
             StepDefinition(name: "write", accepts: ["researched"], sends: ["stop"]),
         ])
         let pool = try WorkerPool(threads: 2)
         let delays = try DelayQueue()
-        defer {
-            pool.shutdown()
-            delays.shutdown()
-        }
         let run = Run(engine: LogTest.engine(), workflowName: "report")
         let subscription = try Subscription(log: run.log, options: SubscriptionOptions())
-        let execution = try WorkflowExecution(definition: parent, functions: [
-            { ctx in
-                try? ctx.startChild(Self.research, functions: [{ child in
-                    _ = try? child.emit(.token, data: Array("found".utf8))
-                    try? child.stop(result: Array(#"{"facts":3}"#.utf8))
-                    return .completed
-                }], input: Array("topic".utf8), resultType: "researched")
-                return .completed
-            },
-            { ctx in
-                try? ctx.stop(result: ctx.inputs[0])
-                return .completed
-            },
-        ], run: run, pool: pool, delays: delays, stepBudget: 100)
+        let execution = try WorkflowExecution(definition: definition, functions: [plan, write], run: run,
+                                              pool: pool, delays: delays, stepBudget: 100)
         try execution.start(input: [])
-        let events = Self.drain(subscription)
+        return Report(execution: execution, subscription: subscription, finish: {
+            pool.shutdown()
+            delays.shutdown()
+        })
+    }
+
+    @Test func aChildRunsInsideItsParentsStream() throws {
+        let report = try Self.startReport(plan: { ctx in
+            try? ctx.startChild(Self.research, functions: [{ child in
+                _ = try? child.emit(.token, data: Array("found".utf8))
+                try? child.stop(result: Array(#"{"facts":3}"#.utf8))
+                return .completed
+            }], input: Array("topic".utf8), resultType: "researched")
+            return .completed
+        }, write: { ctx in
+            try? ctx.stop(result: ctx.inputs[0])
+            return .completed
+        })
+        defer { report.finish() }
+        let events = Self.drain(report.subscription)
+        let run = report.run
 
         let own = events.filter { $0.runId == run.id }
         let child = events.filter { $0.runId != run.id }
@@ -68,30 +81,16 @@ import Testing
     }
 
     @Test func cancellingTheParentCancelsTheChild() throws {
-        let parent = try WorkflowDefinition(name: "report", steps: [
-            StepDefinition(name: "plan", accepts: ["start"], sends: ["researched"]),
-            StepDefinition(name: "write", accepts: ["researched"], sends: ["stop"]),
-        ])
-        let pool = try WorkerPool(threads: 2)
-        let delays = try DelayQueue()
-        defer {
-            pool.shutdown()
-            delays.shutdown()
-        }
-        let run = Run(engine: LogTest.engine(), workflowName: "report")
-        let subscription = try Subscription(log: run.log, options: SubscriptionOptions())
-        let execution = try WorkflowExecution(definition: parent, functions: [
-            { ctx in
-                try? ctx.startChild(Self.research, functions: [{ child in
-                    let giveUp = Deadline(milliseconds: 5_000)
-                    while !child.isCancelled && !giveUp.hasPassed {}
-                    return .completed
-                }], input: [], resultType: "researched")
+        let report = try Self.startReport(plan: { ctx in
+            try? ctx.startChild(Self.research, functions: [{ child in
+                let giveUp = Deadline(milliseconds: 5_000)
+                while !child.isCancelled && !giveUp.hasPassed {}
                 return .completed
-            },
-            { _ in .completed },
-        ], run: run, pool: pool, delays: delays, stepBudget: 100)
-        try execution.start(input: [])
+            }], input: [], resultType: "researched")
+            return .completed
+        }, write: { _ in .completed })
+        defer { report.finish() }
+        let (run, execution, subscription) = (report.run, report.execution, report.subscription)
         // Once the child's step runs, cancel the parent.
         var seen: [EventKind] = []
         var childStepStarted = false
@@ -113,26 +112,13 @@ import Testing
     }
 
     @Test func aFailingChildFailsItsParent() throws {
-        let parent = try WorkflowDefinition(name: "report", steps: [
-            StepDefinition(name: "plan", accepts: ["start"], sends: ["researched"]),
-            StepDefinition(name: "write", accepts: ["researched"], sends: ["stop"]),
-        ])
-        let (pool, delays) = (try WorkerPool(threads: 2), try DelayQueue())
-        defer {
-            pool.shutdown()
-            delays.shutdown()
-        }
-        let run = Run(engine: LogTest.engine(), workflowName: "report")
-        let subscription = try Subscription(log: run.log, options: SubscriptionOptions())
-        let execution = try WorkflowExecution(definition: parent, functions: [
-            { ctx in
-                try? ctx.startChild(Self.research, functions: [{ _ in .failed("no sources") }], input: [], resultType: "researched")
-                return .completed
-            },
-            { _ in .completed },
-        ], run: run, pool: pool, delays: delays, stepBudget: 100)
-        try execution.start(input: [])
-        let events = Self.drain(subscription)
+        let report = try Self.startReport(plan: { ctx in
+            try? ctx.startChild(Self.research, functions: [{ _ in .failed("no sources") }], input: [], resultType: "researched")
+            return .completed
+        }, write: { _ in .completed })
+        defer { report.finish() }
+        let events = Self.drain(report.subscription)
+        let run = report.run
         #expect(events.last?.runId == run.id && events.last?.kind == .runFailed)
         #expect(events.last?.data.contains("the sub-workflow 'research'") == true)
         #expect(events.last?.data.contains("failed: no sources") == true)
