@@ -73,10 +73,9 @@ public struct EventDraft {
 
     var recordSize: Int { EventRecord.size(stepLength: step.count, topicLength: topic.count, dataLength: data.count) }
 
-    /// Writes every field but the stamp into `record`, which has `recordSize` bytes.
+    /// Writes every field but the stamp into `record`, which has `size` (== `recordSize`) bytes.
     @inline(__always)
-    func write(to record: UnsafeMutableRawPointer, seq: UInt64, timestamp: Int64) {
-        let size = recordSize
+    func write(to record: UnsafeMutableRawPointer, size: Int, seq: UInt64, timestamp: Int64) {
         record.storeBytes(of: UInt32(size), toByteOffset: EventRecord.lengthOffset, as: UInt32.self)
         record.storeBytes(of: kind.rawValue, toByteOffset: EventRecord.kindOffset, as: UInt16.self)
         record.storeBytes(of: UInt16(step.count), toByteOffset: EventRecord.stepLengthOffset, as: UInt16.self)

@@ -126,7 +126,7 @@ public final class RunLog: @unchecked Sendable {
                 stamp(padding).pointee.store(UInt64(position + 1), ordering: .releasing)
             }
             let record = buffer + (recordPosition & mask)
-            draft.write(to: record, seq: UInt64(seq), timestamp: timestamp)
+            draft.write(to: record, size: size, seq: UInt64(seq), timestamp: timestamp)
             stamp(record).pointee.store(UInt64(recordPosition + 1), ordering: .releasing)
             if closes { readers.wakeAll() } else { readers.notify(kind: draft.kind) }
             if producersWaiting.load(ordering: .relaxed) > 0 { spaceFutex.wakeAll() }

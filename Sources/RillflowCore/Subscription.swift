@@ -278,7 +278,7 @@ public final class Subscription: EventWaiter, @unchecked Sendable {
         var json = "{\"skipped\":\(skipped),\"first_seq\":\(firstSeq),\"last_seq\":\(firstSeq + skipped - 1)}"
         json.withUTF8 { data in
             let draft = EventDraft(kind: .lagged, data: UnsafeRawBufferPointer(data))
-            draft.write(to: record, seq: 0, timestamp: WallClock.nowNanoseconds())
+            draft.write(to: record, size: draft.recordSize, seq: 0, timestamp: WallClock.nowNanoseconds())
         }
         record.storeBytes(of: UInt32(Self.laggedRecordSize), toByteOffset: EventRecord.lengthOffset, as: UInt32.self)
     }
