@@ -44,7 +44,7 @@ import Testing
             try task.complete(.completed)
         }
         #expect(handled == ["draft", "finish"])
-        let kinds = WorkflowExecutionTests.drain(subscription).map(\.kind)
+        let kinds = LogTest.drain(subscription).map(\.kind)
         #expect(kinds == [.runStarted, .stepStarted, .token, .stepCompleted, .stepStarted, .stepCompleted, .runCompleted])
         #expect(run.status == .completed)
         #expect(!isReadable(queue.fileDescriptor))

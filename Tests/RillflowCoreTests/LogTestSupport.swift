@@ -26,10 +26,29 @@ enum LogTest {
         }
     }
 
+    /// One delivered event, copied out of its view.
     struct Seen: Equatable {
         var kind: EventKind
         var seq: UInt64
         var data: String
+        var step = ""
+        var attempt: UInt32 = 0
+        var runId: UInt64 = 0
+        var parentRunId: UInt64 = 0
+        var rootRunId: UInt64 = 0
+        var workflow = ""
+
+        init(_ view: EventView) {
+            kind = view.kind
+            seq = view.seq
+            data = String(cString: view.data)
+            step = String(cString: view.step)
+            attempt = view.attempt
+            runId = view.source.runId
+            parentRunId = view.source.parentRunId
+            rootRunId = view.source.rootRunId
+            workflow = view.source.workflowName
+        }
     }
 
     /// Reads until the end of the stream (or `until` returns true), collecting every event.
@@ -39,7 +58,7 @@ enum LogTest {
         while !stop {
             do {
                 _ = try subscription.read(limit: batch, timeoutMilliseconds: 10_000) { view in
-                    let item = Seen(kind: view.kind, seq: view.seq, data: String(cString: view.data))
+                    let item = Seen(view)
                     seen.append(item)
                     if until?(item) == true { stop = true }
                     return true

@@ -3,25 +3,6 @@ import Testing
 
 /// Sub-workflows: child runs started by a step, streamed through their parent.
 @Suite struct SubWorkflowTests {
-    struct Seen {
-        var kind: EventKind
-        var runId: UInt64
-        var parentRunId: UInt64
-        var rootRunId: UInt64
-        var workflow: String
-        var data: String
-    }
-
-    static func drain(_ subscription: Subscription) -> [Seen] {
-        var events: [Seen] = []
-        while (try? subscription.read(limit: 64, timeoutMilliseconds: 10_000) { view in
-            events.append(Seen(kind: view.kind, runId: view.source.runId, parentRunId: view.source.parentRunId,
-                               rootRunId: view.source.rootRunId, workflow: view.source.workflowName, data: String(cString: view.data)))
-            return true
-        }) != nil {}
-        return events
-    }
-
     static let research = try! WorkflowDefinition(name: "research", steps: [
         StepDefinition(name: "search", accepts: ["start"], sends: ["stop"]),
     ])
@@ -66,7 +47,7 @@ import Testing
             return .completed
         })
         defer { report.finish() }
-        let events = Self.drain(report.subscription)
+        let events = LogTest.drain(report.subscription)
         let run = report.run
 
         let own = events.filter { $0.runId == run.id }
@@ -102,7 +83,7 @@ import Testing
             }
         }
         execution.cancel(reason: "user")
-        let rest = Self.drain(subscription)
+        let rest = LogTest.drain(subscription)
         #expect(rest.last?.kind == .runCancelled && rest.last?.runId == run.id)
         let childCancelled = rest.first { $0.kind == .runCancelled && $0.runId != run.id }
         // The child's own cancellation is written to its log; in the parent's stream it may or
@@ -117,7 +98,7 @@ import Testing
             return .completed
         }, write: { _ in .completed })
         defer { report.finish() }
-        let events = Self.drain(report.subscription)
+        let events = LogTest.drain(report.subscription)
         let run = report.run
         #expect(events.last?.runId == run.id && events.last?.kind == .runFailed)
         #expect(events.last?.data.contains("the sub-workflow 'research'") == true)

@@ -4,16 +4,9 @@ import Testing
 
 /// Runs of real workflows on a worker pool, checked through their event streams.
 @Suite struct WorkflowExecutionTests {
-    struct Seen {
-        var kind: EventKind
-        var step: String
-        var attempt: UInt32
-        var data: String
-    }
-
     /// Runs `steps` with `functions` on `input` and returns every event of the run, in order.
     static func run(_ steps: [StepDefinition], _ functions: [StepFunction], input: String = "in",
-                    threads: Int = 4, budget: Int = 1000) throws -> (events: [Seen], run: Run) {
+                    threads: Int = 4, budget: Int = 1000) throws -> (events: [LogTest.Seen], run: Run) {
         let definition = try WorkflowDefinition(name: "test", steps: steps)
         let engine = LogTest.engine(logCapacity: 1 << 20)
         let pool = try WorkerPool(threads: threads)
@@ -27,19 +20,7 @@ import Testing
         let execution = try WorkflowExecution(definition: definition, functions: functions, run: run, pool: pool,
                                               delays: delays, stepBudget: budget)
         try execution.start(input: Array(input.utf8))
-        var events: [Seen] = []
-        while true {
-            do {
-                _ = try subscription.read(limit: 64, timeoutMilliseconds: 10_000) { view in
-                    events.append(Seen(kind: view.kind, step: String(cString: view.step), attempt: view.attempt,
-                                       data: String(cString: view.data)))
-                    return true
-                }
-            } catch {
-                #expect(error.code == .endOfStream)
-                break
-            }
-        }
+        let events = LogTest.drain(subscription)
         return (events, run)
     }
 
@@ -206,28 +187,14 @@ import Testing
         return (execution, subscription, pool, delays)
     }
 
-    static func drain(_ subscription: Subscription) -> [Seen] {
-        var events: [Seen] = []
-        while (try? subscription.read(limit: 64, timeoutMilliseconds: 10_000) { view in
-            events.append(Seen(kind: view.kind, step: String(cString: view.step), attempt: view.attempt, data: String(cString: view.data)))
-            return true
-        }) != nil {}
-        return events
-    }
-
     @Test func cancellingEndsTheRunAndRunningStepsSeeIt() throws {
         let (execution, subscription, pool, delays) = try Self.startLongRun()
         // Wait until the step runs, then cancel.
-        var seen: [Seen] = []
-        while !seen.contains(where: { $0.kind == .stepStarted }) {
-            _ = try subscription.read(limit: 8, timeoutMilliseconds: 5_000) { view in
-                seen.append(Seen(kind: view.kind, step: "", attempt: 0, data: ""))
-                return true
-            }
-        }
+        let before = LogTest.drain(subscription, batch: 1, until: { $0.kind == .stepStarted })
+        #expect(before.last?.kind == .stepStarted)
         #expect(execution.cancel(reason: "user"))
         #expect(!execution.cancel(reason: "again"))
-        let rest = Self.drain(subscription)
+        let rest = LogTest.drain(subscription)
         pool.shutdown()
         delays.shutdown()
         #expect(rest.last?.kind == .runCancelled)
@@ -237,7 +204,7 @@ import Testing
 
     @Test func aRunPastItsTimeoutEndsNamingTheActiveSteps() throws {
         let (execution, subscription, pool, delays) = try Self.startLongRun(timeout: 20_000_000)
-        let events = Self.drain(subscription)
+        let events = LogTest.drain(subscription)
         pool.shutdown()
         delays.shutdown()
         // The step notices and returns; its completion may be claimed just before the terminal
@@ -348,14 +315,14 @@ import Testing
         #expect { try execution.resume(answer: []) } throws: { ($0 as? RillflowError)?.code == .invalidState }
         try execution.start(input: [])
 
-        let question = Self.drain(untilQuestion)
+        let question = LogTest.drain(untilQuestion)
         #expect(question.map(\.kind) == [.inputRequired])
         #expect(question.first?.data == #"{"prompt":{"question":"ship it?"}}"#)
         #expect(run.status == .suspended)
 
         try execution.resume(answer: Array(#""yes""#.utf8))
         #expect { try execution.resume(answer: []) } throws: { ($0 as? RillflowError)?.code == .invalidState }
-        let events = Self.drain(whole)
+        let events = LogTest.drain(whole)
         #expect(events.map(\.kind) == [.runStarted, .stepStarted, .stepCompleted, .inputRequired, .runResumed,
                                        .stepStarted, .stepCompleted, .runCompleted])
         #expect(events.last?.data.hasPrefix(#"{"result":"yes""#) == true)
