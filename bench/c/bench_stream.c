@@ -5,6 +5,11 @@
  *                                    of the same size as c.burst16's, same threads, same reads
  *   c.latency.{p50,p99,max}_us       emit-to-read latency while the consumer sleeps in the kernel
  *   c.stall.rss_growth_mib, .lost    200,000 events emitted while a subscriber stalls
+ *   c.emit_alone16.ns                rf_run_emit with no subscriber, one thread
+ *   c.emit_floor16.ns                the reference for it: bare C doing only this design's
+ *                                    necessary work per event (handle count in and out, TSC
+ *                                    read, 16-byte claim, 80-byte write, release commit, fence)
+ *   c.futex_wake.p50_us              the reference for c.latency: a bare futex wake, same pacing
  * Usage: bench_stream [scale [figure-prefix]] (scale 1.0 = default sizes; a prefix such as
  * "c.burst16" runs only the matching figures, for profiling). */
 #define _GNU_SOURCE
@@ -15,7 +20,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+#if defined(__x86_64__)
+#include <x86intrin.h>
+#endif
 #include "rillflow.h"
 
 static double scale = 1.0;
@@ -260,6 +270,85 @@ static void stall_figures(rf_engine *engine) {
     rf_run_release(run);
 }
 
+/* ---- the emit path alone, and the floor of its design ---- */
+
+static double emit_alone_ns(rf_engine *engine, long total) {
+    rf_run *run = NULL;
+    must(rf_run_create_manual(engine, "alone", NULL, &run), "run");
+    must(rf_run_start(run, NULL, 0), "start");
+    rf_emit e = {.struct_size = sizeof e, .kind = RF_EVENT_TOKEN, .step_name = "s", .data = "0123456789abcdef", .data_len = 16};
+    int64_t start = now_ns();
+    for (long i = 0; i < total; i++) must(rf_run_emit(run, &e, NULL), "emit");
+    int64_t elapsed = now_ns() - start;
+    rf_run_release(run);
+    return (double)elapsed / (double)total;
+}
+
+#if defined(__x86_64__)
+static _Alignas(128) __int128 floor_tail;
+static _Alignas(64) _Atomic uint64_t floor_handle;
+static _Alignas(64) _Atomic uint32_t floor_waiters;
+static unsigned char floor_ring[RING_BYTES];
+
+static double emit_floor_ns(long total) {
+    const char payload[16] = "0123456789abcdef";
+    volatile uint64_t sink = 0;
+    int64_t start = now_ns();
+    for (long i = 0; i < total; i++) {
+        uint64_t word = atomic_load(&floor_handle);                     /* handle: count in */
+        atomic_compare_exchange_strong(&floor_handle, &word, word + 1);
+        uint64_t ticks = __rdtsc();                                      /* timestamp */
+        __int128 current = floor_tail;                                   /* claim position + seq */
+        __sync_bool_compare_and_swap(&floor_tail, current, current + (((__int128)1) << 64) + 80);
+        unsigned char *record = floor_ring + ((uint64_t)current & (RING_BYTES - 1));
+        memcpy(record + 16, &ticks, 8);                                  /* write */
+        memcpy(record + 24, &i, sizeof i);
+        memcpy(record + 56, payload, 16);
+        record[74] = 0;
+        atomic_store_explicit((_Atomic uint64_t *)record, (uint64_t)current + 1, memory_order_release); /* commit */
+        atomic_thread_fence(memory_order_seq_cst);                       /* then: anyone waiting? */
+        sink += atomic_load_explicit(&floor_waiters, memory_order_relaxed);
+        atomic_fetch_sub(&floor_handle, 1);                              /* handle: count out */
+    }
+    return (double)(now_ns() - start) / (double)total;
+}
+#endif
+
+/* ---- a bare futex wake with the latency benchmark's pacing ---- */
+
+static _Atomic uint32_t wake_word;
+static _Atomic int64_t wake_sent;
+
+static void *futex_waiter(void *arg) {
+    int64_t *delays = arg;
+    for (int i = 0; i < (int)delays[0]; i++) {
+        while (atomic_load(&wake_word) == (uint32_t)i) syscall(SYS_futex, &wake_word, FUTEX_WAIT_PRIVATE, i, NULL, NULL, 0);
+        delays[i + 1] = now_ns() - atomic_load(&wake_sent);
+    }
+    return NULL;
+}
+
+static void futex_wake_figure(void) {
+    int samples = (int)(20000 * scale);
+    if (samples < 1000) samples = 1000;
+    int64_t *delays = malloc(sizeof(int64_t) * (size_t)(samples + 1));
+    delays[0] = samples;
+    atomic_store(&wake_word, 0);
+    pthread_t thread;
+    pthread_create(&thread, NULL, futex_waiter, delays);
+    struct timespec gap = {0, 50000};
+    for (int i = 0; i < samples; i++) {
+        nanosleep(&gap, NULL);
+        atomic_store(&wake_sent, now_ns());
+        atomic_store(&wake_word, (uint32_t)i + 1);
+        syscall(SYS_futex, &wake_word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+    }
+    pthread_join(thread, NULL);
+    qsort(delays + 1, (size_t)samples, sizeof delays[0], compare_int64);
+    printf("c.futex_wake.p50_us %.2f us\n", delays[1 + samples / 2] / 1000.0);
+    free(delays);
+}
+
 static const char *only = "";
 static int wanted(const char *figure) { return strncmp(figure, only, strlen(only)) == 0; }
 
@@ -277,6 +366,11 @@ int main(int argc, char **argv) {
     if (wanted("c.burst256")) printf("c.burst256.eps %.0f events/s\n", burst_events_per_second(engine, 256, 1, burst / 2));
     if (wanted("c.burst16_4p")) printf("c.burst16_4p.eps %.0f events/s\n", burst_events_per_second(engine, 16, 4, burst));
     if (wanted("c.latency")) latency_figures(engine);
+    if (wanted("c.futex_wake")) futex_wake_figure();
+    if (wanted("c.emit_alone")) printf("c.emit_alone16.ns %.1f ns\n", emit_alone_ns(engine, burst / 2));
+#if defined(__x86_64__)
+    if (wanted("c.emit_floor")) printf("c.emit_floor16.ns %.1f ns\n", emit_floor_ns(burst * 4));
+#endif
     if (wanted("c.stall")) stall_figures(engine);
     rf_engine_release(engine);
     return 0;
