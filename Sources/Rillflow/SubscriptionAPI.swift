@@ -22,8 +22,8 @@ extension SubscriptionOptions {
         guard let mode = StreamMode(rawValue: options.mode) else {
             throw .invalidArgument("options->mode \(options.mode) is not an RF_STREAM_* value")
         }
-        guard options.kinds & ~KindSet.valid.mask == 0 else {
-            throw .invalidArgument("options->kinds has bits of undefined kinds: 0x\(String(options.kinds & ~KindSet.valid.mask, radix: 16))")
+        guard options.kinds & ~KindSet.all.mask == 0 else {
+            throw .invalidArgument("options->kinds has bits of undefined kinds: 0x\(String(options.kinds & ~KindSet.all.mask, radix: 16))")
         }
         guard options.flags & ~RF_SUBSCRIBE_LOSSY == 0 else {
             throw .invalidArgument("options->flags has unknown bits: 0x\(String(options.flags & ~RF_SUBSCRIBE_LOSSY, radix: 16))")

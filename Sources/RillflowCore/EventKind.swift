@@ -43,9 +43,6 @@ public enum EventKind: UInt16, Sendable, CaseIterable {
     /// Terminal kinds end a run's stream: exactly one per run, and it is the last event.
     public var isTerminal: Bool { KindSet.terminal.contains(self) }
 
-    /// Whether the data of this kind is UTF-8 JSON (true) or raw text (token deltas).
-    public var dataIsJSON: Bool { self != .token }
-
     var bit: UInt32 { 1 << UInt32(rawValue) }
 }
 
@@ -65,8 +62,6 @@ public struct KindSet: Sendable, Equatable {
     public static var terminal: KindSet { KindSet(mask: 0xF000) }
     /// Every defined kind (bits 1 to 16).
     public static var all: KindSet { KindSet(mask: 0x1FFFE) }
-    /// Every mask a valid filter may carry: bits of defined kinds only.
-    public static var valid: KindSet { all }
 }
 
 /// The five stream modes: named filters over kinds. Terminal (and lagged) events always pass.
