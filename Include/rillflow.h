@@ -16,7 +16,7 @@
  * rf_last_error() a message about the failed call itself (which argument, which limit).
  * On failure, out-parameters are left unchanged unless the function says otherwise.
  *
- * Handles. rf_engine (and the handles later sections add) are opaque. A handle is not an
+ * Handles. rf_engine, rf_workflow, rf_run, rf_subscription and rf_step_ctx are opaque. A handle is not an
  * address: a NULL, released, stale or foreign handle is detected and refused with
  * RF_E_INVALID_HANDLE; it never crashes the process. A handle of one type passed where
  * another type is expected is refused the same way.
@@ -57,10 +57,10 @@ extern "C" {
 /* The version of this header. The library's own version is rf_version(). The major
  * version is the ABI generation (the 1 of librillflow.so.1); minor versions only add. */
 #define RF_VERSION_MAJOR 1
-#define RF_VERSION_MINOR 0
+#define RF_VERSION_MINOR 1
 #define RF_VERSION_PATCH 0
-#define RF_VERSION_STRING "1.0.0"
-/* MAJOR * 10000 + MINOR * 100 + PATCH, e.g. 10000 for 1.0.0. */
+#define RF_VERSION_STRING "1.1.0"
+/* MAJOR * 10000 + MINOR * 100 + PATCH, e.g. 10100 for 1.1.0. */
 #define RF_VERSION_NUMBER (RF_VERSION_MAJOR * 10000 + RF_VERSION_MINOR * 100 + RF_VERSION_PATCH)
 
 /* The library's version as RF_VERSION_NUMBER computes it. Compare it with the header's
@@ -95,6 +95,8 @@ typedef int32_t rf_status;
 #define RF_E_SEQ_UNAVAILABLE   (-12) /* a requested event seq is no longer retained */
 #define RF_E_SYSTEM            (-13) /* the operating system refused (message has errno text) */
 #define RF_E_INTERNAL          (-14) /* a bug in Rillflow: please report the message */
+#define RF_E_CANCELLED         (-15) /* the step's run has ended (cancelled, timed out, failed or
+                                        stopped by another step) or its try timed out: stop */
 
 /* The name of a status code, e.g. "RF_E_INVALID_HANDLE" for RF_E_INVALID_HANDLE, or
  * "RF_UNKNOWN_STATUS" for a value this library does not define. The pointer is static:
@@ -163,8 +165,11 @@ RF_API rf_status rf_engine_create(const rf_engine_options *options, rf_engine **
 RF_API rf_status rf_engine_get_options(rf_engine *engine, rf_engine_options *out_options);
 
 /* Releases the caller's engine handle. The handle is invalid as soon as the call starts:
- * every later call with it, including a second release, returns RF_E_INVALID_HANDLE. Runs
- * and subscriptions created from the engine stay valid until they are released themselves.
+ * every later call with it, including a second release, returns RF_E_INVALID_HANDLE.
+ * Workflows, runs and subscriptions created from the engine stay valid until they are released
+ * themselves, and its worker threads run until the last of them is. Since nobody can take
+ * host-run steps any more, a thread waiting in rf_engine_take_task() returns RF_E_CLOSED and
+ * host-run invocations that wait, or come later, fail their step.
  * Returns RF_OK or RF_E_INVALID_HANDLE. */
 RF_API rf_status rf_engine_release(rf_engine *engine);
 
@@ -188,7 +193,7 @@ typedef uint32_t rf_event_kind;
  * engine emits carry exactly these; a manual run's host supplies the data (it should keep to
  * the same shape, and it must be JSON: the library renders JSON, it never parses it). */
 #define RF_EVENT_RUN_STARTED     1  /* {"trace_id": string|null, "parent_span_id": string|null,
-                                        "input_bytes": n} */
+                                        "input_bytes": n, "metadata": json (when given)} */
 #define RF_EVENT_STEP_STARTED    2  /* {"input_bytes": n}; step_name and attempt are set */
 #define RF_EVENT_TOKEN           3  /* the delta's UTF-8 text (not JSON); token_index is its
                                         position in the step's output */
@@ -277,6 +282,16 @@ typedef struct rf_run_options {
     uint32_t reserved0;          /* must be 0 */
     const char *trace_id;        /* tracing: 1 to 32 hex digits, carried on RUN_STARTED; NULL = none */
     const char *parent_span_id;  /* tracing: 1 to 16 hex digits; NULL = none */
+    /* Since 1.1 (struct_size 48): */
+    uint32_t step_budget;        /* workflow runs: step invocations (tries included) the run may
+                                    start before it fails as a runaway; 0 = 10000; manual runs: 0 */
+    uint32_t reserved1;          /* must be 0 */
+    uint64_t timeout_ms;         /* workflow runs: the run ends with RUN_TIMED_OUT if it has not
+                                    ended this long after rf_run_start(); 0 = no limit; manual
+                                    runs: 0 */
+    const char *metadata;        /* JSON text (NUL-terminated, not checked: the library never
+                                    parses JSON) carried on RUN_STARTED as "metadata"; NULL = none;
+                                    at most max_event_bytes - 1024 bytes. Copied. */
 } rf_run_options;
 
 #define RF_RUN_OPTIONS_SIZE_V1 24u
@@ -296,10 +311,11 @@ RF_API rf_status rf_run_options_init(rf_run_options *options);
 RF_API rf_status rf_run_create_manual(rf_engine *engine, const char *workflow_name,
                                       const rf_run_options *options, rf_run **out_run);
 
-/* Starts a pending run and emits RUN_STARTED. input (input_len bytes; NULL if 0) is the run's
- * input; a manual run only reports its size.
+/* Starts a pending run and emits RUN_STARTED. input (input_len bytes, copied; NULL if 0) is
+ * the run's input: a workflow run delivers it as the "start" event's payload to the steps that
+ * accept "start"; a manual run only reports its size. A workflow run's timeout starts now.
  * Returns RF_OK; RF_E_INVALID_HANDLE; RF_E_INVALID_ARGUMENT if input is NULL and input_len
- * is not 0; RF_E_STATE if the run is not pending (a run starts once). */
+ * is not 0; RF_E_STATE if the run is not pending (a run starts once; a cancelled run never). */
 RF_API rf_status rf_run_start(rf_run *run, const void *input, uint32_t input_len);
 
 /* The run's id, unique in the process, carried as run_id on its events.
@@ -332,7 +348,8 @@ typedef struct rf_emit {
  * Returns RF_OK; RF_E_INVALID_HANDLE; RF_E_INVALID_ARGUMENT for a NULL event, a kind not
  * allowed here, NULL data with data_len > 0, or a name over 255 bytes; RF_E_STRUCT_SIZE;
  * RF_E_TOO_LARGE if data_len exceeds max_event_bytes; RF_E_STATE if the run is pending or
- * has ended; RF_E_TIMEOUT if the log stayed full for emit_timeout_ms. */
+ * has ended, or if it is a workflow run (its steps emit through rf_step_ctx); RF_E_TIMEOUT
+ * if the log stayed full for emit_timeout_ms. */
 RF_API rf_status rf_run_emit(rf_run *run, const rf_emit *event, uint64_t *out_seq);
 
 /* Ends a manual run with its terminal event: RF_EVENT_RUN_COMPLETED, _FAILED, _TIMED_OUT or
@@ -342,13 +359,71 @@ RF_API rf_status rf_run_emit(rf_run *run, const rf_emit *event, uint64_t *out_se
  * like rf_run_emit(). On any error the run is left as it was, so the call can be retried.
  * Returns RF_OK; RF_E_INVALID_HANDLE; RF_E_INVALID_ARGUMENT for a kind that is not terminal
  * or NULL data with data_len > 0; RF_E_STATE if the run has already ended (or is pending and
- * kind is not RUN_CANCELLED); RF_E_TOO_LARGE; RF_E_TIMEOUT as for rf_run_emit(). */
+ * kind is not RUN_CANCELLED), or if it is a workflow run (use rf_run_cancel()); RF_E_TOO_LARGE;
+ * RF_E_TIMEOUT as for rf_run_emit(). */
 RF_API rf_status rf_run_end(rf_run *run, rf_event_kind kind, const void *data, uint32_t data_len);
 
-/* Releases the caller's run handle. A manual run that has not ended is cancelled first
+/* Waits until the run has ended or is suspended (waiting for input: see rf_run_resume()), at
+ * most timeout_ms milliseconds (-1 = without limit, 0 = do not wait), and stores its status in
+ * *out_status (if not NULL) in every case. Any number of threads may wait on one run.
+ * Returns RF_OK when the run has ended or is suspended; RF_E_TIMEOUT (or RF_E_AGAIN for
+ * timeout_ms 0) if it has not; RF_E_INVALID_HANDLE; RF_E_INVALID_ARGUMENT for a timeout_ms
+ * below -1. */
+RF_API rf_status rf_run_wait(rf_run *run, int32_t timeout_ms, rf_run_status *out_status);
+
+/* The result of a completed run: the bytes a step passed to rf_step_ctx_stop() (for a manual
+ * run, the data given to rf_run_end() with RF_EVENT_RUN_COMPLETED). *out_data points to
+ * *out_len bytes followed by a NUL byte (not counted); the memory belongs to the run and stays
+ * valid until rf_run_release().
+ * Returns RF_OK; RF_E_INVALID_HANDLE; RF_E_INVALID_ARGUMENT if out_data or out_len is NULL;
+ * RF_E_STATE if the run has not ended, or ended without completing: then rf_last_error() says
+ * how it ended and why (the failing step and its error, the timeout and the steps still
+ * active, or the cancel reason). */
+RF_API rf_status rf_run_get_result(rf_run *run, const void **out_data, uint32_t *out_len);
+
+/* Token usage, as steps report it (rf_step_ctx_report_usage()) and runs sum it. */
+typedef struct rf_token_usage {
+    uint32_t struct_size;          /* sizeof(rf_token_usage) */
+    uint32_t reserved0;            /* must be 0 */
+    uint64_t input_tokens;
+    uint64_t output_tokens;
+    uint64_t total_tokens;
+    uint64_t reasoning_tokens;
+    uint64_t cached_input_tokens;
+} rf_token_usage;
+
+#define RF_TOKEN_USAGE_SIZE_V1 48u
+
+/* The token usage the run's steps have reported so far, summed (RUN_COMPLETED carries the
+ * final totals as "usage"). The caller sets out_usage->struct_size first. A manual run reports
+ * zeros.
+ * Returns RF_OK; RF_E_INVALID_HANDLE; RF_E_INVALID_ARGUMENT if out_usage is NULL;
+ * RF_E_STRUCT_SIZE. */
+RF_API rf_status rf_run_get_usage(rf_run *run, rf_token_usage *out_usage);
+
+/* Cancels a run that has not ended: RUN_CANCELLED with data {"reason": reason} ends its stream.
+ * A workflow run starts no more steps and drops retries that wait; running steps see
+ * RF_E_CANCELLED from rf_step_ctx_check_cancelled() and whatever they send afterwards is
+ * ignored; its sub-workflows are cancelled too. reason (NULL = "cancelled", at most 255 bytes)
+ * is copied. A pending run can be cancelled (it then never starts).
+ * Returns RF_OK; RF_E_INVALID_HANDLE; RF_E_INVALID_ARGUMENT for a reason over 255 bytes;
+ * RF_E_STATE if the run has already ended. */
+RF_API rf_status rf_run_cancel(rf_run *run, const char *reason);
+
+/* Continues a run suspended for human input (a step called rf_step_ctx_request_input()):
+ * emits RUN_RESUMED, then delivers answer (answer_len bytes, copied; NULL if 0) as an event of
+ * the type that step named, to the steps that accept it.
+ * Returns RF_OK; RF_E_INVALID_HANDLE; RF_E_INVALID_ARGUMENT if answer is NULL and answer_len is
+ * not 0; RF_E_STATE if the run is not waiting for input (not suspended, ended, already resumed,
+ * or a manual run). */
+RF_API rf_status rf_run_resume(rf_run *run, const void *answer, uint32_t answer_len);
+
+/* Releases the caller's run handle. A run that has not ended is cancelled first
  * (RUN_CANCELLED with data {"reason":"released"}), so its subscribers reach the end of the
- * stream; this never waits (see rf_run_end()). Subscriptions stay readable after the run
- * handle is released.
+ * stream; this never waits (see rf_run_end()). A workflow run's steps that are still running
+ * finish on their threads (their contexts stay valid until they return) but change nothing.
+ * Subscriptions stay readable after the run handle is released. Pointers from
+ * rf_run_get_result() become invalid.
  * Returns RF_OK or RF_E_INVALID_HANDLE. */
 RF_API rf_status rf_run_release(rf_run *run);
 
@@ -382,6 +457,9 @@ typedef uint32_t rf_stream_mode;
 
 #define RF_SUBSCRIBE_LOSSY  1u /* flags: skip ahead (with a LAGGED event) instead of making
                                    producers wait */
+#define RF_SUBSCRIBE_END_AT_SUSPENSION 2u /* flags: the stream ends (RF_E_END_OF_STREAM) after
+                                   the first INPUT_REQUIRED event, when the run waits for a
+                                   human; without it the stream stays open until the run ends */
 
 typedef struct rf_subscription_options {
     uint32_t struct_size;        /* sizeof(rf_subscription_options) */
@@ -468,6 +546,310 @@ RF_API rf_status rf_subscription_fd(rf_subscription *subscription, int32_t *out_
  * Pointers from its reads become invalid.
  * Returns RF_OK or RF_E_INVALID_HANDLE. */
 RF_API rf_status rf_subscription_release(rf_subscription *subscription);
+
+/* =======================================================================================
+ * Workflows
+ *
+ * A workflow is a named set of steps. Steps accept named event types and send named events;
+ * the built-in "start" event carries a run's input to the steps that accept it, and sending
+ * "stop" (rf_step_ctx_stop()) ends the run with a result. That one model gives chains,
+ * branches (send one of several types), loops (send a type an earlier step accepts), fan-out
+ * (send many events; the accepting step runs up to its concurrency limit at once), fan-in
+ * (collect N events into one invocation) and foreach (one invocation per item of a list, with
+ * a PROGRESS event per item, then the outputs together, in item order, to the next step).
+ *
+ * Events a step sends, the stop, a question for a human and a sub-workflow take effect when the
+ * step completes, right after its STEP_COMPLETED: the stream reads step by step, and a failed
+ * try changes nothing (its retry starts clean). Token, custom, progress and state events are
+ * written at once.
+ *
+ * Build a workflow with rf_workflow_create(), rf_workflow_add_step() for each step and
+ * rf_workflow_build(); then create runs of it with rf_run_create(). A built workflow is frozen
+ * and may run any number of times, concurrently.
+ * ======================================================================================= */
+
+typedef struct rf_workflow rf_workflow;
+typedef struct rf_step_ctx rf_step_ctx;
+
+/* A step's code. Called on one of the engine's worker threads with the step's user_data and
+ * a context that is valid until the step ends. Return:
+ *   RF_OK            the step completed (what it sent now takes effect);
+ *   RF_STEP_PENDING  the step goes on elsewhere: it ends when some thread calls
+ *                    rf_step_ctx_complete(ctx, ...), which must happen exactly once;
+ *   a negative rf_status: the try failed. The error is the message given to
+ *                    rf_step_ctx_set_error(), or else "the step returned <status name>". It is
+ *                    retried if its retry policy allows (STEP_RETRYING), or else it fails
+ *                    (STEP_FAILED, then RUN_FAILED with the step, error, tries and time).
+ * Any other value fails the try. The callback may block (an LLM call) and may call any rf_
+ * function, but a long one should check rf_step_ctx_check_cancelled() now and then. */
+typedef rf_status (*rf_step_fn)(void *user_data, rf_step_ctx *ctx);
+
+#define RF_STEP_PENDING 1
+
+/* Frees a step's user_data. Called once, on any thread, when the workflow has been released
+ * and no run uses the step any more. */
+typedef void (*rf_destructor)(void *user_data);
+
+#define RF_STEP_HOST_RUN 1u  /* rf_step_options.flags: the host runs the step (see "Host-run
+                                steps" below); its fn must be NULL */
+
+typedef struct rf_step_options {
+    uint32_t struct_size;               /* sizeof(rf_step_options) */
+    uint32_t flags;                     /* RF_STEP_* */
+    uint32_t concurrency;               /* invocations of this step that may run at once, per
+                                           run; 0 = no limit */
+    uint32_t collect;                   /* fan-in: events of an accepted type gathered into one
+                                           invocation (its inputs, in arrival order); 0 = 1 */
+    const char *foreach_done;           /* foreach: each event this step accepts carries a list
+                                           (sent with rf_step_ctx_send_each()); the step runs once
+                                           per item, each item's try is followed by a PROGRESS
+                                           event, and when all are done their outputs
+                                           (rf_step_ctx_set_output()) are sent together, in
+                                           item order, as one event of this type, which the step
+                                           must list in its sends. NULL = not a foreach step */
+    uint32_t timeout_ms;                /* longest a try may take before it fails (and may be
+                                           retried); 0 = no limit */
+    uint32_t retry_attempts;            /* tries in all; 0 or 1 = no retry; at most 1000 */
+    uint32_t retry_initial_backoff_ms;  /* wait before the second try */
+    uint32_t retry_max_backoff_ms;      /* longest wait between tries; 0 = no cap */
+    double retry_multiplier;            /* each wait is the previous one times this; 0 = 2.0;
+                                           1 to 100 */
+    double retry_jitter;                /* 0 to 1: the fraction of each wait randomized, so many
+                                           runs' retries spread out; 0 = none */
+} rf_step_options;
+
+#define RF_STEP_OPTIONS_SIZE_V1 56u
+
+/* Fills *options with struct_size = sizeof(rf_step_options) and every other field 0: no
+ * concurrency limit, no fan-in, no foreach, no timeout, no retry.
+ * Returns RF_OK, or RF_E_INVALID_ARGUMENT if options is NULL. */
+RF_API rf_status rf_step_options_init(rf_step_options *options);
+
+/* Creates an empty workflow named `name` (1 to 255 bytes, copied; the workflow_name of its
+ * runs' events). On success *out_workflow is a new handle the caller owns and passes to
+ * rf_workflow_release() once.
+ * Returns RF_OK; RF_E_INVALID_HANDLE for engine; RF_E_INVALID_ARGUMENT for a NULL
+ * out_workflow or a NULL, empty or over-long name; RF_E_NO_MEMORY. */
+RF_API rf_status rf_workflow_create(rf_engine *engine, const char *name, rf_workflow **out_workflow);
+
+/* Adds a step to a workflow that is not built yet.
+ *   name     1 to 255 bytes, unique in the workflow; copied.
+ *   accepts  the event types that start it, comma-separated ("start", "draft,revise"); spaces
+ *            around names are ignored; names are 1 to 255 bytes. Copied.
+ *   sends    the event types it may send, the same way, "stop" among them if it ends the run
+ *            with a result; NULL or "" = none. A step can only send, ask for an answer of, or
+ *            receive a sub-workflow's result as, a type listed here.
+ *   fn       its code, called with user_data; NULL only with RF_STEP_HOST_RUN.
+ *   destroy  NULL, or called with user_data once nothing uses the step any more.
+ *   options  NULL for the defaults; read during the call only.
+ * Ownership of user_data passes to the workflow only when the call succeeds: on an error
+ * destroy is not called.
+ * Returns RF_OK; RF_E_INVALID_HANDLE; RF_E_INVALID_ARGUMENT for a NULL name or accepts, an
+ * empty or over-long name, a duplicate step name, fn NULL without RF_STEP_HOST_RUN or not NULL
+ * with it, unknown flags, foreach_done not among sends, foreach with collect, or retry values out
+ * of range (the message names the step and the field); RF_E_STRUCT_SIZE; RF_E_STATE if the
+ * workflow is already built. */
+RF_API rf_status rf_workflow_add_step(rf_workflow *workflow, const char *name, const char *accepts,
+                                      const char *sends, rf_step_fn fn, void *user_data,
+                                      rf_destructor destroy, const rf_step_options *options);
+
+/* Checks the workflow and freezes it. Each problem has its own message: a workflow with no
+ * steps, an event type a step sends that no step accepts, an unknown event type (accepted but
+ * never sent), a step that no path of events from "start" reaches, no step accepting "start",
+ * no step sending "stop". A workflow that fails to build can be fixed with more steps and built
+ * again.
+ * Returns RF_OK; RF_E_INVALID_HANDLE; RF_E_INVALID_ARGUMENT with the problem in
+ * rf_last_error(); RF_E_STATE if it is already built. */
+RF_API rf_status rf_workflow_build(rf_workflow *workflow);
+
+/* Releases the caller's workflow handle. Runs already created from it go on; the steps'
+ * destructors run once the last of them is released.
+ * Returns RF_OK or RF_E_INVALID_HANDLE. */
+RF_API rf_status rf_workflow_release(rf_workflow *workflow);
+
+/* Creates a pending run of a built workflow: attach subscriptions, then rf_run_start() with the
+ * input. options may be NULL (no timeout, a budget of 10000 steps, no trace, no metadata).
+ * On success *out_run is a new handle the caller owns and passes to rf_run_release() once.
+ * Returns RF_OK; RF_E_INVALID_HANDLE for workflow; RF_E_INVALID_ARGUMENT for a NULL out_run, a
+ * trace id that is not hex of the allowed length, or metadata too long; RF_E_STRUCT_SIZE;
+ * RF_E_STATE if the workflow is not built; RF_E_SYSTEM if the engine's threads cannot be
+ * started (the first run starts them); RF_E_NO_MEMORY. */
+RF_API rf_status rf_run_create(rf_workflow *workflow, const rf_run_options *options, rf_run **out_run);
+
+/* =======================================================================================
+ * Inside a step: rf_step_ctx
+ *
+ * A step's context is valid from the moment its code gets it until the step ends: its
+ * callback returns (RF_OK or an error), or rf_step_ctx_complete() ends a pending or host-run
+ * step, or its try times out. After that every call with it returns RF_E_INVALID_HANDLE.
+ * Any thread may use a valid context, concurrently.
+ *
+ * Every function here returns RF_E_INVALID_HANDLE for a context that is not valid, and
+ * RF_E_INVALID_ARGUMENT for a NULL pointer where a value is required (or NULL data with a
+ * non-zero length); the others each function names.
+ * ======================================================================================= */
+
+/* What a step invocation is. */
+typedef struct rf_step_info {
+    uint32_t struct_size;        /* set by the caller: sizeof(rf_step_info) */
+    uint32_t attempt;            /* 1 for the first try */
+    uint64_t run_id;             /* the run it belongs to */
+    const char *workflow_name;
+    const char *step_name;
+    const char *event_type;      /* the event type that started it ("start" for the first step) */
+    uint32_t input_count;        /* inputs (rf_step_ctx_input()): 1, or collect for a fan-in
+                                    step, or the items' count for the step after a foreach */
+    uint32_t reserved0;
+    void *user_data;             /* the step's user_data (host-run steps: to find their code) */
+} rf_step_info;
+
+#define RF_STEP_INFO_SIZE_V1 56u
+
+/* Fills *out_info (whose struct_size the caller sets). Its strings stay valid while the
+ * context is.
+ * Returns RF_OK; RF_E_INVALID_HANDLE; RF_E_INVALID_ARGUMENT; RF_E_STRUCT_SIZE. */
+RF_API rf_status rf_step_ctx_get_info(rf_step_ctx *ctx, rf_step_info *out_info);
+
+/* Input number `index` (0-based, below input_count): the payload of the event that started the
+ * step (the run's input for "start"). *out_data points to *out_len bytes followed by a NUL byte
+ * (not counted), valid while the context is.
+ * Returns RF_OK; RF_E_INVALID_HANDLE; RF_E_INVALID_ARGUMENT; RF_E_NOT_FOUND if index >=
+ * input_count. */
+RF_API rf_status rf_step_ctx_input(rf_step_ctx *ctx, uint32_t index, const void **out_data,
+                                   uint32_t *out_len);
+
+/* Streams a token delta: a TOKEN event with text (len bytes of UTF-8, copied) and its index in
+ * the step's output (0, 1, 2, ... as the caller counts them).
+ * Returns RF_OK; RF_E_INVALID_HANDLE; RF_E_INVALID_ARGUMENT; RF_E_TOO_LARGE (over
+ * max_event_bytes); RF_E_STATE if the run has ended; RF_E_TIMEOUT as for rf_run_emit(). */
+RF_API rf_status rf_step_ctx_emit_token(rf_step_ctx *ctx, const char *text, uint32_t len,
+                                        uint64_t token_index);
+
+/* Writes a CUSTOM event on the named stream `topic` (1 to 255 bytes) with json (len bytes of
+ * JSON, copied, not checked), like LlamaIndex's write_event_to_stream or a Mistral topic.
+ * Returns what rf_step_ctx_emit_token() returns, and RF_E_INVALID_ARGUMENT for an empty or
+ * over-long topic. */
+RF_API rf_status rf_step_ctx_emit_custom(rf_step_ctx *ctx, const char *topic, const void *json,
+                                         uint32_t len);
+
+/* Reports the step's own progress: a PROGRESS event {"completed": completed, "total": total,
+ * "status": status}. status (NULL = "running", at most 255 bytes) is copied.
+ * Returns what rf_step_ctx_emit_token() returns, and RF_E_INVALID_ARGUMENT for an over-long
+ * status or completed > total. */
+RF_API rf_status rf_step_ctx_emit_progress(rf_step_ctx *ctx, uint64_t completed, uint64_t total,
+                                           const char *status);
+
+/* Sends an event of `event_type`, carrying data (len bytes, copied), to the steps that accept
+ * it, when this step completes. Each call sends one event; call it many times to fan out.
+ * Returns RF_OK; RF_E_INVALID_HANDLE; RF_E_INVALID_ARGUMENT if the step did not list
+ * event_type in its sends; RF_E_STATE for a second "stop". */
+RF_API rf_status rf_step_ctx_send(rf_step_ctx *ctx, const char *event_type, const void *data,
+                                  uint32_t len);
+
+/* Sends a list of `count` items (items[i] is item_lens[i] bytes; all copied) as one event of
+ * `event_type`, when this step completes: a foreach step that accepts it runs once per item.
+ * Returns RF_OK; RF_E_INVALID_HANDLE; RF_E_INVALID_ARGUMENT (also for "stop", or an items[i]
+ * NULL with a non-zero length). */
+RF_API rf_status rf_step_ctx_send_each(rf_step_ctx *ctx, const char *event_type,
+                                       const void *const *items, const uint32_t *item_lens,
+                                       uint32_t count);
+
+/* Sets this invocation's output (JSON, len bytes, copied): for a foreach item, what its PROGRESS
+ * event shows as "output" and what goes on, in item order, when every item is done.
+ * Returns RF_OK; RF_E_INVALID_HANDLE; RF_E_INVALID_ARGUMENT. */
+RF_API rf_status rf_step_ctx_set_output(rf_step_ctx *ctx, const void *json, uint32_t len);
+
+/* Ends the run with `result` (JSON, len bytes, copied) when this step completes: RUN_COMPLETED
+ * carries it with the run's usage, and rf_run_get_result() returns it. The step must list
+ * "stop" in its sends.
+ * Returns RF_OK; RF_E_INVALID_HANDLE; RF_E_INVALID_ARGUMENT if "stop" is not among its sends;
+ * RF_E_STATE if it already stopped the run. */
+RF_API rf_status rf_step_ctx_stop(rf_step_ctx *ctx, const void *result, uint32_t len);
+
+/* Sets `key` (1 to 255 bytes) of the run's state to a JSON value (len bytes, copied) and emits
+ * STATE_CHANGED {"key": key, "value": value} at once. Every step of the run sees it.
+ * Returns what rf_step_ctx_emit_token() returns. */
+RF_API rf_status rf_step_ctx_set_state(rf_step_ctx *ctx, const char *key, const void *json,
+                                       uint32_t len);
+
+/* Copies the JSON value of `key` of the run's state into buffer (capacity bytes) and sets
+ * *out_len to its length; a NUL is added when it fits (capacity > *out_len). To measure, pass
+ * buffer NULL and capacity 0.
+ * Returns RF_OK; RF_E_INVALID_HANDLE; RF_E_INVALID_ARGUMENT (buffer NULL with capacity > 0);
+ * RF_E_NOT_FOUND if the key was never set; RF_E_TOO_LARGE if capacity < *out_len (then
+ * *out_len is the length needed and nothing is copied). */
+RF_API rf_status rf_step_ctx_get_state(rf_step_ctx *ctx, const char *key, void *buffer,
+                                       uint32_t capacity, uint32_t *out_len);
+
+/* Adds an LLM call's token counts (struct_size set by the caller) to the run's totals.
+ * Returns RF_OK; RF_E_INVALID_HANDLE; RF_E_INVALID_ARGUMENT; RF_E_STRUCT_SIZE. */
+RF_API rf_status rf_step_ctx_report_usage(rf_step_ctx *ctx, const rf_token_usage *usage);
+
+/* Whether the step should stop working: RF_OK while it should go on; RF_E_CANCELLED once its
+ * run has ended (cancelled, timed out, failed, or stopped by another step) or its try has
+ * outlived its timeout (then the context soon becomes invalid: RF_E_INVALID_HANDLE). */
+RF_API rf_status rf_step_ctx_check_cancelled(rf_step_ctx *ctx);
+
+/* Asks a human for input, when this step completes: the run suspends (RF_RUN_SUSPENDED) with
+ * INPUT_REQUIRED {"prompt": prompt}, and rf_run_resume() later delivers the answer as an
+ * event of `answer_type`, which this step must list in its sends. prompt is JSON (len bytes,
+ * copied). One question per invocation; a run waits for one answer at a time.
+ * Returns RF_OK; RF_E_INVALID_HANDLE; RF_E_INVALID_ARGUMENT if answer_type is not among its
+ * sends; RF_E_STATE if this invocation already asked. */
+RF_API rf_status rf_step_ctx_request_input(rf_step_ctx *ctx, const void *prompt, uint32_t len,
+                                           const char *answer_type);
+
+/* Starts a sub-workflow, when this step completes: a child run of the built workflow `child`
+ * with input (len bytes, copied). Its events appear in this run's stream too, with their own
+ * run_id and this run as parent_run_id and root_run_id's run as root; its end does not end this
+ * stream. When it completes, its result arrives as an event of `result_type` (which this step
+ * must list in its sends); when it fails, times out or is cancelled, this run fails; when this
+ * run ends first, the child is cancelled. `child` may be released once this returns.
+ * Returns RF_OK; RF_E_INVALID_HANDLE (ctx or child); RF_E_INVALID_ARGUMENT if result_type is
+ * not among its sends; RF_E_STATE if child is not built. */
+RF_API rf_status rf_step_ctx_start_child(rf_step_ctx *ctx, rf_workflow *child, const void *input,
+                                         uint32_t len, const char *result_type);
+
+/* Sets the message the try fails with when the callback returns an error status (at most
+ * 4096 bytes, copied). The last call wins.
+ * Returns RF_OK; RF_E_INVALID_HANDLE; RF_E_INVALID_ARGUMENT. */
+RF_API rf_status rf_step_ctx_set_error(rf_step_ctx *ctx, const char *message);
+
+/* Ends a step whose callback returned (or is about to return) RF_STEP_PENDING, or a host-run
+ * step, from any thread: result RF_OK completes it, a negative rf_status fails the try with
+ * error_message (NULL = the status name, at most 4096 bytes, copied). The context becomes
+ * invalid when the step has ended. Complete every pending step exactly once, even when its
+ * run has ended (the completion is then ignored): until then its context stays allocated.
+ * Returns RF_OK; RF_E_INVALID_HANDLE (also for a step that already ended, e.g. timed out);
+ * RF_E_INVALID_ARGUMENT for RF_STEP_PENDING or another positive result, or an over-long
+ * message; RF_E_STATE if it was already completed (its callback has not returned yet). */
+RF_API rf_status rf_step_ctx_complete(rf_step_ctx *ctx, rf_status result, const char *error_message);
+
+/* =======================================================================================
+ * Host-run steps
+ *
+ * A step added with RF_STEP_HOST_RUN is not called on a worker thread: each invocation waits
+ * in the engine's task queue until a host thread takes it, runs it with the rf_step_ctx_*
+ * functions and ends it with rf_step_ctx_complete(). This is how a language whose callbacks are
+ * costly from foreign threads (Python) or that has its own event loop runs steps: one thread, no
+ * callbacks into it. rf_step_info.user_data tells which step's code to run.
+ * ======================================================================================= */
+
+/* Takes the next waiting host-run step invocation, waiting at most timeout_ms milliseconds
+ * (-1 = without limit, 0 = do not wait). *out_ctx is valid until the step ends; complete it
+ * exactly once. Any number of threads may take from one engine.
+ * Returns RF_OK; RF_E_AGAIN (timeout_ms 0, none waiting); RF_E_TIMEOUT; RF_E_CLOSED if the
+ * engine was released (while waiting or before); RF_E_INVALID_HANDLE; RF_E_INVALID_ARGUMENT
+ * for a NULL out_ctx or a timeout_ms below -1; RF_E_SYSTEM if the engine's threads cannot be
+ * started. */
+RF_API rf_status rf_engine_take_task(rf_engine *engine, int32_t timeout_ms, rf_step_ctx **out_ctx);
+
+/* A file descriptor that is readable while host-run invocations wait to be taken (or the
+ * engine was released), for epoll, poll, libuv or asyncio's loop.add_reader(): take with
+ * timeout 0 until RF_E_AGAIN, then wait on it again; never read() it yourself. It belongs to
+ * the engine: it stays open until the engine's last run is released after the engine.
+ * Returns RF_OK; RF_E_INVALID_HANDLE; RF_E_INVALID_ARGUMENT if out_fd is NULL; RF_E_SYSTEM. */
+RF_API rf_status rf_engine_task_fd(rf_engine *engine, int32_t *out_fd);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -65,8 +65,9 @@ public func rf_engine_get_options(_ engine: OpaquePointer!, _ outOptions: Unsafe
 @c @implementation
 public func rf_engine_release(_ engine: OpaquePointer!) -> rf_status {
     apiCall("rf_engine_release") { () throws(APIFailure) in
-        guard HandleRegistry.shared.retire(engine, kind: .engine) != nil else {
+        guard let object = HandleRegistry.shared.retire(engine, kind: .engine) else {
             throw .invalidHandle(.engine, "engine")
         }
+        unsafeDowncast(object, to: Engine.self).close()
     }
 }

@@ -2,10 +2,60 @@ import CRillflow
 import RillflowCore
 
 extension HandleRegistry {
-    func run(_ handle: OpaquePointer?, _ parameter: String = "run") throws(APIFailure) -> Run {
+    func run(_ handle: OpaquePointer?, _ parameter: String = "run") throws(APIFailure) -> RunEntry {
         guard let object = object(for: handle, kind: .run) else { throw .invalidHandle(.run, parameter) }
-        return unsafeDowncast(object, to: Run.self)
+        return unsafeDowncast(object, to: RunEntry.self)
     }
+}
+
+/// The object behind an `rf_run`: the run, and for a workflow run what executes it.
+final class RunEntry: Sendable {
+    let run: Run
+    let execution: WorkflowExecution?
+    let timeoutNanoseconds: Int64?
+
+    init(run: Run, execution: WorkflowExecution? = nil, timeoutNanoseconds: Int64? = nil) {
+        self.run = run
+        self.execution = execution
+        self.timeoutNanoseconds = timeoutNanoseconds
+    }
+
+    func refuseWorkflowRun(_ what: String) throws(APIFailure) {
+        guard execution == nil else {
+            throw APIFailure(RF_E_STATE, "run \(run.id) is a workflow run: \(what)")
+        }
+    }
+}
+
+/// The fields of rf_run_options every run takes.
+private struct RunSettings {
+    var traceId: String?
+    var parentSpanId: String?
+    var metadata: [UInt8]?
+    var stepBudget: Int
+    var timeoutNanoseconds: Int64?
+
+    static let defaultStepBudget = 10_000
+
+    init(_ options: UnsafePointer<rf_run_options>?, engine: Engine) throws(APIFailure) {
+        let requested = try OptionsStruct.read(options, name: "options", firstVersionSize: Int(RF_RUN_OPTIONS_SIZE_V1))
+        guard requested.reserved0 == 0, requested.reserved1 == 0 else { throw .invalidArgument("options->reserved0 and reserved1 must be 0") }
+        traceId = try hexIdentifier(requested.trace_id, "options->trace_id", maxDigits: 32)
+        parentSpanId = try hexIdentifier(requested.parent_span_id, "options->parent_span_id", maxDigits: 16)
+        if let pointer = requested.metadata {
+            let limit = max(engine.configuration.maxEventBytes - 1024, 0)
+            metadata = Array(try CStrings.bytes(pointer, "options->metadata", limit: limit))
+        }
+        stepBudget = requested.step_budget == 0 ? Self.defaultStepBudget : Int(requested.step_budget)
+        guard requested.timeout_ms <= UInt64(Int64.max / 1_000_000) else {
+            throw .invalidArgument("options->timeout_ms \(requested.timeout_ms) is too large")
+        }
+        timeoutNanoseconds = requested.timeout_ms == 0 ? nil : Int64(requested.timeout_ms) * 1_000_000
+        manualRunAllowed = requested.step_budget == 0 && requested.timeout_ms == 0
+    }
+
+    /// Manual runs have no steps to count and end when their host says.
+    var manualRunAllowed: Bool
 }
 
 /// Tracing ids are hex strings of bounded length (W3C trace context sizes).
@@ -33,37 +83,65 @@ public func rf_run_create_manual(_ engine: OpaquePointer!, _ workflowName: Unsaf
         let engine = try HandleRegistry.shared.engine(engine)
         let name = try CStrings.string(workflowName, "workflow_name")
         let outRun = try required(outRun, "out_run")
-        let requested = try OptionsStruct.read(options, name: "options", firstVersionSize: Int(RF_RUN_OPTIONS_SIZE_V1))
-        guard requested.reserved0 == 0 else { throw .invalidArgument("options->reserved0 must be 0") }
-        let run = Run(engine: engine, workflowName: name,
-                      traceId: try hexIdentifier(requested.trace_id, "options->trace_id", maxDigits: 32),
-                      parentSpanId: try hexIdentifier(requested.parent_span_id, "options->parent_span_id", maxDigits: 16))
-        outRun.pointee = try engineCall { () throws(RillflowError) in try HandleRegistry.shared.register(run, kind: .run) }
+        let settings = try RunSettings(options, engine: engine)
+        guard settings.manualRunAllowed else {
+            throw .invalidArgument("options->step_budget and options->timeout_ms are for workflow runs; a manual run's host ends it")
+        }
+        let run = Run(engine: engine, workflowName: name, traceId: settings.traceId, parentSpanId: settings.parentSpanId,
+                      metadata: settings.metadata)
+        outRun.pointee = try engineCall { () throws(RillflowError) in try HandleRegistry.shared.register(RunEntry(run: run), kind: .run) }
+    }
+}
+
+@c @implementation
+public func rf_run_create(_ workflow: OpaquePointer!, _ options: UnsafePointer<rf_run_options>!,
+                          _ outRun: UnsafeMutablePointer<OpaquePointer?>!) -> rf_status {
+    apiCall("rf_run_create") { () throws(APIFailure) in
+        let workflow = try HandleRegistry.shared.workflow(workflow)
+        let outRun = try required(outRun, "out_run")
+        let settings = try RunSettings(options, engine: workflow.engine)
+        guard let built = workflow.built else {
+            throw APIFailure(RF_E_STATE, "workflow '\(workflow.name)' is not built: call rf_workflow_build first")
+        }
+        let run = Run(engine: workflow.engine, workflowName: workflow.name, traceId: settings.traceId,
+                      parentSpanId: settings.parentSpanId, metadata: settings.metadata)
+        outRun.pointee = try engineCall { () throws(RillflowError) in
+            let execution = try WorkflowExecution(definition: built.definition, functions: built.functions, run: run,
+                                                  runtime: try workflow.engine.runtime(), stepBudget: settings.stepBudget)
+            return try HandleRegistry.shared.register(
+                RunEntry(run: run, execution: execution, timeoutNanoseconds: settings.timeoutNanoseconds), kind: .run)
+        }
     }
 }
 
 @c @implementation
 public func rf_run_start(_ run: OpaquePointer!, _ input: UnsafeRawPointer!, _ inputLength: UInt32) -> rf_status {
     apiCall("rf_run_start") { () throws(APIFailure) in
-        let run = try HandleRegistry.shared.run(run)
+        let entry = try HandleRegistry.shared.run(run)
         let input = try CStrings.data(input, inputLength, "input")
-        try engineCall { () throws(RillflowError) in try run.start(inputBytes: input.count) }
+        try engineCall { () throws(RillflowError) in
+            if let execution = entry.execution {
+                try execution.start(input: Array(input), timeoutNanoseconds: entry.timeoutNanoseconds)
+            } else {
+                try entry.run.start(inputBytes: input.count)
+            }
+        }
     }
 }
 
 @c @implementation
 public func rf_run_get_id(_ run: OpaquePointer!, _ outId: UnsafeMutablePointer<UInt64>!) -> rf_status {
     apiCall("rf_run_get_id") { () throws(APIFailure) in
-        let run = try HandleRegistry.shared.run(run)
-        try required(outId, "out_id").pointee = run.id
+        let entry = try HandleRegistry.shared.run(run)
+        try required(outId, "out_id").pointee = entry.run.id
     }
 }
 
 @c @implementation
 public func rf_run_get_status(_ run: OpaquePointer!, _ outStatus: UnsafeMutablePointer<rf_run_status>!) -> rf_status {
     apiCall("rf_run_get_status") { () throws(APIFailure) in
-        let run = try HandleRegistry.shared.run(run)
-        try required(outStatus, "out_status").pointee = run.status.rawValue
+        let entry = try HandleRegistry.shared.run(run)
+        try required(outStatus, "out_status").pointee = entry.run.status.rawValue
     }
 }
 
@@ -86,9 +164,16 @@ public func rf_run_emit(_ run: OpaquePointer!, _ event: UnsafePointer<rf_emit>!,
             data: try CStrings.data(event.data, event.data_len, "event->data"),
             attempt: event.attempt, tokenIndex: event.token_index)
         // The hot path: the run is lent for the call, without reference counting.
-        let seq = try HandleRegistry.shared.withObject(run, kind: .run, as: Run.self, parameter: "run") {
-            run throws(RillflowError) in try run.emit(draft)
+        var isWorkflowRun = false
+        let seq = try HandleRegistry.shared.withObject(run, kind: .run, as: RunEntry.self, parameter: "run") {
+            entry throws(RillflowError) -> UInt64 in
+            guard entry.execution == nil else {
+                isWorkflowRun = true
+                return 0
+            }
+            return try entry.run.emit(draft)
         }
+        if isWorkflowRun { throw APIFailure(RF_E_STATE, "a workflow run's events come from its steps (rf_step_ctx_*), not rf_run_emit") }
         outSeq?.pointee = seq
     }
 }
@@ -96,10 +181,11 @@ public func rf_run_emit(_ run: OpaquePointer!, _ event: UnsafePointer<rf_emit>!,
 @c @implementation
 public func rf_run_end(_ run: OpaquePointer!, _ kind: rf_event_kind, _ data: UnsafeRawPointer!, _ dataLength: UInt32) -> rf_status {
     apiCall("rf_run_end") { () throws(APIFailure) in
-        let run = try HandleRegistry.shared.run(run)
+        let entry = try HandleRegistry.shared.run(run)
         let kind = try eventKind(kind, "kind")
         let data = try CStrings.data(data, dataLength, "data")
-        try engineCall { () throws(RillflowError) in try run.end(kind, data: data) }
+        try entry.refuseWorkflowRun("it ends by itself; use rf_run_cancel to end it early")
+        try engineCall { () throws(RillflowError) in try entry.run.end(kind, data: data) }
     }
 }
 
@@ -107,6 +193,11 @@ public func rf_run_end(_ run: OpaquePointer!, _ kind: rf_event_kind, _ data: Uns
 public func rf_run_release(_ run: OpaquePointer!) -> rf_status {
     apiCall("rf_run_release") { () throws(APIFailure) in
         guard let object = HandleRegistry.shared.retire(run, kind: .run) else { throw .invalidHandle(.run, "run") }
-        unsafeDowncast(object, to: Run.self).cancelIfUnfinished(reason: "released")
+        let entry = unsafeDowncast(object, to: RunEntry.self)
+        if let execution = entry.execution {
+            execution.cancel(reason: "released")
+        } else {
+            entry.run.cancelIfUnfinished(reason: "released")
+        }
     }
 }

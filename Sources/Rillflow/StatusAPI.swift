@@ -18,9 +18,13 @@ private func statusText(_ status: rf_status) -> (name: StaticString, description
     case RF_E_SEQ_UNAVAILABLE: ("RF_E_SEQ_UNAVAILABLE", "the requested event sequence number is no longer retained")
     case RF_E_SYSTEM: ("RF_E_SYSTEM", "the operating system refused a request")
     case RF_E_INTERNAL: ("RF_E_INTERNAL", "an internal error in Rillflow")
+    case RF_E_CANCELLED: ("RF_E_CANCELLED", "the step's run has ended or its try timed out: stop working")
     default: ("RF_UNKNOWN_STATUS", "a status code this library does not define")
     }
 }
+
+/// A status code's name, for messages.
+func statusName(_ status: rf_status) -> String { "\(statusText(status).name)" }
 
 @c @implementation
 public func rf_status_name(_ status: rf_status) -> UnsafePointer<CChar>! {

@@ -25,8 +25,9 @@ extension SubscriptionOptions {
         guard options.kinds & ~KindSet.all.mask == 0 else {
             throw .invalidArgument("options->kinds has bits of undefined kinds: 0x\(String(options.kinds & ~KindSet.all.mask, radix: 16))")
         }
-        guard options.flags & ~RF_SUBSCRIBE_LOSSY == 0 else {
-            throw .invalidArgument("options->flags has unknown bits: 0x\(String(options.flags & ~RF_SUBSCRIBE_LOSSY, radix: 16))")
+        let knownFlags = RF_SUBSCRIBE_LOSSY | RF_SUBSCRIBE_END_AT_SUSPENSION
+        guard options.flags & ~knownFlags == 0 else {
+            throw .invalidArgument("options->flags has unknown bits: 0x\(String(options.flags & ~knownFlags, radix: 16))")
         }
         guard options.reserved0 == 0 else { throw .invalidArgument("options->reserved0 must be 0") }
         var topics: [[UInt8]]?
@@ -39,7 +40,8 @@ extension SubscriptionOptions {
             }
         }
         self.init(mode: mode, customKinds: options.kinds == 0 ? .all : KindSet(mask: options.kinds), topics: topics,
-                  lossy: options.flags & RF_SUBSCRIBE_LOSSY != 0, startSeq: options.start_seq)
+                  lossy: options.flags & RF_SUBSCRIBE_LOSSY != 0, startSeq: options.start_seq,
+                  endAtSuspension: options.flags & RF_SUBSCRIBE_END_AT_SUSPENSION != 0)
     }
 }
 
@@ -60,7 +62,7 @@ public func rf_subscription_options_init(_ options: UnsafeMutablePointer<rf_subs
 public func rf_subscription_create(_ run: OpaquePointer!, _ options: UnsafePointer<rf_subscription_options>!,
                                    _ outSubscription: UnsafeMutablePointer<OpaquePointer?>!) -> rf_status {
     apiCall("rf_subscription_create") { () throws(APIFailure) in
-        let run = try HandleRegistry.shared.run(run)
+        let run = try HandleRegistry.shared.run(run).run
         let outSubscription = try required(outSubscription, "out_subscription")
         let requested = try OptionsStruct.read(options, name: "options", firstVersionSize: Int(RF_SUBSCRIPTION_OPTIONS_SIZE_V1))
         let subscriptionOptions = try SubscriptionOptions(requested)

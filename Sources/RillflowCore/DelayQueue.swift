@@ -42,14 +42,19 @@ public final class DelayQueue: @unchecked Sendable {
         return true
     }
 
-    /// Drops jobs not yet due and joins the thread. Not from a job.
+    /// Drops jobs not yet due and joins the thread; from a job on that thread (its last user
+    /// went away there), the thread is detached instead.
     public func shutdown() {
         monitor.lock()
+        let first = !stopping
         stopping = true
+        let dropped = pending
         pending.removeAll()
         monitor.signal()
         monitor.unlock()
-        pthread_join(thread, nil)
+        _ = dropped  // released here, outside the lock: a job's captures may call back in
+        guard first else { return }
+        if pthread_equal(thread, pthread_self()) != 0 { pthread_detach(thread) } else { pthread_join(thread, nil) }
     }
 
     private func loop() {

@@ -31,7 +31,7 @@ public final class HostTaskQueue: @unchecked Sendable {
     /// The function to give a host-run step.
     public var stepFunction: StepFunction {
         { context in
-            self.push(context) ? .pending : .failed("the host's task queue is closed")
+            self.push(context) ? .pending : .failed("the task queue is closed (its engine was released): no host can run this step")
         }
     }
 
@@ -72,13 +72,21 @@ public final class HostTaskQueue: @unchecked Sendable {
         }
     }
 
-    /// Closes the queue: waiting takers wake, later tasks fail their step.
-    public func close() {
-        state.withLock { state in
+    /// Closes the queue: waiting takers wake, later tasks fail their step. Returns the tasks
+    /// nobody took, for the caller to end (each must still be completed).
+    @discardableResult
+    public func close() -> [StepContext] {
+        let left = state.withLock { state -> [StepContext] in
             state.closed = true
             signalFD()
+            defer {
+                state.tasks.removeAll()
+                state.head = 0
+            }
+            return Array(state.tasks[state.head...])
         }
         futex.wakeAll()
+        return left
     }
 
     private func signalFD() {

@@ -11,6 +11,11 @@ public final class Run: Sendable {
     private let state = Atomic<UInt32>(RunStatus.pending.rawValue)
     private let traceId: String?
     private let parentSpanId: String?
+    private let metadata: [UInt8]?
+    /// Woken at every status change, for `wait`.
+    private let changes = Futex()
+    /// How the run ended, set with its terminal event; serializes ending.
+    private let ending = Lock<RunEnding?>(nil)
 
     private static let nextRunId = Atomic<UInt64>(1)
 
@@ -20,13 +25,15 @@ public final class Run: Sendable {
     /// The engine's limits, which child runs share.
     let configuration: EngineConfiguration
 
-    public init(engine: Engine, workflowName: String, traceId: String? = nil, parentSpanId: String? = nil) {
+    public init(engine: Engine, workflowName: String, traceId: String? = nil, parentSpanId: String? = nil,
+                metadata: [UInt8]? = nil) {
         let runId = Self.nextRunId.add(1, ordering: .relaxed).oldValue
         identity = RunIdentity(runId: runId, workflowName: workflowName)
         configuration = engine.configuration
         log = RunLog(identity: identity, configuration: engine.configuration)
         self.traceId = traceId
         self.parentSpanId = parentSpanId
+        self.metadata = metadata
         ancestors = []
     }
 
@@ -40,6 +47,7 @@ public final class Run: Sendable {
         log = RunLog(identity: identity, configuration: parent.configuration)
         traceId = nil
         parentSpanId = nil
+        metadata = nil
         let lineage = [parent.log] + parent.ancestors.map(\.log)
         ancestors = lineage.map { ($0, $0.registerSource(identity)) }
     }
@@ -72,7 +80,9 @@ public final class Run: Sendable {
             object.field("trace_id", string: traceId)
             object.field("parent_span_id", string: parentSpanId)
             object.field("input_bytes", number: inputBytes)
+            if let metadata { object.field("metadata", json: metadata) }
         }
+        defer { changes.wakeAll() }
         try json.withBytes { data throws(RillflowError) in
             _ = try write(EventDraft(kind: .runStarted, data: data))
         }
@@ -80,7 +90,23 @@ public final class Run: Sendable {
 
     /// Running -> suspended (waiting for human input), or back. False if the run was not in `from`.
     func transition(from: RunStatus, to: RunStatus) -> Bool {
-        state.compareExchange(expected: from.rawValue, desired: to.rawValue, ordering: .acquiringAndReleasing).exchanged
+        defer { changes.wakeAll() }
+        return state.compareExchange(expected: from.rawValue, desired: to.rawValue, ordering: .acquiringAndReleasing).exchanged
+    }
+
+    /// How the run ended; nil until it has. Set before its status changes, so a caller that
+    /// sees an ended status finds it.
+    public var outcome: RunEnding? { ending.withLock { $0 } }
+
+    /// Waits until `isDone(status)` holds or the deadline passes; returns the last status seen.
+    public func wait(milliseconds: Int64, until isDone: (RunStatus) -> Bool) -> RunStatus {
+        let deadline = Deadline(milliseconds: milliseconds)
+        while true {
+            let observed = changes.value
+            let current = status
+            if isDone(current) || milliseconds == 0 || deadline.hasPassed { return current }
+            changes.wait(expected: observed, deadline: deadline)
+        }
     }
 
     /// Emits a non-terminal event of a running run.
@@ -96,11 +122,21 @@ public final class Run: Sendable {
         return try write(draft)
     }
 
-    /// Ends the run with its terminal event. A pending run may only be cancelled.
-    public func end(_ kind: EventKind, data: UnsafeRawBufferPointer) throws(RillflowError) {
+    /// Ends the run with its terminal event. A pending run may only be cancelled. `detail` is
+    /// what `outcome` will report: the result of a completed run, why it did not complete
+    /// otherwise; nil reports the event's data.
+    public func end(_ kind: EventKind, data: UnsafeRawBufferPointer, detail: [UInt8]? = nil) throws(RillflowError) {
         guard let final = RunStatus(terminal: kind) else {
             throw RillflowError(.invalidArgument, "\(kind.name) is not a terminal event kind")
         }
+        try ending.withLock { ending throws(RillflowError) in
+            try end(kind, final: final, data: data, detail: detail, recording: &ending)
+        }
+        changes.wakeAll()
+    }
+
+    private func end(_ kind: EventKind, final: RunStatus, data: UnsafeRawBufferPointer, detail: [UInt8]?,
+                     recording ending: inout RunEnding?) throws(RillflowError) {
         var current = state.load(ordering: .acquiring)
         while true {
             let status = RunStatus(rawValue: current)!
@@ -108,8 +144,10 @@ public final class Run: Sendable {
             guard status != .pending || kind == .runCancelled else {
                 throw RillflowError(.invalidState, "the run has not started: a pending run can only be cancelled")
             }
+            ending = RunEnding(status: final, detail: detail ?? Array(data))
             let (exchanged, actual) = state.compareExchange(expected: current, desired: final.rawValue, ordering: .acquiringAndReleasing)
             if exchanged { break }
+            ending = nil
             current = actual
         }
         do {
@@ -117,6 +155,7 @@ public final class Run: Sendable {
         } catch {
             // No state change without its event: the run is as it was, and the caller may retry.
             state.store(current, ordering: .releasing)
+            ending = nil
             throw error
         }
     }
@@ -126,5 +165,19 @@ public final class Run: Sendable {
         var json = JSONText()
         json.object { $0.field("reason", string: "\(reason)") }
         json.withBytes { data in try? end(.runCancelled, data: data) }
+    }
+}
+
+/// How a run ended: its final status and its result (completed) or what went wrong.
+/// Immutable, so the bytes of `detail` stay where they are while it lives.
+public final class RunEnding: Sendable {
+    public let status: RunStatus
+    /// `detail` followed by a NUL byte, for C callers.
+    public let nulTerminated: [UInt8]
+    public var detail: ArraySlice<UInt8> { nulTerminated.dropLast() }
+
+    init(status: RunStatus, detail: [UInt8]) {
+        self.status = status
+        nulTerminated = detail + [0]
     }
 }

@@ -45,6 +45,11 @@ public final class StepContext: @unchecked Sendable {
     struct Completion {
         var phase = Phase.running
         var early: StepOutcome?
+        /// Set once the try has ended and `invalidate` ran: no hook may be added after.
+        var ended = false
+        var endHooks: [@Sendable () -> Void] = []
+        /// A message the step left for when it reports failure without one.
+        var error: String?
     }
     private let completion = Lock(Completion())
     /// Set by the execution: concludes the invocation with an outcome.
@@ -112,7 +117,41 @@ public final class StepContext: @unchecked Sendable {
         self.attempt = attempt
     }
 
-    func invalidate() { valid.store(false, ordering: .releasing) }
+    /// The try has ended: the context refuses every call from now on, and its end hooks run.
+    func invalidate() {
+        valid.store(false, ordering: .releasing)
+        let hooks = completion.withLock { state in
+            state.ended = true
+            defer { state.endHooks = [] }
+            return state.endHooks
+        }
+        for hook in hooks { hook() }
+    }
+
+    /// Runs `hook` once this try ends (returned, completed, or timed out). Returns false, without
+    /// keeping it, if the try has already ended.
+    public func whenEnded(_ hook: @escaping @Sendable () -> Void) -> Bool {
+        completion.withLock { state in
+            guard !state.ended else { return false }
+            state.endHooks.append(hook)
+            return true
+        }
+    }
+
+    /// Keeps an error message for a failure reported without one (a C callback's status).
+    public func noteError(_ message: String) throws(RillflowError) {
+        try checkValid()
+        completion.withLock { $0.error = message }
+    }
+
+    /// The message `noteError` kept, if any.
+    public var notedError: String? { completion.withLock { $0.error } }
+
+    /// What the embedding layer attached to this step's definition.
+    public var attachment: (any AnyObject & Sendable)? { execution.definition.steps[stepIndex].attachment }
+
+    /// The run this try belongs to.
+    public var run: Run { execution.run }
 
     private func checkValid() throws(RillflowError) {
         guard valid.load(ordering: .acquiring) else {
@@ -193,11 +232,23 @@ public final class StepContext: @unchecked Sendable {
     /// Writes an event to the run's stream: a token delta, a custom event on a topic, progress.
     @discardableResult
     public func emit(_ kind: EventKind, topic: String = "", data: [UInt8], tokenIndex: UInt64 = 0) throws(RillflowError) -> UInt64 {
+        var seq: UInt64 = 0
+        var failure: RillflowError?
+        data.withUnsafeBytes { bytes in
+            do throws(RillflowError) { seq = try emit(kind, topic: topic, bytes: bytes, tokenIndex: tokenIndex) } catch { failure = error }
+        }
+        if let failure { throw failure }
+        return seq
+    }
+
+    /// `emit` with the data read in place, copied once into the run's log.
+    @discardableResult
+    public func emit(_ kind: EventKind, topic: String = "", bytes: UnsafeRawBufferPointer, tokenIndex: UInt64 = 0) throws(RillflowError) -> UInt64 {
         try checkValid()
         guard kind == .token || kind == .custom || kind == .progress else {
             throw RillflowError(.invalidArgument, "a step emits token, custom or progress events; \(kind.name) events are the engine's")
         }
-        return try execution.emit(kind, step: step, attempt: attempt, topic: topic, data: data, tokenIndex: tokenIndex)
+        return try execution.emit(kind, step: step, attempt: attempt, topic: topic, bytes: bytes, tokenIndex: tokenIndex)
     }
 
     /// Sets a key of the run's state to a JSON value and emits a state-changed event.

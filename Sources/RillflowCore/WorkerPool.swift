@@ -5,8 +5,13 @@ import Glibc
 /// Plain OS threads that run jobs in submission order. Callback steps run here rather than on
 /// Swift's cooperative pool because a host's callback may block. Call `shutdown()` when done:
 /// the threads keep the pool alive until then.
+///
+/// Continuations: inside `continuing(_:)` on one of the pool's threads, the first job submitted
+/// runs next on that same thread instead of waking another one. A chain of steps then runs
+/// step after step on one thread, with no hand-off (a futex wake costs microseconds).
 public final class WorkerPool: @unchecked Sendable {
-    // @unchecked: the queue and the stopping flag are only touched under `monitor`.
+    // @unchecked: the queue and the stopping flag are only touched under `monitor`; each
+    // worker's `Local` is only touched by its own thread.
     private var queue: [() -> Void] = []
     private var head = 0
     private var stopping = false
@@ -14,6 +19,26 @@ public final class WorkerPool: @unchecked Sendable {
     private var threads: [pthread_t] = []
 
     public let threadCount: Int
+
+    /// What a worker thread keeps for itself: which pool it serves and its continuation.
+    private final class Local {
+        unowned let pool: WorkerPool
+        var accepting = false
+        var next: (() -> Void)?
+        init(pool: WorkerPool) { self.pool = pool }
+    }
+
+    /// The calling thread's `Local`, if it is a worker of some pool.
+    private static let localKey: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
+
+    private static var currentLocal: Local? {
+        guard let raw = pthread_getspecific(localKey) else { return nil }
+        return Unmanaged<Local>.fromOpaque(raw).takeUnretainedValue()
+    }
 
     public init(threads count: Int) throws(RillflowError) {
         threadCount = count
@@ -37,6 +62,10 @@ public final class WorkerPool: @unchecked Sendable {
     /// Queues `job`; false if the pool is shutting down (the job is not run).
     @discardableResult
     public func submit(_ job: @escaping () -> Void) -> Bool {
+        if let local = Self.currentLocal, local.accepting, local.next == nil, local.pool === self {
+            local.next = job
+            return true
+        }
         monitor.lock()
         defer { monitor.unlock() }
         guard !stopping else { return false }
@@ -45,7 +74,18 @@ public final class WorkerPool: @unchecked Sendable {
         return true
     }
 
-    /// Runs the jobs already queued, then stops and joins every thread. Not from a worker.
+    /// Runs `body`; on one of this pool's threads, the first job `body` submits becomes this
+    /// thread's next job. Use it only where the thread is about to be free (after a step's code
+    /// returned), never around code that may block.
+    public func continuing(_ body: () -> Void) {
+        guard let local = Self.currentLocal, local.pool === self, !local.accepting else { return body() }
+        local.accepting = true
+        body()
+        local.accepting = false
+    }
+
+    /// Runs the jobs already queued, then stops and joins every thread. From one of the pool's
+    /// own threads (its last user went away there), that thread is detached instead of joined.
     public func shutdown() {
         monitor.lock()
         stopping = true
@@ -53,11 +93,24 @@ public final class WorkerPool: @unchecked Sendable {
         let joining = threads
         threads = []
         monitor.unlock()
-        for thread in joining { pthread_join(thread, nil) }
+        let me = pthread_self()
+        for thread in joining {
+            if pthread_equal(thread, me) != 0 { pthread_detach(thread) } else { pthread_join(thread, nil) }
+        }
     }
 
     private func work() {
-        while let job = next() { job() }
+        let local = Local(pool: self)
+        pthread_setspecific(Self.localKey, Unmanaged.passUnretained(local).toOpaque())
+        defer { pthread_setspecific(Self.localKey, nil) }
+        while let job = next() {
+            var current: (() -> Void)? = job
+            while let run = current {
+                run()
+                current = local.next
+                local.next = nil
+            }
+        }
     }
 
     private func next() -> (() -> Void)? {

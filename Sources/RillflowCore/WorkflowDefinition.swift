@@ -20,34 +20,10 @@ public final class WorkflowDefinition: Sendable {
         var acceptors: [String: [Int]] = [:]
         var validated: [StepDefinition] = []
         for (index, step) in steps.enumerated() {
-            try Self.checkName(step.name, what: "step name")
+            let step = try step.validated()
             guard seen.insert(step.name).inserted else {
                 throw RillflowError(.invalidArgument, "duplicate step name '\(step.name)'")
             }
-            guard !step.accepts.isEmpty else {
-                throw RillflowError(.invalidArgument, "step '\(step.name)' accepts no event type")
-            }
-            for type in step.accepts + step.sends { try Self.checkName(type, what: "event type of step '\(step.name)'") }
-            guard !step.accepts.contains(Self.stopEvent) else {
-                throw RillflowError(.invalidArgument, "step '\(step.name)' accepts the stop event, which ends the run instead")
-            }
-            guard step.concurrency >= 0 else {
-                throw RillflowError(.invalidArgument, "step '\(step.name)': concurrency is \(step.concurrency); use 0 (no limit) or more")
-            }
-            if let done = step.foreachDone, !step.sends.contains(done) {
-                throw RillflowError(.invalidArgument, "step '\(step.name)' sends its foreach outputs as '\(done)' but does not declare that it sends it")
-            }
-            guard step.foreachDone == nil || step.collect == 1 else {
-                throw RillflowError(.invalidArgument, "step '\(step.name)' cannot both run per item (foreach) and gather events (collect)")
-            }
-            guard step.collect >= 1 else {
-                throw RillflowError(.invalidArgument, "step '\(step.name)': collect is \(step.collect); it must be 1 or more")
-            }
-            if let timeout = step.timeoutNanoseconds, timeout <= 0 {
-                throw RillflowError(.invalidArgument, "step '\(step.name)': a timeout must be positive")
-            }
-            var step = step
-            step.retry = try step.retry.validated(step: step.name)
             for type in Set(step.accepts) { acceptors[type, default: []].append(index) }
             validated.append(step)
         }
@@ -82,7 +58,7 @@ public final class WorkflowDefinition: Sendable {
         self.acceptors = acceptors
     }
 
-    private static func checkName(_ name: String, what: String) throws(RillflowError) {
+    static func checkName(_ name: String, what: String) throws(RillflowError) {
         guard !name.isEmpty, name.utf8.count <= EventRecord.maximumNameLength else {
             throw RillflowError(.invalidArgument, "\(what) '\(name)' must be 1 to \(EventRecord.maximumNameLength) bytes")
         }

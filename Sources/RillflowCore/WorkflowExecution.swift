@@ -10,6 +10,8 @@ public final class WorkflowExecution: @unchecked Sendable {
     private let functions: [StepFunction]
     private let pool: WorkerPool
     private let delays: DelayQueue
+    /// Keeps the engine's threads running while this run may use them.
+    private let runtime: EngineRuntime?
     private let startedAt = WallClock.monotonicNanoseconds()
 
     private struct Shared {
@@ -32,8 +34,15 @@ public final class WorkflowExecution: @unchecked Sendable {
     var onEnd: (@Sendable (RunStatus, [UInt8]) -> Void)?
     private let stepBudget: Int
 
+    /// A run of `definition` on the engine's threads.
+    public convenience init(definition: WorkflowDefinition, functions: [StepFunction], run: Run,
+                            runtime: EngineRuntime, stepBudget: Int) throws(RillflowError) {
+        try self.init(definition: definition, functions: functions, run: run, pool: runtime.pool,
+                      delays: runtime.delays, runtime: runtime, stepBudget: stepBudget)
+    }
+
     public init(definition: WorkflowDefinition, functions: [StepFunction], run: Run, pool: WorkerPool,
-                delays: DelayQueue, stepBudget: Int) throws(RillflowError) {
+                delays: DelayQueue, runtime: EngineRuntime? = nil, stepBudget: Int) throws(RillflowError) {
         guard functions.count == definition.steps.count else {
             throw RillflowError(.invalidArgument, "\(functions.count) step functions for \(definition.steps.count) steps")
         }
@@ -42,6 +51,7 @@ public final class WorkflowExecution: @unchecked Sendable {
         self.run = run
         self.pool = pool
         self.delays = delays
+        self.runtime = runtime
         self.stepBudget = stepBudget
         shared = Lock(Shared(router: StepRouter(definition: definition, budget: stepBudget),
                              random: UInt64(bitPattern: WallClock.nowNanoseconds()) | 1))
@@ -65,8 +75,9 @@ public final class WorkflowExecution: @unchecked Sendable {
         guard markFinished() else { return false }
         var json = JSONText()
         json.object { $0.field("reason", string: reason) }
-        json.withBytes { data in try? run.end(.runCancelled, data: data) }
-        ended(.cancelled, detail: Array(reason.utf8))
+        let detail = Array(reason.utf8)
+        json.withBytes { data in try? run.end(.runCancelled, data: data, detail: detail) }
+        ended(.cancelled, detail: detail)
         return true
     }
 
@@ -115,8 +126,9 @@ public final class WorkflowExecution: @unchecked Sendable {
             $0.field("timeout_ns", number: timeout)
             $0.field("active_steps", strings: active)
         }
-        json.withBytes { data in try? run.end(.runTimedOut, data: data) }
-        ended(.timedOut, detail: Array("timed out after \(timeout / 1_000_000) ms".utf8))
+        let detail = Array("the run timed out after \(timeout / 1_000_000) ms; active steps: \(active.isEmpty ? "none" : active.joined(separator: ", "))".utf8)
+        json.withBytes { data in try? run.end(.runTimedOut, data: data, detail: detail) }
+        ended(.timedOut, detail: detail)
     }
 
     /// After the run's terminal event: its sub-workflows are cancelled, and whoever started it
@@ -199,6 +211,9 @@ public final class WorkflowExecution: @unchecked Sendable {
     }
 
     private func launch(_ invocation: Invocation, attempt: Int) {
+        // A host-run step's function only queues it: that is cheap enough to do right here,
+        // on the thread that routed it (often the host's own, completing the previous step).
+        if definition.steps[invocation.step].runsOnHost { return execute(invocation, attempt: attempt) }
         pool.submit { self.execute(invocation, attempt: attempt) }
     }
 
@@ -219,7 +234,8 @@ public final class WorkflowExecution: @unchecked Sendable {
         }
         let returned = functions[invocation.step](context)
         if let outcome = context.functionReturned(returned) {
-            conclude(invocation, attempt: attempt, context: context, outcome: outcome, began: began)
+            // This thread is free now: the next step it routes runs here, without a hand-off.
+            pool.continuing { conclude(invocation, attempt: attempt, context: context, outcome: outcome, began: began) }
         }
     }
 
@@ -335,7 +351,7 @@ public final class WorkflowExecution: @unchecked Sendable {
             $0.field("usage") { usage.write(to: &$0) }
         }
         do {
-            try json.withBytes { data throws(RillflowError) in try run.end(.runCompleted, data: data) }
+            try json.withBytes { data throws(RillflowError) in try run.end(.runCompleted, data: data, detail: result) }
             ended(.completed, detail: result)
         } catch {
             // The run is over either way: it must still end, and say why.
@@ -358,8 +374,9 @@ public final class WorkflowExecution: @unchecked Sendable {
             $0.field("attempts", number: attempts)
             $0.field("elapsed_ns", number: elapsed)
         }
-        json.withBytes { data in try? run.end(.runFailed, data: data) }
-        ended(.failed, detail: Array(error.utf8))
+        let detail = Array((step.isEmpty ? error : "step '\(step)' failed: \(error)").utf8)
+        json.withBytes { data in try? run.end(.runFailed, data: data, detail: detail) }
+        ended(.failed, detail: detail)
     }
 
     private func markFinished() -> Bool {
@@ -372,18 +389,28 @@ public final class WorkflowExecution: @unchecked Sendable {
     // MARK: - Events and state
 
     func emit(_ kind: EventKind, step: String, attempt: Int, topic: String, data: [UInt8], tokenIndex: UInt64) throws(RillflowError) -> UInt64 {
+        var seq: UInt64 = 0
+        var failure: RillflowError?
+        data.withUnsafeBytes { bytes in
+            do throws(RillflowError) { seq = try emit(kind, step: step, attempt: attempt, topic: topic, bytes: bytes, tokenIndex: tokenIndex) } catch { failure = error }
+        }
+        if let failure { throw failure }
+        return seq
+    }
+
+    /// Writes one event; the names' UTF-8 is read in place (no copy for native strings).
+    func emit(_ kind: EventKind, step: String, attempt: Int, topic: String, bytes: UnsafeRawBufferPointer, tokenIndex: UInt64) throws(RillflowError) -> UInt64 {
         // The error is carried out in a variable: these closures only rethrow untyped errors.
         var seq: UInt64 = 0
         var failure: RillflowError?
-        Array(step.utf8).withUnsafeBytes { stepBytes in
-            Array(topic.utf8).withUnsafeBytes { topicBytes in
-                data.withUnsafeBytes { dataBytes in
-                    do throws(RillflowError) {
-                        seq = try run.emit(EventDraft(kind: kind, step: stepBytes, topic: topicBytes, data: dataBytes,
-                                                      attempt: UInt32(attempt), tokenIndex: tokenIndex))
-                    } catch {
-                        failure = error
-                    }
+        var step = step, topic = topic
+        step.withUTF8 { stepBytes in
+            topic.withUTF8 { topicBytes in
+                do throws(RillflowError) {
+                    seq = try run.emit(EventDraft(kind: kind, step: UnsafeRawBufferPointer(stepBytes), topic: UnsafeRawBufferPointer(topicBytes),
+                                                  data: bytes, attempt: UInt32(attempt), tokenIndex: tokenIndex))
+                } catch {
+                    failure = error
                 }
             }
         }

@@ -14,7 +14,7 @@ check() { if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); ech
 
 check test -L "$libdir/librillflow.so"
 check test -L "$libdir/librillflow.so.1"
-check test "$(readlink "$libdir/librillflow.so.1")" = "librillflow.so.1.0.0"
+check test "$(readlink "$libdir/librillflow.so.1")" = "librillflow.so.1.1.0"
 check test -f "$prefix/include/rillflow.h"
 check test -z "$(nm -D --defined-only "$libdir/librillflow.so.1" | awk '$2 != "A" && $3 !~ /^rf_/')"
 

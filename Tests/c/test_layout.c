@@ -35,12 +35,52 @@ PIN_OFFSET(rf_event, token_index, 80);
 PIN_OFFSET(rf_event, data, 88);
 _Static_assert(RF_EVENT_SIZE_V1 == 96, "the first published size never changes");
 
-PIN_SIZE(rf_run_options, 24);
+PIN_SIZE(rf_run_options, 48);
 PIN_OFFSET(rf_run_options, struct_size, 0);
 PIN_OFFSET(rf_run_options, reserved0, 4);
 PIN_OFFSET(rf_run_options, trace_id, 8);
 PIN_OFFSET(rf_run_options, parent_span_id, 16);
+PIN_OFFSET(rf_run_options, step_budget, 24);
+PIN_OFFSET(rf_run_options, reserved1, 28);
+PIN_OFFSET(rf_run_options, timeout_ms, 32);
+PIN_OFFSET(rf_run_options, metadata, 40);
 _Static_assert(RF_RUN_OPTIONS_SIZE_V1 == 24, "the first published size never changes");
+
+PIN_SIZE(rf_token_usage, 48);
+PIN_OFFSET(rf_token_usage, struct_size, 0);
+PIN_OFFSET(rf_token_usage, reserved0, 4);
+PIN_OFFSET(rf_token_usage, input_tokens, 8);
+PIN_OFFSET(rf_token_usage, output_tokens, 16);
+PIN_OFFSET(rf_token_usage, total_tokens, 24);
+PIN_OFFSET(rf_token_usage, reasoning_tokens, 32);
+PIN_OFFSET(rf_token_usage, cached_input_tokens, 40);
+_Static_assert(RF_TOKEN_USAGE_SIZE_V1 == 48, "the first published size never changes");
+
+PIN_SIZE(rf_step_options, 56);
+PIN_OFFSET(rf_step_options, struct_size, 0);
+PIN_OFFSET(rf_step_options, flags, 4);
+PIN_OFFSET(rf_step_options, concurrency, 8);
+PIN_OFFSET(rf_step_options, collect, 12);
+PIN_OFFSET(rf_step_options, foreach_done, 16);
+PIN_OFFSET(rf_step_options, timeout_ms, 24);
+PIN_OFFSET(rf_step_options, retry_attempts, 28);
+PIN_OFFSET(rf_step_options, retry_initial_backoff_ms, 32);
+PIN_OFFSET(rf_step_options, retry_max_backoff_ms, 36);
+PIN_OFFSET(rf_step_options, retry_multiplier, 40);
+PIN_OFFSET(rf_step_options, retry_jitter, 48);
+_Static_assert(RF_STEP_OPTIONS_SIZE_V1 == 56, "the first published size never changes");
+
+PIN_SIZE(rf_step_info, 56);
+PIN_OFFSET(rf_step_info, struct_size, 0);
+PIN_OFFSET(rf_step_info, attempt, 4);
+PIN_OFFSET(rf_step_info, run_id, 8);
+PIN_OFFSET(rf_step_info, workflow_name, 16);
+PIN_OFFSET(rf_step_info, step_name, 24);
+PIN_OFFSET(rf_step_info, event_type, 32);
+PIN_OFFSET(rf_step_info, input_count, 40);
+PIN_OFFSET(rf_step_info, reserved0, 44);
+PIN_OFFSET(rf_step_info, user_data, 48);
+_Static_assert(RF_STEP_INFO_SIZE_V1 == 56, "the first published size never changes");
 
 PIN_SIZE(rf_emit, 48);
 PIN_OFFSET(rf_emit, struct_size, 0);
@@ -67,6 +107,8 @@ _Static_assert(RF_SUBSCRIPTION_OPTIONS_SIZE_V1 == 40, "the first published size 
 /* Status codes and enumeration values are part of the ABI too. */
 _Static_assert(RF_E_INTERNAL == -14 && RF_EVENT_LAGGED == 16 && RF_RUN_CANCELLED == 7 && RF_STREAM_CUSTOM == 4,
                "published values never change");
+_Static_assert(RF_E_CANCELLED == -15 && RF_STEP_PENDING == 1 && RF_STEP_HOST_RUN == 1 &&
+               RF_SUBSCRIBE_LOSSY == 1 && RF_SUBSCRIBE_END_AT_SUSPENSION == 2, "published values never change");
 
 int main(void) {
     /* The asserts above are the test; this confirms the binary ran. */
