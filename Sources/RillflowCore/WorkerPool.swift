@@ -12,7 +12,8 @@ import Glibc
 public final class WorkerPool: @unchecked Sendable {
     // @unchecked: the queue and the stopping flag are only touched under `monitor`; each
     // worker's `Local` is only touched by its own thread.
-    private var queue: [() -> Void] = []
+    /// Jobs in order; taken ones are cleared at once so nothing they capture outlives them.
+    private var queue: [(() -> Void)?] = []
     private var head = 0
     private var stopping = false
     private let monitor = Monitor()
@@ -121,8 +122,12 @@ public final class WorkerPool: @unchecked Sendable {
             monitor.wait()
         }
         let job = queue[head]
+        queue[head] = nil
         head += 1
-        if head > 1024 && head * 2 > queue.count {  // drop the consumed prefix now and then
+        if head == queue.count {
+            queue.removeAll(keepingCapacity: true)
+            head = 0
+        } else if head > 1024 && head * 2 > queue.count {  // drop the consumed prefix now and then
             queue.removeFirst(head)
             head = 0
         }

@@ -23,12 +23,13 @@ public final class WorkflowExecution: @unchecked Sendable {
         var awaitingAnswer: String?
         /// Sub-workflows still running.
         var children: [ObjectIdentifier: WorkflowExecution] = [:]
-        /// Outputs of foreach lists in progress, by group, in item order.
-        var lists: [Int: (outputs: [[UInt8]?], done: Int)] = [:]
         var random: UInt64
     }
 
     private let shared: Lock<Shared>
+    /// Outputs of foreach lists in progress, by group, in item order. Its own lock, held while
+    /// an item's progress event is written, so the "completed" counts reach the stream in order.
+    private let lists = Lock<[Int: (outputs: [[UInt8]?], done: Int)]>([:])
     /// Called once when the run ends, with its status and its result or failure message; set
     /// before `start` (a parent uses it to hear from its sub-workflow).
     var onEnd: (@Sendable (RunStatus, [UInt8]) -> Void)?
@@ -278,11 +279,13 @@ public final class WorkflowExecution: @unchecked Sendable {
                 }
             } else {
                 if let item = invocation.item {
-                    emitEngineEvent(.progress, step: step.name, attempt: attempt) {
-                        $0.field("completed", number: shared.withLock { $0.lists[item.group]?.done ?? 0 })
-                        $0.field("total", number: item.total)
-                        $0.field("index", number: item.index)
-                        $0.field("status", string: "failed")
+                    lists.withLock { lists in
+                        emitEngineEvent(.progress, step: step.name, attempt: attempt) {
+                            $0.field("completed", number: lists[item.group]?.done ?? 0)
+                            $0.field("total", number: item.total)
+                            $0.field("index", number: item.index)
+                            $0.field("status", string: "failed")
+                        }
                     }
                 }
                 emitEngineEvent(.stepFailed, step: step.name, attempt: attempt) {
@@ -298,23 +301,19 @@ public final class WorkflowExecution: @unchecked Sendable {
     /// One foreach item is done: its progress event, and when it was the list's last, the
     /// outputs in item order as one event.
     private func itemCompleted(_ item: Invocation.Item, output: [UInt8]?, step: String, attempt: Int, sendsAs type: String) {
-        let (completed, outputs) = shared.withLock { state -> (Int, [[UInt8]]?) in
-            var list = state.lists[item.group] ?? (Array(repeating: nil, count: item.total), 0)
+        let outputs = lists.withLock { lists -> [[UInt8]]? in
+            var list = lists[item.group] ?? (Array(repeating: nil, count: item.total), 0)
             list.outputs[item.index] = output ?? []
             list.done += 1
-            if list.done == item.total {
-                state.lists[item.group] = nil
-                return (list.done, list.outputs.map { $0 ?? [] })
+            lists[item.group] = list.done == item.total ? nil : list
+            emitEngineEvent(.progress, step: step, attempt: attempt) {
+                $0.field("completed", number: list.done)
+                $0.field("total", number: item.total)
+                $0.field("index", number: item.index)
+                $0.field("status", string: "success")
+                if let output { $0.field("output", json: output) }
             }
-            state.lists[item.group] = list
-            return (list.done, nil)
-        }
-        emitEngineEvent(.progress, step: step, attempt: attempt) {
-            $0.field("completed", number: completed)
-            $0.field("total", number: item.total)
-            $0.field("index", number: item.index)
-            $0.field("status", string: "success")
-            if let output { $0.field("output", json: output) }
+            return list.done == item.total ? list.outputs.map { $0 ?? [] } : nil
         }
         if let outputs { deliver(type, payloads: outputs) }
     }
