@@ -66,10 +66,8 @@ public func rf_step_ctx_input(_ ctx: OpaquePointer!, _ index: UInt32, _ outData:
             guard Int(index) < context.inputs.count else {
                 throw RillflowError(.notFound, "index \(index) is past the step's \(context.inputs.count) input(s)")
             }
-            // The context's inputs are immutable and live as long as it: their bytes stay put.
-            let input = context.inputs[Int(index)]
-            let base = input.withUnsafeBytes { $0.baseAddress }
-            return (base ?? UnsafeRawPointer(staticCString("")), input.count)
+            let input = context.nulTerminatedInput(Int(index))
+            return (input.baseAddress!, input.count)
         }
         outData.pointee = data
         outLength.pointee = UInt32(clamping: length)

@@ -153,6 +153,29 @@ public final class StepContext: @unchecked Sendable {
     /// The run this try belongs to.
     public var run: Run { execution.run }
 
+    /// Input `index` followed by a NUL byte (not counted), for C callers that read it as text.
+    /// Made on first use and kept, at a fixed address, until the context is freed.
+    public func nulTerminatedInput(_ index: Int) -> UnsafeRawBufferPointer {
+        let copy = terminatedInputs.withLock { copies in
+            if let copy = copies[index] { return copy }
+            let input = inputs[index]
+            let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: input.count + 1, alignment: 1)
+            input.withUnsafeBytes { copy.copyMemory(from: $0) }
+            copy[input.count] = 0
+            copies[index] = copy
+            return copy
+        }
+        return UnsafeRawBufferPointer(start: copy.baseAddress, count: copy.count - 1)
+    }
+
+    private let terminatedInputs = Lock<[Int: UnsafeMutableRawBufferPointer]>([:])
+
+    deinit {
+        terminatedInputs.withLock { copies in
+            for copy in copies.values { copy.deallocate() }
+        }
+    }
+
     private func checkValid() throws(RillflowError) {
         guard valid.load(ordering: .acquiring) else {
             throw RillflowError(.invalidState, "the step '\(step)' has returned: its context can no longer be used")

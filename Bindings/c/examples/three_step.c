@@ -9,6 +9,7 @@
  *   three_step          tokens arrive ~25 ms apart, like a model writing
  *   three_step --fast   no delays (the test suite runs this)
  */
+#define _POSIX_C_SOURCE 200809L /* nanosleep */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
