@@ -839,7 +839,7 @@ RF_API rf_status rf_step_ctx_complete(rf_step_ctx *ctx, rf_status result, const 
  * (-1 = without limit, 0 = do not wait). *out_ctx is valid until the step ends; complete it
  * exactly once. Any number of threads may take from one engine.
  * Returns RF_OK; RF_E_AGAIN (timeout_ms 0, none waiting); RF_E_TIMEOUT; RF_E_CLOSED if the
- * engine was released (while waiting or before); RF_E_INVALID_HANDLE; RF_E_INVALID_ARGUMENT
+ * engine was released while the call waited; RF_E_INVALID_HANDLE (also once it was released); RF_E_INVALID_ARGUMENT
  * for a NULL out_ctx or a timeout_ms below -1; RF_E_SYSTEM if the engine's threads cannot be
  * started. */
 RF_API rf_status rf_engine_take_task(rf_engine *engine, int32_t timeout_ms, rf_step_ctx **out_ctx);
