@@ -50,6 +50,34 @@ import Testing
         #expect(!isReadable(queue.fileDescriptor))
     }
 
+    @Test func aHostRunStepIsQueuedByTheThreadThatCompletesThePreviousOne() throws {
+        let queue = try HostTaskQueue()
+        let definition = try WorkflowDefinition(name: "inline", steps: [
+            StepDefinition(name: "one", accepts: ["start"], sends: ["next"], runsOnHost: true),
+            StepDefinition(name: "two", accepts: ["next"], sends: ["stop"], runsOnHost: true),
+        ])
+        let pool = try WorkerPool(threads: 1)
+        let delays = try DelayQueue()
+        defer {
+            pool.shutdown()
+            delays.shutdown()
+        }
+        let run = Run(engine: LogTest.engine(), workflowName: "inline")
+        let execution = try WorkflowExecution(definition: definition, functions: [queue.stepFunction, queue.stepFunction],
+                                              run: run, pool: pool, delays: delays, stepBudget: 10)
+        try execution.start(input: [])
+        // Queued by start itself, on this thread: no worker hand-off.
+        let first = try #require(try queue.take(timeoutMilliseconds: 0))
+        try first.send("next", [])
+        try first.complete(.completed)
+        let second = try #require(try queue.take(timeoutMilliseconds: 0))
+        #expect(second.step == "two")
+        try second.stop(result: Array("1".utf8))
+        try second.complete(.completed)
+        #expect(run.status == .completed)
+        #expect(run.outcome.map { Array($0.detail) } == Array("1".utf8))
+    }
+
     @Test func closingWakesAWaitingTaker() throws {
         let queue = try HostTaskQueue()
         final class Outcome: @unchecked Sendable { var error: RillflowError? }

@@ -24,3 +24,27 @@ import Testing
         #expect(run.log.history.state.withLock { $0.totalBytes } <= 128 << 10)
     }
 }
+
+@Suite struct RunWaitTests {
+    @Test func waitReturnsWhenTheRunEndsAndTheOutcomeIsThere() throws {
+        let run = Run(engine: LogTest.engine(), workflowName: "waited")
+        try run.start(inputBytes: 0)
+        #expect(run.wait(milliseconds: 0) { $0.isFinished } == .running)
+        #expect(run.outcome == nil)
+        let ender = TestThread {
+            try? Array(#"{"r":1}"#.utf8).withUnsafeBytes { try run.end(.runCompleted, data: $0, detail: Array("result".utf8)) }
+        }
+        #expect(run.wait(milliseconds: -1) { $0.isFinished } == .completed)
+        #expect(run.outcome.map { String(decoding: $0.detail, as: UTF8.self) } == "result")
+        #expect(run.outcome?.nulTerminated.last == 0)
+        ender.join()
+    }
+
+    @Test func waitGivesUpAtItsTimeout() throws {
+        let run = Run(engine: LogTest.engine(), workflowName: "waited")
+        try run.start(inputBytes: 0)
+        let before = WallClock.monotonicNanoseconds()
+        #expect(run.wait(milliseconds: 20) { $0.isFinished } == .running)
+        #expect(WallClock.monotonicNanoseconds() - before >= 20_000_000)
+    }
+}
