@@ -24,6 +24,30 @@ public struct JSONText {
         return outcome!
     }
 
+    /// Appends an integer's decimal digits without building a String.
+    mutating func appendDecimal<T: BinaryInteger>(_ number: T) {
+        if number < 0 {
+            bytes.append(UInt8(ascii: "-"))
+            // The magnitude of the most negative value does not fit in T: go through UInt64.
+            return appendDigits(UInt64(number.magnitude))
+        }
+        appendDigits(UInt64(number))
+    }
+
+    private mutating func appendDigits(_ value: UInt64) {
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for 20 digits
+        var count = 0
+        var rest = value
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            repeat {
+                buffer[23 - count] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+                count += 1
+            } while rest > 0
+            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[(24 - count)...]))
+        }
+    }
+
     public struct ObjectWriter {
         var text: JSONText
         var first = true
@@ -33,7 +57,8 @@ public struct JSONText {
             first = false
             text.bytes.append(UInt8(ascii: "\""))
             text.bytes.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
-            text.bytes.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
+            text.bytes.append(UInt8(ascii: "\""))
+            text.bytes.append(UInt8(ascii: ":"))
         }
 
         public mutating func field(_ name: StaticString, string: String?) {
@@ -67,7 +92,7 @@ public struct JSONText {
 
         public mutating func field<T: BinaryInteger>(_ name: StaticString, number: T) {
             key(name)
-            text.bytes.append(contentsOf: Array(String(number).utf8))
+            text.appendDecimal(number)
         }
     }
 }

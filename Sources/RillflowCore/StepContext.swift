@@ -19,10 +19,13 @@ public typealias StepFunction = @Sendable (StepContext) -> StepOutcome
 /// on routing (its retry starts clean). Stream events (tokens, custom, progress, state) are
 /// written at once.
 public final class StepContext: @unchecked Sendable {
-    // @unchecked: the fields are immutable or behind `outbox`'s lock; `valid` is atomic.
+    // @unchecked: the fields are immutable or behind `locked`; `valid` is atomic.
     public let step: String
-    public let eventType: String
-    public let inputs: [[UInt8]]
+    let invocation: Invocation
+    /// When the try started (monotonic), for its step-completed duration.
+    let began: Int64
+    public var eventType: String { invocation.eventType }
+    public var inputs: [[UInt8]] { invocation.inputs }
     public let attempt: Int
     let stepIndex: Int
     private let execution: WorkflowExecution
@@ -36,7 +39,7 @@ public final class StepContext: @unchecked Sendable {
         var inputRequest: (prompt: [UInt8], answerType: String)?
         var children: [ChildRequest] = []
     }
-    private let outbox = Lock(Outbox())
+
 
     /// Where the invocation is: its function running, returned `.pending`, or concluded. A
     /// completion may arrive while the function still runs; it is kept until the function
@@ -51,17 +54,29 @@ public final class StepContext: @unchecked Sendable {
         /// A message the step left for when it reports failure without one.
         var error: String?
     }
-    private let completion = Lock(Completion())
-    /// Set by the execution: concludes the invocation with an outcome.
-    var conclude: (@Sendable (StepOutcome) -> Void)?
+    /// Everything mutable, behind one lock (one allocation per step, not three).
+    private struct Locked {
+        var outbox = Outbox()
+        var completion = Completion()
+        var terminatedInputs: [Int: UnsafeMutableRawBufferPointer] = [:]
+    }
+    private let locked = Lock(Locked())
+
+    private func withOutbox<R, E: Error>(_ body: (inout Outbox) throws(E) -> R) throws(E) -> R {
+        try locked.withLock { (all: inout Locked) throws(E) -> R in try body(&all.outbox) }
+    }
+
+    private func withCompletion<R, E: Error>(_ body: (inout Completion) throws(E) -> R) throws(E) -> R {
+        try locked.withLock { (all: inout Locked) throws(E) -> R in try body(&all.completion) }
+    }
 
     /// Whether the function returned `.pending` and no completion has come yet.
-    var isPending: Bool { completion.withLock { $0.phase == .pending } }
+    var isPending: Bool { withCompletion { $0.phase == .pending } }
 
     /// Ends an invocation whose function returned (or will return) `.pending`. Any thread.
     public func complete(_ outcome: StepOutcome) throws(RillflowError) {
         guard outcome != .pending else { throw RillflowError(.invalidArgument, "a step completes as completed or failed, not pending") }
-        let concludeNow = try completion.withLock { state throws(RillflowError) -> Bool in
+        let concludeNow = try withCompletion { state throws(RillflowError) -> Bool in
             switch state.phase {
             case .running:
                 guard state.early == nil else { throw RillflowError(.invalidState, "step '\(step)' was already completed") }
@@ -74,13 +89,13 @@ public final class StepContext: @unchecked Sendable {
                 throw RillflowError(.invalidState, "step '\(step)' has already ended")
             }
         }
-        if concludeNow { conclude?(outcome) }
+        if concludeNow { execution.conclude(self, outcome: outcome) }
     }
 
     /// Ends the try at its deadline, unless it has ended; true if it did. Its function may still
     /// be running: what it returns or completes afterwards is ignored.
     func expire() -> Bool {
-        completion.withLock { state in
+        withCompletion { state in
             guard state.phase != .concluded else { return false }
             state.phase = .concluded
             return true
@@ -90,7 +105,7 @@ public final class StepContext: @unchecked Sendable {
     /// Called by the execution when the function returned: the outcome to conclude with now,
     /// or nil when the invocation stays pending (or was already ended by its timeout).
     func functionReturned(_ outcome: StepOutcome) -> StepOutcome? {
-        completion.withLock { state in
+        withCompletion { state in
             guard state.phase != .concluded else { return nil }
             guard outcome == .pending else {
                 state.phase = .concluded
@@ -106,21 +121,21 @@ public final class StepContext: @unchecked Sendable {
     }
 
     /// What the step sent and whether it stopped the run; taken once, when it completed.
-    func takeOutbox() -> Outbox { outbox.withLock { box in defer { box = Outbox() }; return box } }
+    func takeOutbox() -> Outbox { withOutbox { box in defer { box = Outbox() }; return box } }
 
-    init(execution: WorkflowExecution, invocation: Invocation, attempt: Int) {
+    init(execution: WorkflowExecution, invocation: Invocation, attempt: Int, began: Int64) {
         self.execution = execution
+        self.invocation = invocation
         stepIndex = invocation.step
         step = execution.definition.steps[invocation.step].name
-        eventType = invocation.eventType
-        inputs = invocation.inputs
         self.attempt = attempt
+        self.began = began
     }
 
     /// The try has ended: the context refuses every call from now on, and its end hooks run.
     func invalidate() {
         valid.store(false, ordering: .releasing)
-        let hooks = completion.withLock { state in
+        let hooks = withCompletion { state in
             state.ended = true
             defer { state.endHooks = [] }
             return state.endHooks
@@ -131,7 +146,7 @@ public final class StepContext: @unchecked Sendable {
     /// Runs `hook` once this try ends (returned, completed, or timed out). Returns false, without
     /// keeping it, if the try has already ended.
     public func whenEnded(_ hook: @escaping @Sendable () -> Void) -> Bool {
-        completion.withLock { state in
+        withCompletion { state in
             guard !state.ended else { return false }
             state.endHooks.append(hook)
             return true
@@ -141,11 +156,11 @@ public final class StepContext: @unchecked Sendable {
     /// Keeps an error message for a failure reported without one (a C callback's status).
     public func noteError(_ message: String) throws(RillflowError) {
         try checkValid()
-        completion.withLock { $0.error = message }
+        withCompletion { $0.error = message }
     }
 
     /// The message `noteError` kept, if any.
-    public var notedError: String? { completion.withLock { $0.error } }
+    public var notedError: String? { withCompletion { $0.error } }
 
     /// What the embedding layer attached to this step's definition.
     public var attachment: (any AnyObject & Sendable)? { execution.definition.steps[stepIndex].attachment }
@@ -156,23 +171,21 @@ public final class StepContext: @unchecked Sendable {
     /// Input `index` followed by a NUL byte (not counted), for C callers that read it as text.
     /// Made on first use and kept, at a fixed address, until the context is freed.
     public func nulTerminatedInput(_ index: Int) -> UnsafeRawBufferPointer {
-        let copy = terminatedInputs.withLock { copies in
-            if let copy = copies[index] { return copy }
+        let copy = locked.withLock { all in
+            if let copy = all.terminatedInputs[index] { return copy }
             let input = inputs[index]
             let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: input.count + 1, alignment: 1)
             input.withUnsafeBytes { copy.copyMemory(from: $0) }
             copy[input.count] = 0
-            copies[index] = copy
+            all.terminatedInputs[index] = copy
             return copy
         }
         return UnsafeRawBufferPointer(start: copy.baseAddress, count: copy.count - 1)
     }
 
-    private let terminatedInputs = Lock<[Int: UnsafeMutableRawBufferPointer]>([:])
-
     deinit {
-        terminatedInputs.withLock { copies in
-            for copy in copies.values { copy.deallocate() }
+        locked.withLock { all in
+            for copy in all.terminatedInputs.values { copy.deallocate() }
         }
     }
 
@@ -189,7 +202,7 @@ public final class StepContext: @unchecked Sendable {
         guard execution.definition.steps[stepIndex].sends.contains(type) else {
             throw RillflowError(.invalidArgument, "step '\(step)' did not declare that it sends '\(type)'")
         }
-        try outbox.withLock { box throws(RillflowError) in
+        try withOutbox { box throws(RillflowError) in
             if type == WorkflowDefinition.stopEvent {
                 guard box.stopResult == nil else { throw RillflowError(.invalidState, "step '\(step)' has already stopped the run") }
                 box.stopResult = payload
@@ -208,7 +221,7 @@ public final class StepContext: @unchecked Sendable {
         guard execution.definition.steps[stepIndex].sends.contains(answerType) else {
             throw RillflowError(.invalidArgument, "step '\(step)' did not declare that it sends '\(answerType)', the answer's event type")
         }
-        try outbox.withLock { box throws(RillflowError) in
+        try withOutbox { box throws(RillflowError) in
             guard box.inputRequest == nil else { throw RillflowError(.invalidState, "step '\(step)' has already asked for input") }
             box.inputRequest = (prompt, answerType)
         }
@@ -221,14 +234,14 @@ public final class StepContext: @unchecked Sendable {
         guard execution.definition.steps[stepIndex].sends.contains(type), type != WorkflowDefinition.stopEvent else {
             throw RillflowError(.invalidArgument, "step '\(step)' did not declare that it sends '\(type)'")
         }
-        outbox.withLock { $0.sends.append((type, items)) }
+        withOutbox { $0.sends.append((type, items)) }
     }
 
     /// Sets this invocation's output (JSON): for a foreach item, what its progress event shows
     /// and what goes on, in item order, when all items are done.
     public func setOutput(_ json: [UInt8]) throws(RillflowError) {
         try checkValid()
-        outbox.withLock { $0.output = json }
+        withOutbox { $0.output = json }
     }
 
     /// Starts a sub-workflow when this step completes: a child run whose events also appear in
@@ -244,7 +257,7 @@ public final class StepContext: @unchecked Sendable {
         guard functions.count == definition.steps.count else {
             throw RillflowError(.invalidArgument, "\(functions.count) step functions for \(definition.steps.count) steps")
         }
-        outbox.withLock { $0.children.append(ChildRequest(definition: definition, functions: functions, input: input, resultType: resultType)) }
+        withOutbox { $0.children.append(ChildRequest(definition: definition, functions: functions, input: input, resultType: resultType)) }
     }
 
     /// Ends the run with `result` (JSON) as the run's result, when this step completes.
@@ -282,7 +295,7 @@ public final class StepContext: @unchecked Sendable {
 
     /// Whether this try should stop: the run has ended (cancelled, timed out, failed or stopped
     /// by another step) or the try outlived its step's timeout. A long step should check it.
-    public var isCancelled: Bool { execution.isFinished || completion.withLock { $0.phase == .concluded } }
+    public var isCancelled: Bool { execution.isFinished || withCompletion { $0.phase == .concluded } }
 
     /// Adds token usage (an LLM call's counts) to the run's totals, reported on completion.
     public func reportUsage(_ usage: TokenUsage) throws(RillflowError) {

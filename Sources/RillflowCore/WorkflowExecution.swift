@@ -220,30 +220,28 @@ public final class WorkflowExecution: @unchecked Sendable {
 
     private func execute(_ invocation: Invocation, attempt: Int) {
         guard !isFinished else { return finishInvocation(invocation.step) }
-        let step = definition.steps[invocation.step]
-        let inputBytes = invocation.inputs.reduce(0) { $0 + $1.count }
-        emitEngineEvent(.stepStarted, step: step.name, attempt: attempt) { $0.field("input_bytes", number: inputBytes) }
-        let began = WallClock.monotonicNanoseconds()
-        let context = StepContext(execution: self, invocation: invocation, attempt: attempt)
-        context.conclude = { outcome in self.conclude(invocation, attempt: attempt, context: context, outcome: outcome, began: began) }
-        if let timeout = step.timeoutNanoseconds {
+        let name = definition.steps[invocation.step].name
+        var inputBytes = 0
+        for input in invocation.inputs { inputBytes += input.count }
+        emitEngineEvent(.stepStarted, step: name, attempt: attempt) { $0.field("input_bytes", number: inputBytes) }
+        let context = StepContext(execution: self, invocation: invocation, attempt: attempt, began: WallClock.monotonicNanoseconds())
+        if let timeout = definition.steps[invocation.step].timeoutNanoseconds {
             delays.schedule(after: timeout) {
                 guard context.expire() else { return }
-                self.conclude(invocation, attempt: attempt, context: context,
-                              outcome: .failed("step '\(step.name)' timed out after \(timeout / 1_000_000) ms"), began: began)
+                self.conclude(context, outcome: .failed("step '\(name)' timed out after \(timeout / 1_000_000) ms"))
             }
         }
         let returned = functions[invocation.step](context)
         if let outcome = context.functionReturned(returned) {
             // This thread is free now: the next step it routes runs here, without a hand-off.
-            pool.continuing { conclude(invocation, attempt: attempt, context: context, outcome: outcome, began: began) }
+            pool.continuing { conclude(context, outcome: outcome) }
         }
     }
 
     /// Ends one try of an invocation: step events, routing of what it sent, retry or failure.
-    private func conclude(_ invocation: Invocation, attempt: Int, context: StepContext, outcome: StepOutcome, began: Int64) {
+    func conclude(_ context: StepContext, outcome: StepOutcome) {
+        let invocation = context.invocation, attempt = context.attempt, began = context.began
         context.invalidate()
-        context.conclude = nil  // breaks the context <-> closure cycle
         let step = definition.steps[invocation.step]
         // A run that ended while the step ran (stopped elsewhere, cancelled, timed out) takes no
         // more step events or routing from it.
