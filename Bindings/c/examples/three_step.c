@@ -1,8 +1,8 @@
 /* three_step: a three-step workflow that streams progress and LLM tokens, live.
  *
- * The C version of the streaming page every workflow library has: step one reports progress,
- * step two "calls an LLM" and streams its answer token by token (and reports token usage),
- * step three finishes the run with a result. The main thread watches the run's stream: tokens
+ * The C version of the streaming page every workflow library has: step one reports progress
+ * as it reads three sources, step two "calls an LLM" and streams its answer token by token (and
+ * reports token usage), step three finishes the run with a result. The main thread watches the run's stream: tokens
  * appear as they are written, progress as it moves, and at the end the run's timeline (each
  * step's start and duration) and its token usage.
  *
@@ -34,7 +34,12 @@ static rf_status research(void *user_data, rf_step_ctx *ctx) {
     if (status != RF_OK) return status;
     const char *msg = "{\"msg\":\"Step one is happening\"}";
     rf_step_ctx_emit_custom(ctx, "progress", msg, (uint32_t)strlen(msg));
-    rf_step_ctx_emit_progress(ctx, 1, 1, "researched");
+    /* Three sources to read: progress moves 1/3, 2/3, 3/3. */
+    struct timespec reading = {0, 150 * 1000 * 1000};
+    for (uint64_t source = 1; source <= 3; source++) {
+        if (!fast) nanosleep(&reading, NULL);
+        rf_step_ctx_emit_progress(ctx, source, 3, "reading sources");
+    }
     return rf_step_ctx_send(ctx, "researched", input, length);
 }
 
