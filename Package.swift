@@ -33,8 +33,10 @@ let package = Package(
         .target(name: "Rillflow", dependencies: ["CRillflow", "RillflowCore"], path: "Sources/Rillflow",
                 swiftSettings: leanRuntime,
                 linkerSettings: [.unsafeFlags(releaseLinkerFlags, .when(configuration: .release))]),
-        .testTarget(name: "RillflowCoreTests", dependencies: ["RillflowCore"], path: "Tests/RillflowCoreTests"),
-        .testTarget(name: "RillflowABITests", dependencies: ["Rillflow", "CRillflow"], path: "Tests/RillflowABITests"),
+        // Threads and shared values for the tests of both modules.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "RillflowCoreTests", dependencies: ["RillflowCore", "TestSupport"], path: "Tests/RillflowCoreTests"),
+        .testTarget(name: "RillflowABITests", dependencies: ["Rillflow", "CRillflow", "TestSupport"], path: "Tests/RillflowABITests"),
     ],
     swiftLanguageModes: [.v6]
 )

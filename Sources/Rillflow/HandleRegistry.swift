@@ -56,7 +56,8 @@ final class HandleRegistry: @unchecked Sendable {
     private let wordChunks: UnsafeMutablePointer<UnsafeMutableRawPointer?>
     private let objectChunks: UnsafeMutablePointer<UnsafeMutablePointer<Unmanaged<AnyObject>?>?>
 
-    private init() {
+    /// One per process (`shared`); tests make their own so they can count live handles.
+    init() {
         wordChunks = .allocate(capacity: Self.maximumChunks)
         wordChunks.initialize(repeating: nil, count: Self.maximumChunks)
         objectChunks = .allocate(capacity: Self.maximumChunks)

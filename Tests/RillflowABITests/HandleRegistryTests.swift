@@ -11,7 +11,7 @@ private final class Probe: Sendable {
 }
 
 @Suite(.serialized) struct HandleRegistryTests {
-    let registry = HandleRegistry.shared
+    let registry = HandleRegistry()
 
     @Test func lookupFindsTheRegisteredObject() throws {
         let probe = Probe(id: 7)
@@ -54,6 +54,7 @@ private final class Probe: Sendable {
 
     @Test func objectIsReleasedOnceWhenRetiredDuringConcurrentLookups() async throws {
         let rounds = 200
+        let registry = self.registry
         let before = Probe.released.load(ordering: .relaxed)
         let liveBefore = registry.liveCount
         for round in 0..<rounds {
@@ -64,14 +65,14 @@ private final class Probe: Sendable {
                     group.addTask { [round] in
                         let handle = OpaquePointer(bitPattern: handleBits)
                         for _ in 0..<50 {
-                            if let probe = HandleRegistry.shared.object(for: handle, kind: .subscription) as? Probe {
+                            if let probe = registry.object(for: handle, kind: .subscription) as? Probe {
                                 #expect(probe.id == round)
                             }
                         }
                     }
                 }
                 group.addTask {
-                    #expect(HandleRegistry.shared.retire(OpaquePointer(bitPattern: handleBits), kind: .subscription) != nil)
+                    #expect(registry.retire(OpaquePointer(bitPattern: handleBits), kind: .subscription) != nil)
                 }
             }
             #expect(registry.object(for: handle, kind: .subscription) == nil)

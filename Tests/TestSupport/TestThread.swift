@@ -3,7 +3,7 @@ import Glibc
 #endif
 
 /// A plain OS thread for tests: producers may block, so they must not run on the cooperative pool.
-final class TestThread {
+public final class TestThread {
     private final class Box {
         let body: () -> Void
         init(_ body: @escaping () -> Void) { self.body = body }
@@ -11,7 +11,7 @@ final class TestThread {
 
     private var thread = pthread_t()
 
-    init(_ body: @escaping @Sendable () -> Void) {
+    public init(_ body: @escaping @Sendable () -> Void) {
         let box = Unmanaged.passRetained(Box(body)).toOpaque()
         let status = pthread_create(&thread, nil, { raw in
             let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
@@ -21,11 +21,11 @@ final class TestThread {
         precondition(status == 0, "pthread_create failed: \(status)")
     }
 
-    func join() { pthread_join(thread, nil) }
+    public func join() { pthread_join(thread, nil) }
 }
 
 /// A mutable value shared between test threads and read after they are joined.
-final class Shared<Value>: @unchecked Sendable {
-    var value: Value
-    init(_ value: Value) { self.value = value }
+public final class Shared<Value>: @unchecked Sendable {
+    public var value: Value
+    public init(_ value: Value) { self.value = value }
 }
