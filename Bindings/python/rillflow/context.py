@@ -1,0 +1,219 @@
+"""What a Python step gets: `Context`, with the powers of the C rf_step_ctx, and the code that
+runs one host-run task (a step invocation) and completes it."""
+from __future__ import annotations
+
+import ctypes
+import traceback
+from typing import TYPE_CHECKING, Any, Iterable, Optional
+
+from . import _capi as c
+from . import _json
+from .errors import check, error_for
+
+if TYPE_CHECKING:
+    from .engine import _Host
+    from .workflow import StepSpec, Workflow
+
+_lib = c.lib
+_MAX_ERROR = 4000  # rf_step_ctx_complete takes at most 4096 bytes of message
+
+
+class Context:
+    """One invocation of a step. Valid until the step returns; afterwards every call raises
+    `InvalidHandle`. Events it sends take effect when the step returns; stream events (tokens,
+    custom events, progress, state) are written at once."""
+
+    __slots__ = ("_ctx", "spec", "step", "workflow", "event_type", "attempt", "run_id", "_inputs", "_input_count",
+                 "_token_index")
+
+    def __init__(self, ctx: int, spec: "StepSpec", info: c.rf_step_info) -> None:
+        self._ctx = ctx
+        self.spec = spec
+        self.step: str = spec.name
+        self.workflow: str = spec.workflow_name
+        self.event_type: str = info.event_type.decode()
+        self.attempt: int = info.attempt
+        self.run_id: int = info.run_id
+        self._inputs: Optional[list[Any]] = None
+        self._input_count = info.input_count
+        self._token_index = 0
+
+    # ---- inputs ----
+
+    def _read_inputs(self) -> list[Any]:
+        if self._inputs is None:
+            data, length = ctypes.c_void_p(), ctypes.c_uint32()
+            values = []
+            for index in range(self._input_count):
+                check(_lib.rf_step_ctx_input(self._ctx, index, ctypes.byref(data), ctypes.byref(length)))
+                values.append(_json.loads(ctypes.string_at(data.value, length.value)) if length.value else None)
+            self._inputs = values
+        return self._inputs
+
+    @property
+    def input(self) -> Any:
+        """The payload of the event that started the step (the run's input for "start")."""
+        inputs = self._read_inputs()
+        return inputs[0] if inputs else None
+
+    @property
+    def inputs(self) -> list[Any]:
+        """Every input: several for a fan-in step, a foreach's outputs in item order."""
+        return list(self._read_inputs())
+
+    # ---- the stream ----
+
+    def write_event_to_stream(self, data: Any, topic: str = "stream") -> None:
+        """A custom event on the named topic (the data as JSON)."""
+        payload = _json.dumps(data)
+        check(_lib.rf_step_ctx_emit_custom(self._ctx, topic.encode(), payload, len(payload)))
+
+    def stream_token(self, text: str) -> None:
+        """A token delta; its index counts up from 0 within this invocation."""
+        raw = text.encode()
+        check(_lib.rf_step_ctx_emit_token(self._ctx, raw, len(raw), self._token_index))
+        self._token_index += 1
+
+    def progress(self, completed: int, total: int, status: str = "running") -> None:
+        """A progress event: {"completed", "total", "status"}."""
+        check(_lib.rf_step_ctx_emit_progress(self._ctx, completed, total, status.encode()))
+
+    # ---- routing ----
+
+    def send(self, event_type: str, data: Any = None) -> None:
+        """Sends an event (data as JSON) to the steps that accept its type, when this step returns."""
+        payload = b"" if data is None else _json.dumps(data)
+        check(_lib.rf_step_ctx_send(self._ctx, event_type.encode(), payload, len(payload)))
+
+    def send_each(self, event_type: str, items: Iterable[Any]) -> None:
+        """Sends a list as one event: a foreach step that accepts it runs once per item."""
+        payloads = [_json.dumps(item) for item in items]
+        count = len(payloads)
+        pointers = (ctypes.c_void_p * max(count, 1))(*[ctypes.cast(ctypes.c_char_p(p), ctypes.c_void_p) for p in payloads])
+        lengths = (ctypes.c_uint32 * max(count, 1))(*[len(p) for p in payloads])
+        check(_lib.rf_step_ctx_send_each(self._ctx, event_type.encode(), pointers, lengths, count))
+
+    def set_output(self, value: Any) -> None:
+        """A foreach item's output: shown in its progress event, passed on in item order."""
+        payload = _json.dumps(value)
+        check(_lib.rf_step_ctx_set_output(self._ctx, payload, len(payload)))
+
+    def stop(self, result: Any = None) -> None:
+        """Ends the run with `result` when this step returns (its sends must list "stop")."""
+        payload = _json.dumps(result)
+        check(_lib.rf_step_ctx_stop(self._ctx, payload, len(payload)))
+
+    def request_input(self, prompt: Any, answer_type: str) -> None:
+        """Asks a human: the run suspends when this step returns; `run.resume(answer)` delivers
+        the answer as an event of `answer_type` (which this step's sends must list)."""
+        payload = _json.dumps(prompt)
+        check(_lib.rf_step_ctx_request_input(self._ctx, payload, len(payload), answer_type.encode()))
+
+    def start_child(self, workflow: "Workflow", input: Any, result_type: str) -> None:
+        """Starts a sub-workflow when this step returns; its result arrives as `result_type`."""
+        payload = _json.dumps(input)
+        check(_lib.rf_step_ctx_start_child(self._ctx, workflow._built_handle(), payload, len(payload),
+                                           result_type.encode()))
+
+    # ---- state, usage, cancellation ----
+
+    def set_state(self, key: str, value: Any) -> None:
+        """Sets a key of the run's state (emits a state-changed event)."""
+        payload = _json.dumps(value)
+        check(_lib.rf_step_ctx_set_state(self._ctx, key.encode(), payload, len(payload)))
+
+    def get_state(self, key: str, default: Any = None) -> Any:
+        """The value of a key of the run's state, or `default` if it was never set."""
+        length = ctypes.c_uint32()
+        status = _lib.rf_step_ctx_get_state(self._ctx, key.encode(), None, 0, ctypes.byref(length))
+        if status == c.RF_E_NOT_FOUND:
+            return default
+        if status not in (c.RF_OK, c.RF_E_TOO_LARGE):
+            raise error_for(status)
+        buffer = ctypes.create_string_buffer(length.value + 1)
+        check(_lib.rf_step_ctx_get_state(self._ctx, key.encode(), buffer, len(buffer), ctypes.byref(length)))
+        return _json.loads(buffer.raw[: length.value])
+
+    def report_usage(self, input_tokens: int = 0, output_tokens: int = 0, total_tokens: Optional[int] = None,
+                     reasoning_tokens: int = 0, cached_input_tokens: int = 0) -> None:
+        """Adds an LLM call's token counts to the run's totals (total defaults to input + output)."""
+        usage = c.rf_token_usage(struct_size=ctypes.sizeof(c.rf_token_usage), input_tokens=input_tokens,
+                                 output_tokens=output_tokens,
+                                 total_tokens=input_tokens + output_tokens if total_tokens is None else total_tokens,
+                                 reasoning_tokens=reasoning_tokens, cached_input_tokens=cached_input_tokens)
+        check(_lib.rf_step_ctx_report_usage(self._ctx, ctypes.byref(usage)))
+
+    @property
+    def cancelled(self) -> bool:
+        """True once the run has ended or this try has timed out: a long step should stop."""
+        return _lib.rf_step_ctx_check_cancelled(self._ctx) != c.RF_OK
+
+    def __repr__(self) -> str:
+        return f"Context(step={self.step!r}, attempt={self.attempt}, run_id={self.run_id})"
+
+
+def _failure_message(error: BaseException) -> bytes:
+    """The exception's type, message and traceback, cut to fit (keeping the end)."""
+    text = f"{type(error).__name__}: {error}\n" + "".join(traceback.format_exception(error))
+    raw = text.encode("utf-8", "replace")
+    if len(raw) > _MAX_ERROR:
+        raw = raw[:200] + b"\n...\n" + raw[-(_MAX_ERROR - 210):]
+    return raw
+
+
+def _finish(ctx: int, spec: "StepSpec", context: Context, value: Any, error: Optional[BaseException]) -> None:
+    """Completes the invocation: the return value is sent as the step's one declared event type."""
+    if error is None and value is not None:
+        try:
+            if len(spec.sends) != 1:
+                raise TypeError(f"step {spec.name!r} returned a value but sends {len(spec.sends)} event types: "
+                                "use ctx.send(event_type, value)")
+            if spec.sends[0] == "stop":
+                context.stop(value)
+            else:
+                context.send(spec.sends[0], value)
+        except BaseException as failure:  # noqa: BLE001 - reported as the step's failure
+            error = failure
+    if error is None:
+        _lib.rf_step_ctx_complete(ctx, c.RF_OK, None)
+    else:
+        _lib.rf_step_ctx_complete(ctx, c.RF_E_SYSTEM, _failure_message(error))
+
+
+def run_task(host: "_Host", ctx: int) -> None:
+    """Runs one taken task on the host: `async def` on the host's loop, `def` on its pool."""
+    info = c.rf_step_info(struct_size=ctypes.sizeof(c.rf_step_info))
+    if _lib.rf_step_ctx_get_info(ctx, ctypes.byref(info)) != c.RF_OK:
+        return  # its try already ended (timed out while it waited): nothing to run
+    spec = host.engine.steps.get(info.user_data or 0)
+    if spec is None:
+        _lib.rf_step_ctx_complete(ctx, c.RF_E_INTERNAL, b"no Python step is registered for this task")
+        return
+    context = Context(ctx, spec, info)
+    if spec.is_async:
+        task = host.loop.create_task(_run_async(ctx, spec, context))
+        host.running.add(task)
+        task.add_done_callback(host.running.discard)
+    else:
+        host.pool.submit(_run_sync, ctx, spec, context)
+
+
+async def _run_async(ctx: int, spec: "StepSpec", context: Context) -> None:
+    try:
+        value = await spec.function(context, context.input)
+    except BaseException as error:  # noqa: BLE001 - every failure is the step's, reported to the engine
+        _finish(ctx, spec, context, None, error)
+        if isinstance(error, (KeyboardInterrupt, SystemExit)):
+            raise
+        return
+    _finish(ctx, spec, context, value, None)
+
+
+def _run_sync(ctx: int, spec: "StepSpec", context: Context) -> None:
+    try:
+        value = spec.function(context, context.input)
+    except BaseException as error:  # noqa: BLE001
+        _finish(ctx, spec, context, None, error)
+        return
+    _finish(ctx, spec, context, value, None)
+

@@ -1,0 +1,157 @@
+"""The engine: its handle, and the host that runs Python steps.
+
+Python steps are host-run steps: the engine queues each invocation, and a host thread owned
+by this package takes it (waiting on the engine's task fd with an asyncio loop's add_reader)
+and runs it: `async def` steps as tasks on that loop, `def` steps on a thread pool. C never
+calls into Python, so no ctypes callback exists that could be collected while C holds it.
+"""
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import ctypes
+import itertools
+import threading
+from typing import TYPE_CHECKING, Any, Optional
+
+from . import _capi as c
+from .errors import check
+
+if TYPE_CHECKING:
+    from .workflow import StepSpec
+
+
+class Engine:
+    """Worker threads, limits and defaults; usually one per process (see `default_engine()`).
+
+    Arguments left at 0 take the library's defaults (see rf_engine_options in rillflow.h).
+    `step_threads` is the size of the thread pool that runs `def` steps."""
+
+    def __init__(self, *, worker_threads: int = 0, log_capacity: int = 0, max_event_bytes: int = 0,
+                 history_bytes: int = 0, emit_timeout_ms: int = 0, step_threads: int = 8) -> None:
+        options = c.rf_engine_options()
+        c.lib.rf_engine_options_init(ctypes.byref(options))
+        options.worker_threads = worker_threads
+        options.log_capacity = log_capacity
+        options.max_event_bytes = max_event_bytes
+        options.history_bytes = history_bytes
+        options.emit_timeout_ms = emit_timeout_ms
+        handle = c.handle()
+        check(c.lib.rf_engine_create(ctypes.byref(options), ctypes.byref(handle)))
+        self._handle: Optional[int] = handle.value
+        self._step_threads = step_threads
+        self._host: Optional[_Host] = None
+        self._lock = threading.Lock()
+        self.steps: dict[int, "StepSpec"] = {}
+        self._ids = itertools.count(1)
+
+    @property
+    def handle(self) -> int:
+        if self._handle is None:
+            from .errors import InvalidHandle
+            raise InvalidHandle(c.RF_E_INVALID_HANDLE, "the engine is closed")
+        return self._handle
+
+    @property
+    def options(self) -> dict[str, int]:
+        """The effective options, defaults resolved."""
+        options = c.rf_engine_options()
+        options.struct_size = ctypes.sizeof(options)
+        check(c.lib.rf_engine_get_options(self.handle, ctypes.byref(options)))
+        return {name: getattr(options, name) for name, _ in c.rf_engine_options._fields_
+                if name not in ("struct_size", "reserved0")}
+
+    def register(self, spec: "StepSpec") -> int:
+        """Gives a Python step the id it is known by to the engine (its user_data)."""
+        with self._lock:
+            step_id = next(self._ids)
+            self.steps[step_id] = spec
+        return step_id
+
+    def ensure_host(self) -> None:
+        """Starts the host thread that runs this engine's Python steps, once."""
+        with self._lock:
+            if self._host is None:
+                self._host = _Host(self)
+
+    def close(self) -> None:
+        """Releases the engine: its host stops, runs and subscriptions stay usable."""
+        with self._lock:
+            handle, self._handle = self._handle, None
+            host, self._host = self._host, None
+        if handle is not None:
+            check(c.lib.rf_engine_release(handle))
+        if host is not None:
+            host.stop()
+
+    def __enter__(self) -> "Engine":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+_default: Optional[Engine] = None
+_default_lock = threading.Lock()
+
+
+def default_engine() -> Engine:
+    """The engine workflows use when none is given, created on first use."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = Engine()
+        return _default
+
+
+class _Host:
+    """A daemon thread with its own asyncio loop that takes the engine's host-run tasks."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.loop = asyncio.new_event_loop()
+        self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=engine._step_threads,
+                                                          thread_name_prefix="rillflow-step")
+        fd = ctypes.c_int32()
+        check(c.lib.rf_engine_task_fd(engine.handle, ctypes.byref(fd)))
+        self.fd = fd.value
+        self.engine_handle = engine.handle
+        self.running: set[asyncio.Task] = set()
+        started = threading.Event()
+        self.thread = threading.Thread(target=self._main, args=(started,), name="rillflow-host", daemon=True)
+        self.thread.start()
+        started.wait()
+
+    def _main(self, started: threading.Event) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.add_reader(self.fd, self._drain)
+        started.set()
+        try:
+            self.loop.run_forever()
+        finally:
+            self.loop.close()
+
+    def _drain(self) -> None:
+        from .context import run_task
+        take, handle = c.lib.rf_engine_take_task, self.engine_handle
+        ctx = c.handle()
+        ref = ctypes.byref(ctx)
+        while True:
+            status = take(handle, 0, ref)
+            if status != 0:
+                if status != c.RF_E_AGAIN:  # closed: the engine was released
+                    self.loop.remove_reader(self.fd)
+                return
+            run_task(self, ctx.value)
+
+    def stop(self) -> None:
+        def shut() -> None:
+            self.loop.remove_reader(self.fd)
+            self.loop.stop()
+        try:
+            self.loop.call_soon_threadsafe(shut)
+        except RuntimeError:
+            pass  # the loop is already closed
+        if threading.current_thread() is not self.thread:
+            self.thread.join(timeout=5)
+        self.pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,285 @@
+"""Runs and their streams.
+
+Streams wait on the subscription's file descriptor: with the running loop's `add_reader` in
+`async for`, with `select` in a plain `for` (so Ctrl-C interrupts it). No polling thread, no
+sleeps; events are read in batches of up to 256."""
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import select
+import time
+from typing import TYPE_CHECKING, Any, AsyncIterator, Iterable, Iterator, Optional
+
+from . import _capi as c
+from . import _json
+from .errors import Closed, InvalidState, RunCancelled, RunError, RunFailed, RunTimedOut, check, error_for
+from .events import KINDS, TERMINAL_KINDS, BatchReader, Event
+
+if TYPE_CHECKING:
+    from .workflow import Workflow
+
+MODES = {"tokens": c.RF_STREAM_TOKENS, "messages": c.RF_STREAM_MESSAGES, "updates": c.RF_STREAM_UPDATES,
+         "values": c.RF_STREAM_VALUES, "custom": c.RF_STREAM_CUSTOM}
+STATUSES = {c.RF_RUN_PENDING: "pending", c.RF_RUN_RUNNING: "running", c.RF_RUN_SUSPENDED: "suspended",
+            c.RF_RUN_COMPLETED: "completed", c.RF_RUN_FAILED: "failed", c.RF_RUN_TIMED_OUT: "timed_out",
+            c.RF_RUN_CANCELLED: "cancelled"}
+_ENDINGS = {c.RF_EVENT_RUN_FAILED: (RunFailed, "failed"), c.RF_EVENT_RUN_TIMED_OUT: (RunTimedOut, "timed_out"),
+            c.RF_EVENT_RUN_CANCELLED: (RunCancelled, "cancelled")}
+
+
+class Stream:
+    """A subscription to a run's events: `async for event in stream`, or `for event in stream`.
+    Close it (or use it as a context manager) to release it early; it closes itself at the end."""
+
+    def __init__(self, run: "Run", mode: str = "tokens", *, kinds: Optional[Iterable[str]] = None,
+                 topics: Optional[Iterable[str]] = None, from_seq: int = 1, lossy: bool = False,
+                 end_at_suspension: bool = False) -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+        options = c.rf_subscription_options()
+        c.lib.rf_subscription_options_init(ctypes.byref(options))
+        options.mode = MODES[mode]
+        options.start_seq = from_seq
+        options.flags = (c.RF_SUBSCRIBE_LOSSY if lossy else 0) | (c.RF_SUBSCRIBE_END_AT_SUSPENSION if end_at_suspension else 0)
+        if kinds is not None:
+            unknown = [k for k in kinds if k not in KINDS]
+            if unknown:
+                raise ValueError(f"unknown event kinds {unknown}; known: {', '.join(KINDS)}")
+            options.kinds = sum(c.kind_bit(KINDS[k]) for k in set(kinds))
+        topic_list = [t.encode() for t in topics] if topics is not None else None
+        if topic_list is not None:
+            array = (ctypes.c_char_p * max(len(topic_list), 1))(*topic_list)
+            options.topics = ctypes.cast(array, ctypes.POINTER(ctypes.c_char_p))
+            options.topic_count = len(topic_list)
+        handle = c.handle()
+        check(c.lib.rf_subscription_create(run._live_handle(), ctypes.byref(options), ctypes.byref(handle)))
+        self._handle: Optional[int] = handle.value
+        self._reader = BatchReader(handle.value)
+        self._fd: Optional[int] = None
+
+    def _descriptor(self) -> int:
+        if self._fd is None:
+            fd = ctypes.c_int32()
+            check(c.lib.rf_subscription_fd(self._handle, ctypes.byref(fd)))
+            self._fd = fd.value
+        return self._fd
+
+    def _read(self) -> tuple[int, list[Event]]:
+        if self._handle is None:
+            return c.RF_E_END_OF_STREAM, []
+        return self._reader.read(0)
+
+    async def _events(self) -> AsyncIterator[Event]:
+        try:
+            while True:
+                status, events = self._read()
+                if status == c.RF_OK:
+                    for event in events:
+                        yield event
+                elif status == c.RF_E_AGAIN:
+                    await self._readable()
+                elif status in (c.RF_E_END_OF_STREAM, c.RF_E_CLOSED):
+                    return
+                else:
+                    raise error_for(status)
+        finally:
+            self.close()
+
+    async def _readable(self) -> None:
+        loop = asyncio.get_running_loop()
+        fd = self._descriptor()
+        ready = loop.create_future()
+        loop.add_reader(fd, _resolve, ready)
+        try:
+            await ready
+        finally:
+            loop.remove_reader(fd)
+
+    def __aiter__(self) -> AsyncIterator[Event]:
+        return self._events()
+
+    def __iter__(self) -> Iterator[Event]:
+        return self.iterate()
+
+    def iterate(self, timeout: Optional[float] = None) -> Iterator[Event]:
+        """Events in order, waiting at most `timeout` seconds in all (None: no limit; then Timeout)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            while True:
+                status, events = self._read()
+                if status == c.RF_OK:
+                    yield from events
+                elif status == c.RF_E_AGAIN:
+                    left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                    if not select.select([self._descriptor()], [], [], left)[0] and left is not None:
+                        from .errors import Timeout
+                        raise Timeout(c.RF_E_TIMEOUT, f"no event within {timeout} s")
+                elif status in (c.RF_E_END_OF_STREAM, c.RF_E_CLOSED):
+                    return
+                else:
+                    raise error_for(status)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            c.lib.rf_subscription_release(handle)
+
+    def __enter__(self) -> "Stream":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    async def __aenter__(self) -> "Stream":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - at interpreter exit the library may be gone
+            pass
+
+
+def _resolve(future: asyncio.Future) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+class Run:
+    """One execution of a workflow. `await run` (or `run.result()`) gives its result or raises
+    RunFailed / RunTimedOut / RunCancelled; `run.stream()` / `run.events()` give its events.
+    Releasing a Run that has not ended (close(), or dropping it) cancels it."""
+
+    def __init__(self, handle: int, workflow: Optional["Workflow"] = None) -> None:
+        self._handle: Optional[int] = handle
+        self.workflow = workflow
+        run_id = ctypes.c_uint64()
+        check(c.lib.rf_run_get_id(handle, ctypes.byref(run_id)))
+        self.id: int = run_id.value
+
+    def _live_handle(self) -> int:
+        if self._handle is None:
+            raise InvalidState(c.RF_E_INVALID_HANDLE, f"run {self.id} is closed")
+        return self._handle
+
+    def start(self, input: Any = None) -> None:
+        """Starts a run made with start=False; input is sent as JSON."""
+        payload = b"" if input is None else _json.dumps(input)
+        check(c.lib.rf_run_start(self._live_handle(), payload, len(payload)))
+
+    @property
+    def status(self) -> str:
+        """pending, running, suspended, completed, failed, timed_out or cancelled."""
+        status = ctypes.c_uint32()
+        check(c.lib.rf_run_get_status(self._live_handle(), ctypes.byref(status)))
+        return STATUSES[status.value]
+
+    @property
+    def usage(self) -> dict[str, int]:
+        """Token usage the run's steps reported, summed."""
+        usage = c.rf_token_usage(struct_size=ctypes.sizeof(c.rf_token_usage))
+        check(c.lib.rf_run_get_usage(self._live_handle(), ctypes.byref(usage)))
+        return {name: getattr(usage, name) for name in
+                ("input_tokens", "output_tokens", "total_tokens", "reasoning_tokens", "cached_input_tokens")}
+
+    def stream(self, mode: str = "tokens", *, kinds: Optional[Iterable[str]] = None,
+               topics: Optional[Iterable[str]] = None, from_seq: int = 1, lossy: bool = False,
+               end_at_suspension: bool = False) -> Stream:
+        """A stream of the run's events, from `from_seq` (1 = from the start; 0 = only new ones).
+        mode: tokens (everything), messages (all but tokens), updates, values, or custom (the
+        `kinds` and `topics` given). Any number of streams may read one run."""
+        return Stream(self, mode, kinds=kinds, topics=topics, from_seq=from_seq, lossy=lossy,
+                      end_at_suspension=end_at_suspension)
+
+    def events(self, mode: str = "tokens", *, timeout: Optional[float] = None, **options: Any) -> Iterator[Event]:
+        """`stream(...)` for a plain `for` loop; `timeout` bounds the whole iteration."""
+        return self.stream(mode, **options).iterate(timeout)
+
+    def _ending_stream(self) -> Stream:
+        # Only terminal events pass a custom filter whose one kind never occurs in a run's log.
+        return Stream(self, "custom", kinds=["lagged"], from_seq=1)
+
+    def _outcome(self, terminal: Optional[Event]) -> Any:
+        if terminal is None:
+            raise Closed(c.RF_E_CLOSED, f"run {self.id}'s stream ended without a terminal event")
+        if terminal.kind_id == c.RF_EVENT_RUN_COMPLETED:
+            data, length = ctypes.c_void_p(), ctypes.c_uint32()
+            check(c.lib.rf_run_get_result(self._live_handle(), ctypes.byref(data), ctypes.byref(length)))
+            return _json.loads(ctypes.string_at(data.value, length.value))
+        error, status = _ENDINGS[terminal.kind_id]
+        raise error(status, f"run {self.id} {status.replace('_', ' ')}: {terminal.text}", terminal)
+
+    def result(self, timeout: Optional[float] = None) -> Any:
+        """Blocks until the run ends and returns its result (raises RunError otherwise).
+        Ctrl-C cancels the run and raises KeyboardInterrupt."""
+        terminal = None
+        try:
+            for event in self._ending_stream().iterate(timeout):
+                terminal = event
+        except KeyboardInterrupt:
+            self._cancel_quietly("interrupted")
+            raise
+        return self._outcome(terminal)
+
+    async def _result(self) -> Any:
+        terminal = None
+        try:
+            async for event in self._ending_stream():
+                terminal = event
+        except asyncio.CancelledError:
+            self._cancel_quietly("the awaiting task was cancelled")
+            raise
+        return self._outcome(terminal)
+
+    def __await__(self):  # type: ignore[no-untyped-def]
+        return self._result().__await__()
+
+    def wait(self, timeout: Optional[float] = None) -> str:
+        """Waits until the run has ended or is suspended (waiting for input); returns its status."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        status = ctypes.c_uint32()
+        while True:  # in slices, so Ctrl-C is seen
+            left = 200 if deadline is None else max(0, min(200, int((deadline - time.monotonic()) * 1000)))
+            code = c.lib.rf_run_wait(self._live_handle(), left, ctypes.byref(status))
+            if code == c.RF_OK or (deadline is not None and time.monotonic() >= deadline):
+                return STATUSES[status.value]
+            if code not in (c.RF_E_TIMEOUT, c.RF_E_AGAIN):
+                raise error_for(code)
+
+    def cancel(self, reason: Optional[str] = None) -> None:
+        """Cancels the run (InvalidState if it has already ended)."""
+        check(c.lib.rf_run_cancel(self._live_handle(), reason.encode() if reason else None))
+
+    def _cancel_quietly(self, reason: str) -> None:
+        if self._handle is not None:
+            c.lib.rf_run_cancel(self._handle, reason.encode())
+
+    def resume(self, answer: Any) -> None:
+        """Answers the question a step asked (the run must be suspended; InvalidState if not)."""
+        payload = _json.dumps(answer)
+        check(c.lib.rf_run_resume(self._live_handle(), payload, len(payload)))
+
+    def close(self) -> None:
+        """Releases the run (cancelling it if it has not ended); its streams stay readable."""
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            c.lib.rf_run_release(handle)
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001
+            pass
+
+    def __repr__(self) -> str:
+        state = self.status if self._handle is not None else "closed"
+        return f"Run(id={self.id}, status={state!r})"
+
+
+__all__ = ["Run", "Stream", "RunError", "TERMINAL_KINDS"]
