@@ -1,0 +1,116 @@
+"""Loading the library, the declarations of the whole C API, and errors as exceptions."""
+import ctypes
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+import rillflow
+from rillflow import _capi as c
+from rillflow import _library
+from rillflow.errors import error_for
+
+from conftest import ROOT
+
+HEADER = os.path.join(ROOT, "Include", "rillflow.h")
+
+
+def header_text():
+    with open(HEADER) as f:
+        return f.read()
+
+
+def test_every_header_function_is_declared():
+    declared = set(re.findall(r"RF_API\s+[^;(]*?\b(rf_\w+)\s*\(", header_text()))
+    assert len(declared) > 50
+    assert declared == set(c.PROTOTYPES)
+    for name in declared:
+        assert getattr(c.lib, name).argtypes is not None
+
+
+def test_struct_sizes_match_the_header():
+    text = header_text()
+    for struct, macro in [("rf_engine_options", "RF_ENGINE_OPTIONS_SIZE_V1"), ("rf_event", "RF_EVENT_SIZE_V1"),
+                          ("rf_emit", "RF_EMIT_SIZE_V1"), ("rf_subscription_options", "RF_SUBSCRIPTION_OPTIONS_SIZE_V1"),
+                          ("rf_token_usage", "RF_TOKEN_USAGE_SIZE_V1"), ("rf_step_options", "RF_STEP_OPTIONS_SIZE_V1"),
+                          ("rf_step_info", "RF_STEP_INFO_SIZE_V1")]:
+        size = int(re.search(rf"#define {macro} (\d+)u", text).group(1))
+        assert ctypes.sizeof(getattr(c, struct)) == size, struct
+    assert ctypes.sizeof(c.rf_run_options) == 48  # grew in 1.1 (the first published size is 24)
+
+
+def test_status_and_kind_values_match_the_header():
+    text = header_text()
+    for name in dir(c):
+        if re.fullmatch(r"RF_(E_\w+|EVENT_\w+|RUN_\w+|STREAM_\w+|SUBSCRIBE_\w+|STEP_\w+)", name):
+            match = re.search(rf"#define {name}\s+\(?(-?\d+)u?\)?", text)
+            assert match, name
+            assert int(match.group(1)) == getattr(c, name), name
+
+
+def test_version():
+    assert rillflow.library_version.startswith("1.")
+    assert c.lib.rf_version() // 10000 == _library.REQUIRED_MAJOR
+
+
+def run_python(code, **env):
+    environment = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "Bindings", "python"), **env)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=environment)
+
+
+def test_library_named_by_the_environment_comes_first():
+    missing = run_python("import rillflow", RILLFLOW_LIBRARY="/nonexistent/librillflow.so.1")
+    assert missing.returncode != 0
+    assert "ImportError: rillflow: librillflow.so.1 was not found" in missing.stderr
+    assert "RILLFLOW_LIBRARY" in missing.stderr and "cmake" in missing.stderr
+    found = run_python("import rillflow; print(rillflow.library_version)",
+                       RILLFLOW_LIBRARY=os.path.join(ROOT, "build", "librillflow.so.1"))
+    assert found.returncode == 0, found.stderr
+    assert found.stdout.strip() == rillflow.library_version
+
+
+def test_candidates_are_tried_in_order(monkeypatch):
+    monkeypatch.delenv("RILLFLOW_LIBRARY", raising=False)
+    origins = [origin for _, origin in _library.candidates()]
+    assert origins[:2] == ["bundled", "build tree"]
+
+
+def test_an_old_library_is_refused():
+    class Old:
+        class rf_version:
+            restype = argtypes = None
+
+            def __call__(self):
+                return 10000
+        rf_version = rf_version()
+    with pytest.raises(ImportError, match="needs 1.1 or a later 1.x"):
+        _library.check_version(Old(), "/x/librillflow.so.1")
+
+
+def test_errors_carry_the_status_and_message():
+    options = c.rf_engine_options()  # struct_size 0
+    status = c.lib.rf_engine_create(ctypes.byref(options), ctypes.byref(c.handle()))
+    error = error_for(status)
+    assert isinstance(error, rillflow.InvalidArgument) and isinstance(error, ValueError)
+    assert error.status == c.RF_E_STRUCT_SIZE and error.status_name == "RF_E_STRUCT_SIZE"
+    assert "struct_size is 0" in str(error)
+    assert isinstance(error_for(c.RF_E_INVALID_HANDLE), rillflow.InvalidHandle)
+    assert isinstance(error_for(c.RF_E_TIMEOUT), TimeoutError)
+    assert isinstance(error_for(c.RF_E_NOT_FOUND), LookupError)
+    assert isinstance(error_for(c.RF_E_SYSTEM), OSError)
+    assert isinstance(error_for(c.RF_E_CANCELLED), rillflow.Cancelled)
+
+
+def test_engine_options_and_close():
+    engine = rillflow.Engine(worker_threads=3, log_capacity=1 << 20, max_event_bytes=4096)
+    options = engine.options
+    assert options["worker_threads"] == 3 and options["log_capacity"] == 1 << 20
+    assert options["max_event_bytes"] == 4096 and options["history_bytes"] == 4 << 20
+    engine.close()
+    engine.close()  # twice is harmless
+    with pytest.raises(rillflow.InvalidHandle):
+        engine.options
+    with pytest.raises(rillflow.InvalidArgument, match="worker_threads"):
+        rillflow.Engine(worker_threads=5000)
