@@ -844,10 +844,13 @@ RF_API rf_status rf_step_ctx_complete(rf_step_ctx *ctx, rf_status result, const 
  * started. */
 RF_API rf_status rf_engine_take_task(rf_engine *engine, int32_t timeout_ms, rf_step_ctx **out_ctx);
 
-/* A file descriptor that is readable while host-run invocations wait to be taken (or the
- * engine was released), for epoll, poll, libuv or asyncio's loop.add_reader(): take with
- * timeout 0 until RF_E_AGAIN, then wait on it again; never read() it yourself. It belongs to
- * the engine: it stays open until the engine's last run is released after the engine.
+/* A file descriptor that is readable whenever host-run invocations wait to be taken (and once
+ * the engine was released), for epoll, poll, libuv or asyncio's loop.add_reader(): take with
+ * timeout 0 until RF_E_AGAIN, then wait on it again; never read() it yourself. A busy host pays
+ * no system call per task: the fd is emptied only when a take finds nothing, so it may still be
+ * readable for a while after the last task was taken (a take then returns RF_E_AGAIN). It
+ * belongs to the engine: it stays open until the engine's last run is released after the
+ * engine.
  * Returns RF_OK; RF_E_INVALID_HANDLE; RF_E_INVALID_ARGUMENT if out_fd is NULL; RF_E_SYSTEM. */
 RF_API rf_status rf_engine_task_fd(rf_engine *engine, int32_t *out_fd);
 

@@ -5,15 +5,24 @@ import CSystem
 
 /// Step invocations the host runs itself, on its own threads or event loop: a host-run step's
 /// function only queues its context here and returns `.pending`; the host takes tasks with
-/// `take`, or waits on `fileDescriptor` (readable while tasks are queued), runs them, and ends
+/// `take`, or waits on `fileDescriptor` (readable whenever a task waits), runs them, and ends
 /// each with `StepContext.complete(_:)`. This is how a language whose callbacks are costly from
 /// foreign threads (Python) runs steps without the engine ever calling into it.
+///
+/// A busy host pays no system call per task: the fd is emptied only when a take finds nothing
+/// (it is then "armed"), and written only by the first push after that; threads blocked in
+/// `take` are woken only when there are some. So the fd may stay readable for a while after the
+/// last task was taken (a take then finds nothing), but it is never unreadable while a task waits.
 public final class HostTaskQueue: @unchecked Sendable {
     // @unchecked: `state` is behind its lock; the fd and futex are used through syscalls.
     private struct State {
-        var tasks: [StepContext] = []
+        var tasks: [StepContext?] = []
         var head = 0
         var closed = false
+        /// The fd is not readable, and the next push must make it so. Always `!readable`.
+        var armed = true
+        /// Threads blocked in `take`.
+        var sleepers = 0
     }
 
     private let state = Lock(State())
@@ -36,13 +45,16 @@ public final class HostTaskQueue: @unchecked Sendable {
     }
 
     private func push(_ context: StepContext) -> Bool {
-        let accepted = state.withLock { state -> Bool in
-            guard !state.closed else { return false }
+        let (accepted, wake) = state.withLock { state -> (Bool, Bool) in
+            guard !state.closed else { return (false, false) }
             state.tasks.append(context)
-            if state.tasks.count - state.head == 1 { signalFD() }  // it was empty: now readable
-            return true
+            if state.armed {
+                signalFD()
+                state.armed = false
+            }
+            return (true, state.sleepers > 0)
         }
-        if accepted { futex.wakeAll() }
+        if wake { futex.wakeAll() }
         return accepted
     }
 
@@ -50,18 +62,28 @@ public final class HostTaskQueue: @unchecked Sendable {
     /// nil when none came in time. Throws `.closed` once the queue is closed and empty.
     public func take(timeoutMilliseconds: Int64) throws(RillflowError) -> StepContext? {
         let deadline = Deadline(milliseconds: timeoutMilliseconds)
+        var sleeping = false
+        defer { if sleeping { state.withLock { $0.sleepers -= 1 } } }
         while true {
             let observed = futex.value
             let outcome = state.withLock { state -> (StepContext?, Bool) in
                 guard state.head < state.tasks.count else {
+                    if !state.closed && !state.armed {
+                        drainFD()  // found empty: not readable until the next push
+                        state.armed = true
+                    }
+                    if !sleeping && timeoutMilliseconds != 0 {
+                        state.sleepers += 1
+                        sleeping = true
+                    }
                     return (nil, state.closed)
                 }
                 let task = state.tasks[state.head]
+                state.tasks[state.head] = nil  // nothing a taken task holds stays alive here
                 state.head += 1
                 if state.head == state.tasks.count {
                     state.tasks.removeAll(keepingCapacity: true)
                     state.head = 0
-                    drainFD()  // empty: no longer readable
                 }
                 return (task, false)
             }
@@ -78,12 +100,15 @@ public final class HostTaskQueue: @unchecked Sendable {
     public func close() -> [StepContext] {
         let left = state.withLock { state -> [StepContext] in
             state.closed = true
-            signalFD()
+            if state.armed {
+                signalFD()
+                state.armed = false
+            }
             defer {
                 state.tasks.removeAll()
                 state.head = 0
             }
-            return Array(state.tasks[state.head...])
+            return state.tasks[state.head...].compactMap { $0 }
         }
         futex.wakeAll()
         return left

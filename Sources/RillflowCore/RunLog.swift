@@ -157,8 +157,12 @@ public final class RunLog: @unchecked Sendable {
                 throw RillflowError(.timeout, "the run's log is full and a subscriber has not read for \(emitTimeoutMilliseconds) ms (emit_timeout_ms)")
             }
             attempts += 1
+            // A reader asleep because nothing passed its filter is in the way too: it must wake
+            // to skip what it filters out, or a filtered subscription would hold producers forever.
+            if attempts == 1 { readers.wakeAll() }
             if attempts < 64 { continue }
             if attempts < 128 { sched_yield(); continue }
+            readers.wakeAll()
             producersWaiting.add(1, ordering: .sequentiallyConsistent)
             let observed = spaceFutex.value
             if refreshGate(required: required) < required { spaceFutex.wait(expected: observed, deadline: deadline!) }

@@ -48,6 +48,8 @@ import Testing
         let kinds = LogTest.drain(subscription).map(\.kind)
         #expect(kinds == [.runStarted, .stepStarted, .token, .stepCompleted, .stepStarted, .stepCompleted, .runCompleted])
         #expect(run.status == .completed)
+        // Readable until a take finds the queue empty; then not, until the next task.
+        #expect(try queue.take(timeoutMilliseconds: 0) == nil)
         #expect(!isReadable(queue.fileDescriptor))
     }
 

@@ -86,6 +86,21 @@ import Testing
         #expect(seen.filter { $0.kind == .custom }.map(\.data) == (0..<total).map { "0:\($0)" })
     }
 
+    /// A reader asleep in a blocking read whose filter passes nothing the producer writes must
+    /// not hold the producer once the log is full: it is woken to skip what it filters out.
+    @Test func aSleepingFilteredReaderDoesNotHoldProducers() throws {
+        let run = LogTest.startedRun(LogTest.engine(logCapacity: 64 << 10, history: 1, emitTimeout: 10_000))
+        let valuesOnly = try Subscription(log: run.log, options: SubscriptionOptions(mode: .values))
+        let total = 20_000  // about 25 times the log, none of it a state change
+        let producer = TestThread {
+            for index in 0..<total { try! LogTest.emit(run, producer: 0, index: index, kind: .token) }
+            try! run.end(.runCompleted, data: UnsafeRawBufferPointer(start: nil, count: 0))
+        }
+        let seen = LogTest.drain(valuesOnly)  // blocks in read until the terminal event
+        producer.join()
+        #expect(seen.map(\.kind) == [.runCompleted])
+    }
+
     @Test func emitTimesOutWhenASubscriberNeverReads() throws {
         let run = LogTest.startedRun(LogTest.engine(logCapacity: 64 << 10, history: 1, emitTimeout: 20))
         let subscription = try Subscription(log: run.log, options: SubscriptionOptions())

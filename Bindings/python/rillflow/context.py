@@ -191,29 +191,30 @@ def run_task(host: "_Host", ctx: int) -> None:
         return
     context = Context(ctx, spec, info)
     if spec.is_async:
-        task = host.loop.create_task(_run_async(ctx, spec, context))
+        task = host.loop.create_task(_run_async(host, ctx, spec, context))
         host.running.add(task)
         task.add_done_callback(host.running.discard)
     else:
-        host.pool.submit(_run_sync, ctx, spec, context)
+        host.pool.submit(_run_sync, host, ctx, spec, context)
 
 
-async def _run_async(ctx: int, spec: "StepSpec", context: Context) -> None:
+async def _run_async(host: "_Host", ctx: int, spec: "StepSpec", context: Context) -> None:
     try:
         value = await spec.function(context, context.input)
     except BaseException as error:  # noqa: BLE001 - every failure is the step's, reported to the engine
         _finish(ctx, spec, context, None, error)
         if isinstance(error, (KeyboardInterrupt, SystemExit)):
             raise
-        return
-    _finish(ctx, spec, context, value, None)
+    else:
+        _finish(ctx, spec, context, value, None)
+    # Completing may have queued the next step (a chain): take it now, not after a loop turn.
+    host.drain()
 
 
-def _run_sync(ctx: int, spec: "StepSpec", context: Context) -> None:
+def _run_sync(host: "_Host", ctx: int, spec: "StepSpec", context: Context) -> None:
     try:
         value = spec.function(context, context.input)
     except BaseException as error:  # noqa: BLE001
         _finish(ctx, spec, context, None, error)
         return
     _finish(ctx, spec, context, value, None)
-

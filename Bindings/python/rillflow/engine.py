@@ -124,14 +124,15 @@ class _Host:
 
     def _main(self, started: threading.Event) -> None:
         asyncio.set_event_loop(self.loop)
-        self.loop.add_reader(self.fd, self._drain)
+        self.loop.add_reader(self.fd, self.drain)
         started.set()
         try:
             self.loop.run_forever()
         finally:
             self.loop.close()
 
-    def _drain(self) -> None:
+    def drain(self) -> None:
+        """Takes and starts every waiting task (on the host's loop)."""
         from .context import run_task
         take, handle = c.lib.rf_engine_take_task, self.engine_handle
         ctx = c.handle()

@@ -1,0 +1,73 @@
+/* A native event producer for the Python benchmarks: emits token deltas into a manual run from
+ * a thread of its own, as an engine step or an LLM client would, so the Python side measures
+ * only what it does itself (consuming). Loaded with ctypes by bench/python/bench_python.py.
+ *
+ *   producer_start(run, count, payload_len, interval_ns) starts the thread: `count` token deltas
+ *   of `payload_len` bytes (at least 20; each begins with the CLOCK_MONOTONIC time it was emitted,
+ *   in ns, as decimal text), one every interval_ns (0 = as fast as it can), then RUN_COMPLETED.
+ *   producer_join(producer) waits for it and returns how many emits failed. */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "rillflow.h"
+
+typedef struct producer {
+    pthread_t thread;
+    rf_run *run;
+    uint64_t count, interval_ns;
+    uint32_t payload_len;
+    uint64_t failures;
+} producer;
+
+static int64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void *produce(void *arg) {
+    producer *p = arg;
+    char payload[4096];
+    memset(payload, 'x', sizeof payload);
+    rf_emit e = {.struct_size = sizeof e, .kind = RF_EVENT_TOKEN, .step_name = "write", .data = payload,
+                 .data_len = p->payload_len, .attempt = 1};
+    int64_t next = now_ns();
+    for (uint64_t i = 0; i < p->count; i++) {
+        if (p->interval_ns) {
+            next += (int64_t)p->interval_ns;
+            while (now_ns() < next) {}  /* paced precisely: a sleep would add its own jitter */
+        }
+        snprintf(payload, 21, "%020lld", (long long)now_ns());
+        payload[20] = 'x';
+        e.token_index = i;
+        if (rf_run_emit(p->run, &e, NULL) != RF_OK) p->failures++;
+    }
+    if (rf_run_end(p->run, RF_EVENT_RUN_COMPLETED, "{\"result\":null}", 15) != RF_OK) p->failures++;
+    return NULL;
+}
+
+void *producer_start(void *run, uint64_t count, uint32_t payload_len, uint64_t interval_ns) {
+    producer *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    p->run = run;
+    p->count = count;
+    p->payload_len = payload_len < 21 ? 21 : payload_len > 4096 ? 4096 : payload_len;
+    p->interval_ns = interval_ns;
+    if (pthread_create(&p->thread, NULL, produce, p) != 0) {
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+uint64_t producer_join(void *handle) {
+    producer *p = handle;
+    pthread_join(p->thread, NULL);
+    uint64_t failures = p->failures;
+    free(p);
+    return failures;
+}

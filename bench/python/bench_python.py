@@ -1,0 +1,163 @@
+"""Python binding benchmarks, each printed as "figure value unit" (run by bench/run):
+  py.burst.eps              token deltas consumed with `async for` from a native producer thread
+  py.chain.us_per_step      a chain of trivial `async def` steps (one step sending itself the next event)
+  py.fanout100.ms           100 trivial `async def` branches and a fan-in step
+  py.latency.p50_us / p99   emit (native thread) to `async for` receipt, one event every 200 us
+  py.stall.rss_growth_mib   memory growth while the consumer stalls and 200,000 events are emitted
+  py.stall.lost             events that consumer missed once it read again
+  py.ref.ctypes_call.us     the reference: one trivial ctypes call into the library
+Usage: bench_python.py BUILD_DIR [scale]"""
+import asyncio
+import ctypes
+import os
+import statistics
+import sys
+import time
+
+BUILD = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else "build"
+SCALE = float(sys.argv[2]) if len(sys.argv) > 2 else 1.0
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                                "Bindings", "python"))
+os.environ.setdefault("RILLFLOW_LIBRARY", os.path.join(BUILD, "librillflow.so.1"))
+
+import rillflow  # noqa: E402
+from rillflow import _capi as c  # noqa: E402
+
+producer = ctypes.CDLL(os.path.join(BUILD, "bench", "libpy_producer.so"))
+producer.producer_start.restype = ctypes.c_void_p
+producer.producer_start.argtypes = [ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint32, ctypes.c_uint64]
+producer.producer_join.restype = ctypes.c_uint64
+producer.producer_join.argtypes = [ctypes.c_void_p]
+
+engine = rillflow.Engine(worker_threads=2)
+
+
+def manual_run(name="bench"):
+    """A manual run (the native producer emits into it) wrapped for streaming."""
+    handle = c.handle()
+    rillflow.errors.check(c.lib.rf_run_create_manual(engine.handle, name.encode(), None, ctypes.byref(handle)))
+    run = rillflow.Run(handle.value)
+    rillflow.errors.check(c.lib.rf_run_start(handle.value, None, 0))
+    return run
+
+
+def rss_mib():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / (1 << 20)
+
+
+async def burst(count):
+    run = manual_run()
+    stream = run.stream()
+    started = time.perf_counter()
+    thread = producer.producer_start(run._live_handle(), count, 24, 0)
+    received = 0
+    async for event in stream:
+        received += 1
+    elapsed = time.perf_counter() - started
+    producer.producer_join(thread)
+    assert received == count + 2, received  # run started, the tokens, run completed
+    return count / elapsed
+
+
+async def latency(count):
+    run = manual_run()
+    stream = run.stream()
+    thread = producer.producer_start(run._live_handle(), count, 24, 200_000)
+    delays = []
+    async for event in stream:
+        if event.kind_id == c.RF_EVENT_TOKEN:
+            delays.append((time.monotonic_ns() - int(event.raw[:20])) / 1000)
+    producer.producer_join(thread)
+    delays.sort()
+    return delays[len(delays) // 2], delays[int(len(delays) * 0.99)]
+
+
+async def stall(count):
+    run = manual_run()
+    stream = run.stream()
+    before = rss_mib()
+    thread = producer.producer_start(run._live_handle(), count, 24, 0)
+    await asyncio.sleep(0.5)  # the stall itself: the consumer does not read for half a second
+    grown = rss_mib() - before
+    received = 0
+    async for event in stream:
+        received += event.kind_id == c.RF_EVENT_TOKEN
+    failures = producer.producer_join(thread)
+    return max(grown, rss_mib() - before), count - received + failures
+
+
+def chain_workflow(steps):
+    wf = rillflow.Workflow("chain", engine=engine)
+    left = [0]
+
+    @wf.step(accepts="start,hop", sends="hop,stop")
+    async def hop(ctx, _):
+        left[0] -= 1
+        if left[0] > 0:
+            ctx.send("hop")
+        else:
+            ctx.stop(1)
+
+    def run():
+        left[0] = steps
+        began = time.perf_counter()
+        wf.run(None, step_budget=steps + 10).result()
+        return (time.perf_counter() - began) * 1e6 / steps
+
+    return run
+
+
+def fanout_workflow():
+    wf = rillflow.Workflow("fanout", engine=engine)
+
+    @wf.step(accepts="start", sends="branch")
+    async def split(ctx, _):
+        for _ in range(100):
+            ctx.send("branch")
+
+    @wf.step(accepts="branch", sends="joined")
+    async def branch(ctx, _):
+        ctx.send("joined")
+
+    @wf.step(accepts="joined", sends="stop", collect=100)
+    async def join(ctx, _):
+        return 100
+
+    def run():
+        began = time.perf_counter()
+        wf.run().result()
+        return (time.perf_counter() - began) * 1000
+
+    return run
+
+
+def ctypes_call_us(count=200_000):
+    version = c.lib.rf_version
+    began = time.perf_counter()
+    for _ in range(count):
+        version()
+    return (time.perf_counter() - began) * 1e6 / count
+
+
+def main():
+    events = int(1_000_000 * SCALE)
+    print(f"py.ref.ctypes_call.us {ctypes_call_us():.4f} us")
+    asyncio.run(burst(events // 10))  # warm up
+    print(f"py.burst.eps {asyncio.run(burst(events)):.0f} events/s")
+    p50, p99 = asyncio.run(latency(max(2000, int(10_000 * SCALE))))
+    print(f"py.latency.p50_us {p50:.2f} us")
+    print(f"py.latency.p99_us {p99:.2f} us")
+    chain = chain_workflow(max(1000, int(20_000 * SCALE)))
+    chain()
+    print(f"py.chain.us_per_step {chain():.3f} us")
+    fanout = fanout_workflow()
+    samples = [fanout() for _ in range(max(5, int(21 * SCALE)))]
+    print(f"py.fanout100.ms {statistics.median(samples):.3f} ms")
+    grown, lost = asyncio.run(stall(200_000))
+    print(f"py.stall.rss_growth_mib {grown:.2f} MiB")
+    print(f"py.stall.lost {lost} events")
+
+
+if __name__ == "__main__":
+    main()
