@@ -518,6 +518,44 @@ RF_API rf_status rf_subscription_read_batch(rf_subscription *subscription, rf_ev
                                             uint32_t capacity, int32_t timeout_ms,
                                             uint32_t *out_count);
 
+/* One event as rf_subscription_read_packed() writes it: this header, then its workflow name,
+ * step name, topic and data bytes, in that order, with no NULs between them; the next event
+ * starts `size` bytes after this one (8-byte aligned). */
+typedef struct rf_packed_event {
+    uint32_t size;               /* bytes of this entry: header, names and data, padded to 8 */
+    rf_event_kind kind;
+    uint64_t seq;
+    int64_t timestamp_ns;
+    uint64_t run_id;
+    uint64_t parent_run_id;
+    uint64_t root_run_id;
+    uint64_t token_index;
+    uint32_t attempt;
+    uint32_t data_len;
+    uint16_t workflow_len;
+    uint16_t step_len;
+    uint16_t topic_len;
+    uint16_t reserved0;
+} rf_packed_event;
+
+/* The largest entry rf_subscription_read_packed() can write for an engine whose
+ * max_event_bytes is `max_event_bytes`: a packed buffer must be at least this big. */
+#define RF_PACKED_EVENT_MAX_SIZE(max_event_bytes) \
+    ((uint32_t)sizeof(rf_packed_event) + 3u * 255u + (uint32_t)(max_event_bytes) + 7u)
+
+/* Reads the ready events that fit into `buffer` (capacity bytes) as packed entries
+ * (rf_packed_event): the way for a binding that copies every event out (Python, Java) to make
+ * one copy per batch instead of one per string. Nothing points into the subscription: the
+ * entries stay valid as long as the caller keeps the buffer. Waits like rf_subscription_read()
+ * for the first event only. *out_count gets the number of events, *out_bytes the bytes used.
+ * Returns what rf_subscription_read() returns (RF_OK with *out_count >= 1); RF_E_TOO_LARGE if
+ * capacity is below RF_PACKED_EVENT_MAX_SIZE(the engine's max_event_bytes): then *out_bytes is
+ * that size (call with buffer NULL and capacity 0 to learn it); RF_E_INVALID_ARGUMENT if
+ * out_count or out_bytes is NULL, or buffer is NULL with capacity > 0. On any other error
+ * *out_count and *out_bytes are 0. */
+RF_API rf_status rf_subscription_read_packed(rf_subscription *subscription, void *buffer, uint32_t capacity,
+                                             int32_t timeout_ms, uint32_t *out_count, uint32_t *out_bytes);
+
 /* Called by rf_subscription_poll() once per event, on the polling thread. The event is valid
  * during the call only. Return 0 to go on, anything else to stop after this event. It must
  * not read the same subscription (that returns RF_E_STATE). */
@@ -699,14 +737,16 @@ typedef struct rf_step_info {
     const char *event_type;      /* the event type that started it ("start" for the first step) */
     uint32_t input_count;        /* inputs (rf_step_ctx_input()): 1, or collect for a fan-in
                                     step, or the items' count for the step after a foreach */
-    uint32_t reserved0;
+    uint32_t input_len;          /* bytes of the first input (0 if there is none) */
     void *user_data;             /* the step's user_data (host-run steps: to find their code) */
+    const void *input;           /* the first input, as rf_step_ctx_input(ctx, 0, ...) gives it
+                                    (saves a call for the common one-input step) */
 } rf_step_info;
 
-#define RF_STEP_INFO_SIZE_V1 56u
+#define RF_STEP_INFO_SIZE_V1 64u
 
-/* Fills *out_info (whose struct_size the caller sets). Its strings stay valid while the
- * context is.
+/* Fills *out_info (whose struct_size the caller sets). Its strings and input stay valid while
+ * the context is.
  * Returns RF_OK; RF_E_INVALID_HANDLE; RF_E_INVALID_ARGUMENT; RF_E_STRUCT_SIZE. */
 RF_API rf_status rf_step_ctx_get_info(rf_step_ctx *ctx, rf_step_info *out_info);
 

@@ -50,6 +50,11 @@ public func rf_step_ctx_get_info(_ ctx: OpaquePointer!, _ outInfo: UnsafeMutable
             info.event_type = attachment.cString(ofType: context.eventType)
             info.input_count = UInt32(clamping: context.inputs.count)
             info.user_data = attachment.code.userData
+            if !context.inputs.isEmpty {
+                let input = context.nulTerminatedInput(0)
+                info.input = input.baseAddress
+                info.input_len = UInt32(clamping: input.count)
+            }
             return info
         }
         try OptionsStruct.write(info, to: outInfo, name: "out_info", firstVersionSize: Int(RF_STEP_INFO_SIZE_V1))

@@ -111,6 +111,36 @@ public func rf_subscription_read_batch(_ subscription: OpaquePointer!, _ events:
 }
 
 @c @implementation
+public func rf_subscription_read_packed(_ subscription: OpaquePointer!, _ buffer: UnsafeMutableRawPointer!, _ capacity: UInt32,
+                                       _ timeoutMs: Int32, _ outCount: UnsafeMutablePointer<UInt32>!,
+                                       _ outBytes: UnsafeMutablePointer<UInt32>!) -> rf_status {
+    outCount?.pointee = 0
+    outBytes?.pointee = 0  // (the size needed, when the buffer is too small)
+    return apiCall("rf_subscription_read_packed") { () throws(APIFailure) in
+        let outCount = try required(outCount, "out_count")
+        let outBytes = try required(outBytes, "out_bytes")
+        guard buffer != nil || capacity == 0 else { throw .invalidArgument("buffer is NULL but capacity is \(capacity)") }
+        let timeout = try readTimeout(timeoutMs)
+        let largest = try HandleRegistry.shared.withObject(subscription, kind: .subscription, as: Subscription.self,
+                                                           parameter: "subscription") { subscription throws(RillflowError) in
+            PackedEvent.largestEntry(maxDataBytes: subscription.maxDataBytes)
+        }
+        guard Int(capacity) >= largest, let buffer else {
+            outBytes.pointee = UInt32(largest)
+            throw APIFailure(RF_E_TOO_LARGE, "capacity is \(capacity) bytes; this engine's events need RF_PACKED_EVENT_MAX_SIZE(max_event_bytes) = \(largest)")
+        }
+        var used = 0, count = 0
+        _ = try HandleRegistry.shared.read(subscription, limit: Int.max, timeoutMilliseconds: timeout) { view in
+            used += PackedEvent.write(view, to: buffer + used)
+            count += 1
+            return Int(capacity) - used >= largest  // stop while the largest event still fits
+        }
+        outCount.pointee = UInt32(count)
+        outBytes.pointee = UInt32(used)
+    }
+}
+
+@c @implementation
 public func rf_subscription_poll(_ subscription: OpaquePointer!, _ handler: rf_event_handler!, _ userData: UnsafeMutableRawPointer!,
                                  _ limit: UInt32, _ outCount: UnsafeMutablePointer<UInt32>!) -> rf_status {
     outCount?.pointee = 0

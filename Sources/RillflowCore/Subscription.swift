@@ -101,6 +101,9 @@ public final class Subscription: EventWaiter, @unchecked Sendable {
         if fd >= 0 { Glibc.close(fd) }
     }
 
+    /// The largest data payload an event read here can have (its engine's max_event_bytes).
+    public var maxDataBytes: Int { log.maxDataBytes }
+
     // MARK: - Reading
 
     /// Delivers up to `limit` events to `deliver` (which returns false to stop after that

@@ -70,7 +70,7 @@ PIN_OFFSET(rf_step_options, retry_multiplier, 40);
 PIN_OFFSET(rf_step_options, retry_jitter, 48);
 _Static_assert(RF_STEP_OPTIONS_SIZE_V1 == 56, "the first published size never changes");
 
-PIN_SIZE(rf_step_info, 56);
+PIN_SIZE(rf_step_info, 64);
 PIN_OFFSET(rf_step_info, struct_size, 0);
 PIN_OFFSET(rf_step_info, attempt, 4);
 PIN_OFFSET(rf_step_info, run_id, 8);
@@ -78,9 +78,10 @@ PIN_OFFSET(rf_step_info, workflow_name, 16);
 PIN_OFFSET(rf_step_info, step_name, 24);
 PIN_OFFSET(rf_step_info, event_type, 32);
 PIN_OFFSET(rf_step_info, input_count, 40);
-PIN_OFFSET(rf_step_info, reserved0, 44);
+PIN_OFFSET(rf_step_info, input_len, 44);
 PIN_OFFSET(rf_step_info, user_data, 48);
-_Static_assert(RF_STEP_INFO_SIZE_V1 == 56, "the first published size never changes");
+PIN_OFFSET(rf_step_info, input, 56);
+_Static_assert(RF_STEP_INFO_SIZE_V1 == 64, "the first published size never changes");
 
 PIN_SIZE(rf_emit, 48);
 PIN_OFFSET(rf_emit, struct_size, 0);

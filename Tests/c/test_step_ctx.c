@@ -85,6 +85,7 @@ static rf_status everything(void *user_data, rf_step_ctx *ctx) {
     CHECK(info.attempt == 1 && info.input_count == 1 && info.user_data == user_data && info.run_id > 0);
     CHECK(strcmp(info.workflow_name, "everything") == 0 && strcmp(info.step_name, "only") == 0);
     CHECK(strcmp(info.event_type, "start") == 0);
+    CHECK(info.input_len == 5 && memcmp(info.input, "hello", 6) == 0);  /* with its NUL */
 
     const void *input;
     uint32_t length;

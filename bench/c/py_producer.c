@@ -3,8 +3,9 @@
  * only what it does itself (consuming). Loaded with ctypes by bench/python/bench_python.py.
  *
  *   producer_start(run, count, payload_len, interval_ns) starts the thread: `count` token deltas
- *   of `payload_len` bytes (at least 20; each begins with the CLOCK_MONOTONIC time it was emitted,
- *   in ns, as decimal text), one every interval_ns (0 = as fast as it can), then RUN_COMPLETED.
+ *   of `payload_len` bytes (at least 21; each begins with the CLOCK_MONOTONIC time it was emitted,
+ *   in ns, as decimal text), one after each sleep of interval_ns (0 = as fast as it can), then
+ *   RUN_COMPLETED.
  *   producer_join(producer) waits for it and returns how many emits failed. */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -35,12 +36,9 @@ static void *produce(void *arg) {
     memset(payload, 'x', sizeof payload);
     rf_emit e = {.struct_size = sizeof e, .kind = RF_EVENT_TOKEN, .step_name = "write", .data = payload,
                  .data_len = p->payload_len, .attempt = 1};
-    int64_t next = now_ns();
+    struct timespec gap = {(time_t)(p->interval_ns / 1000000000u), (long)(p->interval_ns % 1000000000u)};
     for (uint64_t i = 0; i < p->count; i++) {
-        if (p->interval_ns) {
-            next += (int64_t)p->interval_ns;
-            while (now_ns() < next) {}  /* paced precisely: a sleep would add its own jitter */
-        }
+        if (p->interval_ns) nanosleep(&gap, NULL);  /* paced like c.latency's producer */
         snprintf(payload, 21, "%020lld", (long long)now_ns());
         payload[20] = 'x';
         e.token_index = i;

@@ -116,6 +116,15 @@ class rf_token_usage(Structure):
     ]
 
 
+class rf_packed_event(Structure):
+    _fields_ = [
+        ("size", c_uint32), ("kind", c_uint32), ("seq", c_uint64), ("timestamp_ns", c_int64), ("run_id", c_uint64),
+        ("parent_run_id", c_uint64), ("root_run_id", c_uint64), ("token_index", c_uint64), ("attempt", c_uint32),
+        ("data_len", c_uint32), ("workflow_len", ctypes.c_uint16), ("step_len", ctypes.c_uint16),
+        ("topic_len", ctypes.c_uint16), ("reserved0", ctypes.c_uint16),
+    ]
+
+
 class rf_subscription_options(Structure):
     _fields_ = [
         ("struct_size", c_uint32), ("mode", c_uint32), ("kinds", c_uint32), ("flags", c_uint32),
@@ -137,7 +146,7 @@ class rf_step_info(Structure):
     _fields_ = [
         ("struct_size", c_uint32), ("attempt", c_uint32), ("run_id", c_uint64),
         ("workflow_name", c_char_p), ("step_name", c_char_p), ("event_type", c_char_p),
-        ("input_count", c_uint32), ("reserved0", c_uint32), ("user_data", c_void_p),
+        ("input_count", c_uint32), ("input_len", c_uint32), ("user_data", c_void_p), ("input", c_void_p),
     ]
 
 
@@ -181,6 +190,8 @@ PROTOTYPES = {
     "rf_subscription_create": (rf_status, [handle, POINTER(rf_subscription_options), POINTER(handle)]),
     "rf_subscription_read": (rf_status, [handle, POINTER(rf_event), c_int32]),
     "rf_subscription_read_batch": (rf_status, [handle, c_void_p, c_uint32, c_int32, POINTER(c_uint32)]),
+    "rf_subscription_read_packed": (rf_status, [handle, c_void_p, c_uint32, c_int32, POINTER(c_uint32),
+                                                POINTER(c_uint32)]),
     "rf_subscription_poll": (rf_status, [handle, rf_event_handler, c_void_p, c_uint32, POINTER(c_uint32)]),
     "rf_subscription_fd": (rf_status, [handle, POINTER(c_int32)]),
     "rf_subscription_release": (rf_status, [handle]),

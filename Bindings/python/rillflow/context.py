@@ -2,7 +2,9 @@
 runs one host-run task (a step invocation) and completes it."""
 from __future__ import annotations
 
+import asyncio
 import ctypes
+import sys
 import traceback
 from typing import TYPE_CHECKING, Any, Iterable, Optional
 
@@ -23,20 +25,36 @@ class Context:
     `InvalidHandle`. Events it sends take effect when the step returns; stream events (tokens,
     custom events, progress, state) are written at once."""
 
-    __slots__ = ("_ctx", "spec", "step", "workflow", "event_type", "attempt", "run_id", "_inputs", "_input_count",
-                 "_token_index")
+    __slots__ = ("_ctx", "spec", "_info", "_inputs", "_token_index")
 
     def __init__(self, ctx: int, spec: "StepSpec", info: c.rf_step_info) -> None:
         self._ctx = ctx
         self.spec = spec
-        self.step: str = spec.name
-        self.workflow: str = spec.workflow_name
-        self.event_type: str = info.event_type.decode()
-        self.attempt: int = info.attempt
-        self.run_id: int = info.run_id
+        self._info = info
         self._inputs: Optional[list[Any]] = None
-        self._input_count = info.input_count
         self._token_index = 0
+
+    @property
+    def step(self) -> str:
+        return self.spec.name
+
+    @property
+    def workflow(self) -> str:
+        return self.spec.workflow_name
+
+    @property
+    def event_type(self) -> str:
+        """The event type that started this invocation ("start" for the first step)."""
+        return self._info.event_type.decode()
+
+    @property
+    def attempt(self) -> int:
+        """1 for the first try."""
+        return self._info.attempt
+
+    @property
+    def run_id(self) -> int:
+        return self._info.run_id
 
     # ---- inputs ----
 
@@ -44,7 +62,7 @@ class Context:
         if self._inputs is None:
             data, length = ctypes.c_void_p(), ctypes.c_uint32()
             values = []
-            for index in range(self._input_count):
+            for index in range(self._info.input_count):
                 check(_lib.rf_step_ctx_input(self._ctx, index, ctypes.byref(data), ctypes.byref(length)))
                 values.append(_json.loads(ctypes.string_at(data.value, length.value)) if length.value else None)
             self._inputs = values
@@ -53,8 +71,10 @@ class Context:
     @property
     def input(self) -> Any:
         """The payload of the event that started the step (the run's input for "start")."""
-        inputs = self._read_inputs()
-        return inputs[0] if inputs else None
+        if self._inputs is not None:
+            return self._inputs[0] if self._inputs else None
+        info = self._info
+        return _json.loads(ctypes.string_at(info.input, info.input_len)) if info.input_len else None
 
     @property
     def inputs(self) -> list[Any]:
@@ -181,7 +201,8 @@ def _finish(ctx: int, spec: "StepSpec", context: Context, value: Any, error: Opt
 
 
 def run_task(host: "_Host", ctx: int) -> None:
-    """Runs one taken task on the host: `async def` on the host's loop, `def` on its pool."""
+    """Runs one taken task on the host: `async def` steps start eagerly on the host's loop (a
+    step that never suspends costs no Task and no loop turn), `def` steps go to its pool."""
     info = c.rf_step_info(struct_size=ctypes.sizeof(c.rf_step_info))
     if _lib.rf_step_ctx_get_info(ctx, ctypes.byref(info)) != c.RF_OK:
         return  # its try already ended (timed out while it waited): nothing to run
@@ -190,12 +211,72 @@ def run_task(host: "_Host", ctx: int) -> None:
         _lib.rf_step_ctx_complete(ctx, c.RF_E_INTERNAL, b"no Python step is registered for this task")
         return
     context = Context(ctx, spec, info)
-    if spec.is_async:
-        task = host.loop.create_task(_run_async(host, ctx, spec, context))
-        host.running.add(task)
-        task.add_done_callback(host.running.discard)
+    if not spec.is_async:
+        host.pool.submit(_run_sync, ctx, spec, context)
+        return
+    if _EAGER_TASKS:  # Python 3.12+: a real Task, started eagerly
+        task = asyncio.Task(_run_async(host, ctx, spec, context), loop=host.loop, eager_start=True)
+        if not task.done():
+            host.running.add(task)
+            task.add_done_callback(host.running.discard)
+        return
+    try:
+        coroutine = spec.function(context, context.input)
+        pending = coroutine.send(None)
+    except StopIteration as returned:
+        _finish(ctx, spec, context, returned.value, None)
+        return
+    except BaseException as error:  # noqa: BLE001 - every failure is the step's
+        _finish(ctx, spec, context, None, error)
+        return
+    # It suspended: a Task carries it on from where it stopped.
+    task = host.loop.create_task(_resume(host, ctx, spec, context, _Resumed(coroutine, pending)))
+    host.running.add(task)
+    task.add_done_callback(host.running.discard)
+
+
+_EAGER_TASKS = sys.version_info >= (3, 12)
+
+
+class _Resumed:
+    """Awaiting it continues a coroutine that was started outside a Task and suspended: what
+    it yielded goes to the Task, what the Task sends or throws goes back into it."""
+
+    __slots__ = ("coroutine", "pending")
+
+    def __init__(self, coroutine: Any, pending: Any) -> None:
+        self.coroutine = coroutine
+        self.pending = pending
+
+    def __await__(self) -> Any:
+        coroutine, value = self.coroutine, self.pending
+        while True:
+            try:
+                sent = yield value
+            except GeneratorExit:
+                coroutine.close()
+                raise
+            except BaseException as error:  # noqa: BLE001 - thrown in by the Task (a cancel)
+                try:
+                    value = coroutine.throw(error)
+                except StopIteration as returned:
+                    return returned.value
+            else:
+                try:
+                    value = coroutine.send(sent)
+                except StopIteration as returned:
+                    return returned.value
+
+
+async def _resume(host: "_Host", ctx: int, spec: "StepSpec", context: Context, resumed: _Resumed) -> None:
+    try:
+        value = await resumed
+    except BaseException as error:  # noqa: BLE001
+        _finish(ctx, spec, context, None, error)
+        if isinstance(error, (KeyboardInterrupt, SystemExit)):
+            raise
     else:
-        host.pool.submit(_run_sync, host, ctx, spec, context)
+        _finish(ctx, spec, context, value, None)
 
 
 async def _run_async(host: "_Host", ctx: int, spec: "StepSpec", context: Context) -> None:
@@ -207,11 +288,9 @@ async def _run_async(host: "_Host", ctx: int, spec: "StepSpec", context: Context
             raise
     else:
         _finish(ctx, spec, context, value, None)
-    # Completing may have queued the next step (a chain): take it now, not after a loop turn.
-    host.drain()
 
 
-def _run_sync(host: "_Host", ctx: int, spec: "StepSpec", context: Context) -> None:
+def _run_sync(ctx: int, spec: "StepSpec", context: Context) -> None:
     try:
         value = spec.function(context, context.input)
     except BaseException as error:  # noqa: BLE001

@@ -57,6 +57,8 @@ class Stream:
         self._handle: Optional[int] = handle.value
         self._reader = BatchReader(handle.value)
         self._fd: Optional[int] = None
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._waiter: Optional[asyncio.Future] = None
 
     def _descriptor(self) -> int:
         if self._fd is None:
@@ -87,14 +89,31 @@ class Stream:
             self.close()
 
     async def _readable(self) -> None:
+        """Waits until the fd is readable. The reader stays registered between waits (a stream
+        read in a loop costs no epoll_ctl per wait); its callback unregisters it when nobody
+        waits, so a readable fd never spins the loop."""
         loop = asyncio.get_running_loop()
-        fd = self._descriptor()
-        ready = loop.create_future()
-        loop.add_reader(fd, _resolve, ready)
+        if self._loop is not loop:
+            self._unregister()
+            self._loop = loop
+            loop.add_reader(self._descriptor(), self._on_readable)
+        self._waiter = loop.create_future()
         try:
-            await ready
+            await self._waiter
         finally:
-            loop.remove_reader(fd)
+            self._waiter = None
+
+    def _on_readable(self) -> None:
+        waiter = self._waiter
+        if waiter is None:
+            self._unregister()
+        elif not waiter.done():
+            waiter.set_result(None)
+
+    def _unregister(self) -> None:
+        loop, self._loop = self._loop, None
+        if loop is not None and self._fd is not None and not loop.is_closed():
+            loop.remove_reader(self._fd)
 
     def __aiter__(self) -> AsyncIterator[Event]:
         return self._events()
@@ -123,6 +142,7 @@ class Stream:
             self.close()
 
     def close(self) -> None:
+        self._unregister()  # before the fd closes with the subscription
         handle, self._handle = self._handle, None
         if handle is not None:
             c.lib.rf_subscription_release(handle)
@@ -144,11 +164,6 @@ class Stream:
             self.close()
         except Exception:  # noqa: BLE001 - at interpreter exit the library may be gone
             pass
-
-
-def _resolve(future: asyncio.Future) -> None:
-    if not future.done():
-        future.set_result(None)
 
 
 class Run:
