@@ -105,6 +105,23 @@ PIN_OFFSET(rf_subscription_options, topic_count, 32);
 PIN_OFFSET(rf_subscription_options, reserved0, 36);
 _Static_assert(RF_SUBSCRIPTION_OPTIONS_SIZE_V1 == 40, "the first published size never changes");
 
+PIN_SIZE(rf_packed_event, 72);
+PIN_OFFSET(rf_packed_event, size, 0);
+PIN_OFFSET(rf_packed_event, kind, 4);
+PIN_OFFSET(rf_packed_event, seq, 8);
+PIN_OFFSET(rf_packed_event, timestamp_ns, 16);
+PIN_OFFSET(rf_packed_event, run_id, 24);
+PIN_OFFSET(rf_packed_event, parent_run_id, 32);
+PIN_OFFSET(rf_packed_event, root_run_id, 40);
+PIN_OFFSET(rf_packed_event, token_index, 48);
+PIN_OFFSET(rf_packed_event, attempt, 56);
+PIN_OFFSET(rf_packed_event, data_len, 60);
+PIN_OFFSET(rf_packed_event, workflow_len, 64);
+PIN_OFFSET(rf_packed_event, step_len, 66);
+PIN_OFFSET(rf_packed_event, topic_len, 68);
+PIN_OFFSET(rf_packed_event, reserved0, 70);
+_Static_assert(RF_PACKED_EVENT_MAX_SIZE(1024) == 72 + 765 + 1024 + 7, "the packed size formula never changes");
+
 /* Status codes and enumeration values are part of the ABI too. */
 _Static_assert(RF_E_INTERNAL == -14 && RF_EVENT_LAGGED == 16 && RF_RUN_CANCELLED == 7 && RF_STREAM_CUSTOM == 4,
                "published values never change");

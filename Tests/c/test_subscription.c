@@ -1,5 +1,6 @@
 /* Subscriptions read from one thread: every read function, stream modes, start positions,
  * replay from the history, lossy subscribers, the JSON envelope, and their errors. */
+#include <stdlib.h>
 #include "stream_helpers.h"
 
 /* A run with one of each kind a host emits, then a terminal event:
@@ -202,6 +203,52 @@ static void test_batch_reads(rf_engine *engine) {
     rf_run_release(run);
 }
 
+/* Packed reads: the buffer size they need, their errors, and entries that hold every field. */
+static void test_packed_reads(rf_engine *engine) {
+    rf_subscription *subscription;
+    rf_stream_mode mode = RF_STREAM_TOKENS;
+    rf_run *run = populated_run(engine, &subscription, &mode, 1);
+    uint32_t count = 7, used = 7;
+    CHECK_STATUS(rf_subscription_read_packed(subscription, NULL, 0, 0, &count, &used), RF_E_TOO_LARGE);
+    CHECK(count == 0 && used == RF_PACKED_EVENT_MAX_SIZE(1048576));  /* this engine's max_event_bytes */
+    CHECK_STATUS(rf_subscription_read_packed(subscription, NULL, 64, 0, &count, &used), RF_E_INVALID_ARGUMENT);
+    CHECK_STATUS(rf_subscription_read_packed(subscription, NULL, 0, 0, NULL, &used), RF_E_INVALID_ARGUMENT);
+    CHECK_STATUS(rf_subscription_read_packed(subscription, NULL, 0, 0, &count, NULL), RF_E_INVALID_ARGUMENT);
+    CHECK_STATUS(rf_subscription_read_packed(NULL, NULL, 0, 0, &count, &used), RF_E_INVALID_HANDLE);
+    /* The minimum size holds one event of any size; more room takes more events per read. */
+    uint32_t minimum = RF_PACKED_EVENT_MAX_SIZE(1048576), capacity = minimum + 4096;
+    uint64_t *buffer = malloc(capacity);  /* 8-byte aligned entries */
+    char small[64];
+    CHECK_STATUS(rf_subscription_read_packed(subscription, small, sizeof small, 0, &count, &used), RF_E_TOO_LARGE);
+    CHECK_STATUS(rf_subscription_read_packed(subscription, buffer, minimum, 0, &count, &used), RF_OK);
+    CHECK(count == 1 && ((const rf_packed_event *)buffer)->kind == RF_EVENT_RUN_STARTED);
+    CHECK_STATUS(rf_subscription_read_packed(subscription, buffer, capacity, 0, &count, &used), RF_OK);
+    CHECK(count == 10);  /* everything else that is ready, to the terminal event */
+    const unsigned char *at = (const unsigned char *)buffer;
+    for (uint32_t i = 0; i < count; i++) {
+        const rf_packed_event *entry = (const rf_packed_event *)at;
+        CHECK(entry->seq == i + 2 && entry->size % 8 == 0 && entry->workflow_len == 4);
+        const char *names = (const char *)(entry + 1);
+        CHECK(memcmp(names, "demo", 4) == 0);
+        if (i == 0) {  /* the first token: step "write", data "Hel" */
+            CHECK(entry->kind == RF_EVENT_TOKEN && entry->step_len == 5 && entry->topic_len == 0);
+            CHECK(memcmp(names + 4, "write", 5) == 0 && entry->data_len == 3 && memcmp(names + 9, "Hel", 3) == 0);
+            CHECK(entry->attempt == 1 && entry->token_index == 0);
+        }
+        if (i == 3) {  /* a custom event: its topic */
+            CHECK(entry->kind == RF_EVENT_CUSTOM && entry->topic_len == 8 && memcmp(names + 9, "progress", 8) == 0);
+            CHECK(memcmp(names + 17, "{\"msg\":\"half\"}", entry->data_len) == 0);
+        }
+        at += entry->size;
+    }
+    CHECK((uint32_t)(at - (const unsigned char *)buffer) == used);
+    CHECK_STATUS(rf_subscription_read_packed(subscription, buffer, capacity, 0, &count, &used), RF_E_END_OF_STREAM);
+    CHECK(count == 0 && used == 0);
+    free(buffer);
+    rf_subscription_release(subscription);
+    rf_run_release(run);
+}
+
 struct poll_state {
     rf_subscription *subscription;
     int seen;
@@ -348,6 +395,7 @@ int main(void) {
     test_stream_modes(engine);
     test_subscription_option_errors(engine);
     test_batch_reads(engine);
+    test_packed_reads(engine);
     test_poll(engine);
     rf_engine_release(engine);
     test_start_positions_and_replay();
