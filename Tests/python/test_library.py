@@ -114,3 +114,19 @@ def test_engine_options_and_close():
         engine.options
     with pytest.raises(rillflow.InvalidArgument, match="worker_threads"):
         rillflow.Engine(worker_threads=5000)
+
+
+def test_pip_installs_the_package(tmp_path):
+    pytest.importorskip("setuptools", reason="building the package needs setuptools")
+    target = tmp_path / "site"
+    done = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-build-isolation",
+                           "--disable-pip-version-check", "--target", str(target),
+                           os.path.join(ROOT, "Bindings", "python")], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert (target / "rillflow" / "py.typed").exists()
+    check = subprocess.run([sys.executable, "-c", "import rillflow; print(rillflow.__file__, rillflow.library_version)"],
+                           capture_output=True, text=True, cwd=str(tmp_path),
+                           env=dict(os.environ, PYTHONPATH=str(target),
+                                    RILLFLOW_LIBRARY=os.path.join(ROOT, "build", "librillflow.so.1")))
+    assert check.returncode == 0, check.stderr
+    assert check.stdout.startswith(str(target)) and check.stdout.split()[1] == rillflow.library_version
