@@ -142,6 +142,18 @@ class Stream:
             self.close()
 
     def close(self) -> None:
+        """Releases the subscription. Its fd leaves the event loop first, on the loop's thread
+        (a stream collected on another thread hands the work over to it)."""
+        loop = self._loop
+        if loop is not None and asyncio._get_running_loop() is not loop:
+            try:
+                loop.call_soon_threadsafe(self._close_now)
+                return
+            except RuntimeError:
+                pass  # that loop is closed: nothing is registered with it any more
+        self._close_now()
+
+    def _close_now(self) -> None:
         self._unregister()  # before the fd closes with the subscription
         handle, self._handle = self._handle, None
         if handle is not None:
