@@ -22,7 +22,7 @@ public final class StepContext: @unchecked Sendable {
     // @unchecked: the fields are immutable or behind `locked`; `valid` is atomic.
     public let step: String
     let invocation: Invocation
-    /// When the try started (monotonic), for its step-completed duration.
+    /// When the try started (the event clock, WallClock.nowNanoseconds), for its duration.
     let began: Int64
     public var eventType: String { invocation.eventType }
     public var inputs: [[UInt8]] { invocation.inputs }
