@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include "rillflow.h"
 
 typedef struct producer {
@@ -68,4 +69,44 @@ uint64_t producer_join(void *handle) {
     uint64_t failures = p->failures;
     free(p);
     return failures;
+}
+
+/* The reference for py.latency: the same pacing, but each "event" is only 8 bytes (its send
+ * time) written to a pipe, so a Python reader measures the bare cost of waking an idle asyncio
+ * loop on a file descriptor, with no Rillflow on the path.
+ *   pipe_writer_start(fd, count, interval_ns) starts the thread; pipe_writer_join() waits. */
+typedef struct pipe_writer {
+    pthread_t thread;
+    int fd;
+    uint64_t count, interval_ns;
+} pipe_writer;
+
+static void *write_pipe(void *arg) {
+    pipe_writer *w = arg;
+    struct timespec gap = {(time_t)(w->interval_ns / 1000000000u), (long)(w->interval_ns % 1000000000u)};
+    for (uint64_t i = 0; i < w->count; i++) {
+        nanosleep(&gap, NULL);
+        int64_t sent = now_ns();
+        if (write(w->fd, &sent, sizeof sent) != (ssize_t)sizeof sent) break;
+    }
+    return NULL;
+}
+
+void *pipe_writer_start(int fd, uint64_t count, uint64_t interval_ns) {
+    pipe_writer *w = calloc(1, sizeof *w);
+    if (!w) return NULL;
+    w->fd = fd;
+    w->count = count;
+    w->interval_ns = interval_ns;
+    if (pthread_create(&w->thread, NULL, write_pipe, w) != 0) {
+        free(w);
+        return NULL;
+    }
+    return w;
+}
+
+void pipe_writer_join(void *handle) {
+    pipe_writer *w = handle;
+    pthread_join(w->thread, NULL);
+    free(w);
 }

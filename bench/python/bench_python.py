@@ -5,7 +5,10 @@
   py.latency.p50_us / p99   emit (native thread) to `async for` receipt, one event every 200 us
   py.stall.rss_growth_mib   memory growth while the consumer stalls and 200,000 events are emitted
   py.stall.lost             events that consumer missed once it read again
-  py.ref.ctypes_call.us     the reference: one trivial ctypes call into the library
+  py.ref.ctypes_call.us     a reference: one trivial ctypes call into the library
+  py.ref.asyncio_wake.p50_us / p99   the reference for py.latency: a native thread writes its
+                            send time to a pipe at the same pacing; an idle asyncio loop wakes on
+                            it (add_reader, a future, the awaiting coroutine), no Rillflow involved
 Usage: bench_python.py BUILD_DIR [scale]"""
 import asyncio
 import ctypes
@@ -28,6 +31,9 @@ producer.producer_start.restype = ctypes.c_void_p
 producer.producer_start.argtypes = [ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint32, ctypes.c_uint64]
 producer.producer_join.restype = ctypes.c_uint64
 producer.producer_join.argtypes = [ctypes.c_void_p]
+producer.pipe_writer_start.restype = ctypes.c_void_p
+producer.pipe_writer_start.argtypes = [ctypes.c_int, ctypes.c_uint64, ctypes.c_uint64]
+producer.pipe_writer_join.argtypes = [ctypes.c_void_p]
 
 engine = rillflow.Engine(worker_threads=2)
 
@@ -69,6 +75,39 @@ async def latency(count):
         if event.kind_id == c.RF_EVENT_TOKEN:
             delays.append((time.monotonic_ns() - int(event.raw[:20])) / 1000)
     producer.producer_join(thread)
+    delays.sort()
+    return delays[len(delays) // 2], delays[int(len(delays) * 0.99)]
+
+
+async def asyncio_wake(count):
+    """Bare asyncio wake-up latency on an fd written by a native thread, the same pacing."""
+    loop = asyncio.get_running_loop()
+    read_end, write_end = os.pipe()
+    os.set_blocking(read_end, False)
+    waiter = [None]
+
+    def readable():
+        if waiter[0] is not None and not waiter[0].done():
+            waiter[0].set_result(None)
+
+    loop.add_reader(read_end, readable)
+    writer = producer.pipe_writer_start(write_end, count, 200_000)
+    delays, received = [], 0
+    while received < count:
+        waiter[0] = loop.create_future()
+        await waiter[0]
+        now = time.monotonic_ns()
+        try:
+            data = os.read(read_end, 8 * 64)
+        except BlockingIOError:  # a wake for data an earlier read already took
+            continue
+        for i in range(0, len(data), 8):
+            delays.append((now - int.from_bytes(data[i:i + 8], "little", signed=True)) / 1000)
+            received += 1
+    loop.remove_reader(read_end)
+    producer.pipe_writer_join(writer)
+    os.close(read_end)
+    os.close(write_end)
     delays.sort()
     return delays[len(delays) // 2], delays[int(len(delays) * 0.99)]
 
@@ -148,6 +187,9 @@ def main():
     p50, p99 = asyncio.run(latency(max(2000, int(10_000 * SCALE))))
     print(f"py.latency.p50_us {p50:.2f} us")
     print(f"py.latency.p99_us {p99:.2f} us")
+    p50, p99 = asyncio.run(asyncio_wake(max(2000, int(10_000 * SCALE))))
+    print(f"py.ref.asyncio_wake.p50_us {p50:.2f} us")
+    print(f"py.ref.asyncio_wake.p99_us {p99:.2f} us")
     chain = chain_workflow(max(1000, int(20_000 * SCALE)))
     chain()
     print(f"py.chain.us_per_step {chain():.3f} us")
