@@ -15,21 +15,7 @@
  *   foreach_progress          each forecast takes ~40 ms, like a web call
  *   foreach_progress --fast   no delays (the test suite runs this)
  */
-#define _POSIX_C_SOURCE 200809L /* nanosleep() under -std=c11 */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include "rillflow.h"
-
-static int fast;
-
-static void check(rf_status status, const char *what) {
-    if (status != RF_OK) {
-        fprintf(stderr, "%s: %s: %s\n", what, rf_status_name(status), rf_last_error());
-        exit(1);
-    }
-}
+#include "example.h"
 
 /* The "weather service" the forecast step calls. */
 static const struct { const char *name; int temp_c; } cities[] = {
@@ -56,8 +42,7 @@ static rf_status forecast(void *user_data, rf_step_ctx *ctx) {
     uint32_t length;
     rf_status status = rf_step_ctx_input(ctx, 0, (const void **)&city, &length);
     if (status != RF_OK) return status;
-    struct timespec call = {0, 40 * 1000 * 1000};
-    if (!fast) nanosleep(&call, NULL);
+    pause_ms(40);
     int temp_c = 0;
     for (int i = 0; i < CITIES; i++)
         if (strlen(cities[i].name) == length && memcmp(cities[i].name, city, length) == 0) temp_c = cities[i].temp_c;
@@ -90,7 +75,7 @@ static rf_status summarize(void *user_data, rf_step_ctx *ctx) {
 }
 
 int main(int argc, char **argv) {
-    fast = argc > 1 && strcmp(argv[1], "--fast") == 0;
+    example_init(argc, argv);
     rf_engine *engine;
     check(rf_engine_create(NULL, &engine), "rf_engine_create");
 

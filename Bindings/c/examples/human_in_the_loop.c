@@ -15,34 +15,15 @@
  *   human_in_the_loop          the draft is written ~25 ms per token
  *   human_in_the_loop --fast   no delays (the test suite runs this)
  */
-#define _POSIX_C_SOURCE 200809L /* nanosleep() under -std=c11 */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include "rillflow.h"
-
-static int fast;
-
-static void check(rf_status status, const char *what) {
-    if (status != RF_OK) {
-        fprintf(stderr, "%s: %s: %s\n", what, rf_status_name(status), rf_last_error());
-        exit(1);
-    }
-}
+#include "example.h"
 
 /* Step one: accepts "start", writes a draft, asks whether to publish it ("review"). */
 static rf_status draft(void *user_data, rf_step_ctx *ctx) {
     (void)user_data;
     static const char *tokens[] = {"Rillflow", " 1.1", " adds", " workflows."};
-    struct timespec gap = {0, 25 * 1000 * 1000};
     char text[128] = "";
-    for (uint64_t i = 0; i < 4; i++) {
-        rf_status status = rf_step_ctx_emit_token(ctx, tokens[i], (uint32_t)strlen(tokens[i]), i);
-        if (status != RF_OK) return status;
-        strncat(text, tokens[i], sizeof text - strlen(text) - 1);
-        if (!fast) nanosleep(&gap, NULL);
-    }
+    rf_status status = stream_deltas(ctx, tokens, sizeof tokens / sizeof tokens[0], text, sizeof text, 25);
+    if (status != RF_OK) return status;
     char prompt[256];
     int n = snprintf(prompt, sizeof prompt, "{\"question\":\"Publish this draft?\",\"draft\":\"%s\"}", text);
     return rf_step_ctx_request_input(ctx, prompt, (uint32_t)n, "review");
@@ -79,7 +60,7 @@ static void show(const rf_event *event) {
 }
 
 int main(int argc, char **argv) {
-    fast = argc > 1 && strcmp(argv[1], "--fast") == 0;
+    example_init(argc, argv);
     rf_engine *engine;
     check(rf_engine_create(NULL, &engine), "rf_engine_create");
     rf_workflow *workflow;

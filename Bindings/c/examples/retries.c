@@ -14,21 +14,7 @@
  *   retries          each try "calls upstream" for ~20 ms
  *   retries --fast   no delays (the test suite runs this); the backoff is 5 ms either way
  */
-#define _POSIX_C_SOURCE 200809L /* nanosleep() under -std=c11 */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include "rillflow.h"
-
-static int fast;
-
-static void check(rf_status status, const char *what) {
-    if (status != RF_OK) {
-        fprintf(stderr, "%s: %s: %s\n", what, rf_status_name(status), rf_last_error());
-        exit(1);
-    }
-}
+#include "example.h"
 
 /* "fetch": accepts "start", sends "stop". Succeeds from try number *user_data on (0 = never). */
 static rf_status fetch(void *user_data, rf_step_ctx *ctx) {
@@ -36,8 +22,7 @@ static rf_status fetch(void *user_data, rf_step_ctx *ctx) {
     rf_step_info info = {.struct_size = sizeof info};
     rf_status status = rf_step_ctx_get_info(ctx, &info);
     if (status != RF_OK) return status;
-    struct timespec call = {0, 20 * 1000 * 1000};
-    if (!fast) nanosleep(&call, NULL);
+    pause_ms(20);
     if (*succeed_on == 0 || info.attempt < *succeed_on) {
         rf_step_ctx_set_error(ctx, "upstream returned 503");
         return RF_E_SYSTEM;
@@ -89,7 +74,7 @@ static rf_run *run_and_watch(rf_workflow *workflow) {
 }
 
 int main(int argc, char **argv) {
-    fast = argc > 1 && strcmp(argv[1], "--fast") == 0;
+    example_init(argc, argv);
     rf_engine *engine;
     check(rf_engine_create(NULL, &engine), "rf_engine_create");
     static uint32_t third_try = 3, never = 0;

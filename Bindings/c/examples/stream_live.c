@@ -8,12 +8,8 @@
  *   stream_live          tokens arrive ~20 ms apart, like a model writing
  *   stream_live --fast   no delays (the test suite runs this)
  */
+#include "example.h"
 #include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include "rillflow.h"
 
 static const char *paragraphs[] = {
     "Call me Ishmael. ",
@@ -21,14 +17,6 @@ static const char *paragraphs[] = {
     "I thought I would sail about a little and see the watery part of the world.",
 };
 enum { PARAGRAPHS = 3 };
-static int fast;
-
-static void check(rf_status status, const char *what) {
-    if (status != RF_OK) {
-        fprintf(stderr, "%s: %s: %s\n", what, rf_status_name(status), rf_last_error());
-        exit(1);
-    }
-}
 
 static void emit(rf_run *run, rf_event_kind kind, const char *topic, const char *data, uint32_t length, uint64_t index) {
     rf_emit e = {.struct_size = sizeof e, .kind = kind, .step_name = "write", .topic = topic,
@@ -38,7 +26,6 @@ static void emit(rf_run *run, rf_event_kind kind, const char *topic, const char 
 
 static void *writer(void *arg) {
     rf_run *run = arg;
-    struct timespec gap = {0, 20 * 1000 * 1000};
     char json[160];
     uint64_t token = 0;
     emit(run, RF_EVENT_STEP_STARTED, NULL, "{\"input_bytes\":0}", 17, 0);
@@ -49,7 +36,7 @@ static void *writer(void *arg) {
         for (size_t at = 0, length = strlen(text); at < length; at += 4) {
             uint32_t size = (uint32_t)(length - at < 4 ? length - at : 4);
             emit(run, RF_EVENT_TOKEN, NULL, text + at, size, token++);
-            if (!fast) nanosleep(&gap, NULL);
+            pause_ms(20);
         }
         int n = snprintf(json, sizeof json, "{\"completed\":%d,\"total\":%d,\"index\":%d,\"status\":\"success\"}", p + 1, PARAGRAPHS, p);
         emit(run, RF_EVENT_PROGRESS, NULL, json, (uint32_t)n, 0);
@@ -63,7 +50,7 @@ static void *writer(void *arg) {
 }
 
 int main(int argc, char **argv) {
-    fast = argc > 1 && strcmp(argv[1], "--fast") == 0;
+    example_init(argc, argv);
     rf_engine *engine = NULL;
     check(rf_engine_create(NULL, &engine), "rf_engine_create");
     rf_run *run = NULL;

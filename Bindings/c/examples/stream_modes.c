@@ -18,21 +18,7 @@
  *   stream_modes          tokens arrive ~20 ms apart
  *   stream_modes --fast   no delays (the test suite runs this)
  */
-#define _POSIX_C_SOURCE 200809L /* nanosleep() under -std=c11 */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include "rillflow.h"
-
-static int fast;
-
-static void check(rf_status status, const char *what) {
-    if (status != RF_OK) {
-        fprintf(stderr, "%s: %s: %s\n", what, rf_status_name(status), rf_last_error());
-        exit(1);
-    }
-}
+#include "example.h"
 
 /* Step one: accepts "start", records a plan in the run's state, sends "planned". */
 static rf_status plan(void *user_data, rf_step_ctx *ctx) {
@@ -47,23 +33,18 @@ static rf_status plan(void *user_data, rf_step_ctx *ctx) {
 static rf_status answer(void *user_data, rf_step_ctx *ctx) {
     (void)user_data;
     static const char *tokens[] = {"The", " capital", " of", " Norway", " is", " Oslo."};
-    struct timespec gap = {0, 20 * 1000 * 1000};
     char text[128] = "";
-    for (uint64_t i = 0; i < 6; i++) {
-        rf_status status = rf_step_ctx_emit_token(ctx, tokens[i], (uint32_t)strlen(tokens[i]), i);
-        if (status != RF_OK) return status;
-        strncat(text, tokens[i], sizeof text - strlen(text) - 1);
-        if (!fast) nanosleep(&gap, NULL);
-    }
+    rf_status status = stream_deltas(ctx, tokens, sizeof tokens / sizeof tokens[0], text, sizeof text, 20);
+    if (status != RF_OK) return status;
     char json[160];
     int n = snprintf(json, sizeof json, "\"%s\"", text);
-    rf_status status = rf_step_ctx_set_state(ctx, "answer", json, (uint32_t)n);
+    status = rf_step_ctx_set_state(ctx, "answer", json, (uint32_t)n);
     if (status != RF_OK) return status;
     return rf_step_ctx_stop(ctx, json, (uint32_t)n);
 }
 
 int main(int argc, char **argv) {
-    fast = argc > 1 && strcmp(argv[1], "--fast") == 0;
+    example_init(argc, argv);
     rf_engine *engine;
     check(rf_engine_create(NULL, &engine), "rf_engine_create");
     rf_workflow *workflow;

@@ -9,21 +9,7 @@
  *   three_step          tokens arrive ~25 ms apart, like a model writing
  *   three_step --fast   no delays (the test suite runs this)
  */
-#define _POSIX_C_SOURCE 200809L /* nanosleep */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include "rillflow.h"
-
-static int fast;
-
-static void check(rf_status status, const char *what) {
-    if (status != RF_OK) {
-        fprintf(stderr, "%s: %s: %s\n", what, rf_status_name(status), rf_last_error());
-        exit(1);
-    }
-}
+#include "example.h"
 
 /* Step one: accepts "start", sends "researched". */
 static rf_status research(void *user_data, rf_step_ctx *ctx) {
@@ -35,9 +21,8 @@ static rf_status research(void *user_data, rf_step_ctx *ctx) {
     const char *msg = "{\"msg\":\"Step one is happening\"}";
     rf_step_ctx_emit_custom(ctx, "progress", msg, (uint32_t)strlen(msg));
     /* Three sources to read: progress moves 1/3, 2/3, 3/3. */
-    struct timespec reading = {0, 150 * 1000 * 1000};
     for (uint64_t source = 1; source <= 3; source++) {
-        if (!fast) nanosleep(&reading, NULL);
+        pause_ms(150);
         rf_step_ctx_emit_progress(ctx, source, 3, "reading sources");
     }
     return rf_step_ctx_send(ctx, "researched", input, length);
@@ -46,18 +31,13 @@ static rf_status research(void *user_data, rf_step_ctx *ctx) {
 /* Step two: accepts "researched", streams an answer, sends "written". */
 static rf_status write_answer(void *user_data, rf_step_ctx *ctx) {
     const char *const *deltas = user_data;
-    struct timespec gap = {0, 25 * 1000 * 1000};
+    uint64_t count = 0;
+    while (deltas[count] != NULL) count++;
     char answer[512] = "";
-    uint64_t index = 0;
-    for (; deltas[index] != NULL; index++) {
-        if (rf_step_ctx_check_cancelled(ctx) != RF_OK) return RF_E_CANCELLED;
-        rf_status status = rf_step_ctx_emit_token(ctx, deltas[index], (uint32_t)strlen(deltas[index]), index);
-        if (status != RF_OK) return status;
-        strncat(answer, deltas[index], sizeof answer - strlen(answer) - 1);
-        if (!fast) nanosleep(&gap, NULL);
-    }
-    rf_token_usage usage = {.struct_size = sizeof usage, .input_tokens = 18, .output_tokens = index,
-                            .total_tokens = 18 + index};
+    rf_status status = stream_deltas(ctx, deltas, count, answer, sizeof answer, 25);  /* stops if cancelled */
+    if (status != RF_OK) return status;
+    rf_token_usage usage = {.struct_size = sizeof usage, .input_tokens = 18, .output_tokens = count,
+                            .total_tokens = 18 + count};
     rf_step_ctx_report_usage(ctx, &usage);
     char state[600];
     int n = snprintf(state, sizeof state, "\"%s\"", answer);
@@ -78,7 +58,7 @@ static const char *deltas[] = {"Call", " me", " Ish", "mael.", " Some", " years"
                                " mind", " how", " long", " precisely", ".", NULL};
 
 int main(int argc, char **argv) {
-    fast = argc > 1 && strcmp(argv[1], "--fast") == 0;
+    example_init(argc, argv);
     rf_engine *engine;
     check(rf_engine_create(NULL, &engine), "rf_engine_create");
 

@@ -17,21 +17,7 @@
  *   topic_progress          each word takes ~30 ms
  *   topic_progress --fast   no delays (the test suite runs this)
  */
-#define _POSIX_C_SOURCE 200809L /* nanosleep() under -std=c11 */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include "rillflow.h"
-
-static int fast;
-
-static void check(rf_status status, const char *what) {
-    if (status != RF_OK) {
-        fprintf(stderr, "%s: %s: %s\n", what, rf_status_name(status), rf_last_error());
-        exit(1);
-    }
-}
+#include "example.h"
 
 /* The only step: accepts "start" (a sentence), reports each word on two topics, stops. */
 static rf_status process(void *user_data, rf_step_ctx *ctx) {
@@ -45,7 +31,6 @@ static rf_status process(void *user_data, rf_step_ctx *ctx) {
     snprintf(text, sizeof text, "%.*s", (int)length, input);
     for (char *p = strtok_r(text, " ", &rest); p && n < 32; p = strtok_r(NULL, " ", &rest)) words[n++] = p;
 
-    struct timespec gap = {0, 30 * 1000 * 1000};
     char processed[256] = "", json[128];
     for (int i = 0; i < n; i++) {
         int len = snprintf(json, sizeof json, "{\"progress_idx\":%d,\"progress_total\":%d,\"word\":\"%s\"}", i, n, words[i]);
@@ -55,7 +40,7 @@ static rf_status process(void *user_data, rf_step_ctx *ctx) {
         for (char *c = words[i]; *c; c++) if (*c >= 'a' && *c <= 'z') *c = (char)(*c - 'a' + 'A');
         if (i > 0) strncat(processed, " ", sizeof processed - strlen(processed) - 1);
         strncat(processed, words[i], sizeof processed - strlen(processed) - 1);
-        if (!fast) nanosleep(&gap, NULL);
+        pause_ms(30);
     }
     char result[320];
     int len = snprintf(result, sizeof result, "{\"processed_text\":\"%s\",\"token_count\":%d}", processed, n);
@@ -63,7 +48,7 @@ static rf_status process(void *user_data, rf_step_ctx *ctx) {
 }
 
 int main(int argc, char **argv) {
-    fast = argc > 1 && strcmp(argv[1], "--fast") == 0;
+    example_init(argc, argv);
     rf_engine *engine;
     check(rf_engine_create(NULL, &engine), "rf_engine_create");
     rf_workflow *workflow;
