@@ -1,0 +1,281 @@
+/* A libFuzzer harness for the public C API: the input is decoded into a sequence of calls
+ * (create and release engines, workflows, runs and subscriptions in any order; emit payloads of
+ * any size; random option structs and struct sizes; stale, foreign and NULL handles). Every
+ * call must return RF_OK or a documented RF_E_* status, nothing may crash or hang (every wait
+ * is bounded), and every object is released at the end of each input so leaks show.
+ *
+ *   scripts/fuzz [seconds]     builds this with -fsanitize=fuzzer,address,undefined and runs it
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "rillflow.h"
+
+enum { SLOTS = 4 };
+
+typedef struct input {
+    const uint8_t *data;
+    size_t size, at;
+} input;
+
+static uint8_t byte(input *in) { return in->at < in->size ? in->data[in->at++] : 0; }
+static uint32_t u32(input *in) { return (uint32_t)byte(in) | (uint32_t)byte(in) << 8 | (uint32_t)byte(in) << 16 | (uint32_t)byte(in) << 24; }
+
+/* Every status a call may return is RF_OK or one of the documented codes. */
+static rf_status expect(rf_status status) {
+    if (status > 0 || status < RF_E_CANCELLED) {
+        fprintf(stderr, "undocumented status %d (%s)\n", status, rf_last_error());
+        abort();
+    }
+    if (status != RF_OK && rf_last_error()[0] == '\0') {
+        fprintf(stderr, "status %s without a message\n", rf_status_name(status));
+        abort();
+    }
+    return status;
+}
+
+/* A string from the input: NULL, "", or up to 300 bytes (over the 255-byte name limit). */
+static const char *text(input *in, char *buffer, size_t capacity) {
+    uint8_t choice = byte(in);
+    if (choice < 16) return NULL;
+    size_t length = (size_t)byte(in) + (choice > 240 ? 64 : 0);
+    if (length >= capacity) length = capacity - 1;
+    for (size_t i = 0; i < length; i++) buffer[i] = (char)('a' + byte(in) % 26);
+    buffer[length] = 0;
+    if (choice % 7 == 0 && length > 2) buffer[length / 2] = ',';
+    return buffer;
+}
+
+/* A struct_size: usually right, sometimes 0, small, or larger (the tail is zero here). */
+static uint32_t struct_size(input *in, uint32_t right) {
+    switch (byte(in) % 8) {
+    case 0: return 0;
+    case 1: return right / 2;
+    case 2: return right + 8;
+    default: return right;
+    }
+}
+
+static rf_status step_stop(void *user_data, rf_step_ctx *ctx) {
+    (void)user_data;
+    rf_step_ctx_emit_token(ctx, "t", 1, 0);
+    return rf_step_ctx_stop(ctx, "1", 1);
+}
+
+static rf_status step_fail(void *user_data, rf_step_ctx *ctx) {
+    (void)user_data;
+    rf_step_ctx_set_error(ctx, "fuzz");
+    return RF_E_SYSTEM;
+}
+
+typedef struct world {
+    rf_engine *engines[SLOTS];
+    rf_workflow *workflows[SLOTS];
+    rf_run *runs[SLOTS];
+    rf_subscription *subscriptions[SLOTS];
+    /* Released handles stay in the slots so later calls use them stale; `live` says which. */
+    uint8_t engine_live[SLOTS], workflow_live[SLOTS], run_live[SLOTS], subscription_live[SLOTS];
+} world;
+
+static void create_engine(world *w, input *in, int slot) {
+    rf_engine_options options;
+    rf_engine_options_init(&options);
+    options.struct_size = struct_size(in, sizeof options);
+    options.worker_threads = byte(in) % 3;
+    options.log_capacity = byte(in) % 3 == 0 ? 65536u << (byte(in) % 3) : 0;
+    options.max_event_bytes = byte(in) % 2 ? 4096 : (byte(in) % 2 ? 0 : u32(in) % 100000);
+    options.history_bytes = byte(in) % 2 ? 0 : (uint64_t)u32(in) % 200000;
+    options.emit_timeout_ms = 1 + byte(in) % 20;  /* bounded: a full log never hangs the fuzzer */
+    if (w->engine_live[slot]) return;
+    if (expect(rf_engine_create(&options, &w->engines[slot])) == RF_OK) w->engine_live[slot] = 1;
+}
+
+static void create_workflow(world *w, input *in, int slot) {
+    if (w->workflow_live[slot]) return;
+    char name[320], accepts[320], sends[320];
+    rf_workflow *workflow = NULL;
+    if (expect(rf_workflow_create(w->engines[byte(in) % SLOTS], text(in, name, sizeof name), &workflow)) != RF_OK) return;
+    w->workflows[slot] = workflow;
+    w->workflow_live[slot] = 1;
+    int steps = byte(in) % 4;
+    for (int i = 0; i < steps; i++) {
+        rf_step_options options;
+        rf_step_options_init(&options);
+        options.struct_size = struct_size(in, sizeof options);
+        options.concurrency = byte(in) % 3;
+        options.collect = byte(in) % 3;
+        options.retry_attempts = byte(in) % 3;
+        options.timeout_ms = byte(in) % 4 == 0 ? 1 + byte(in) % 20 : 0;
+        options.flags = byte(in) % 16 == 0 ? 0x10 : 0;
+        char step[320];
+        expect(rf_workflow_add_step(workflow, text(in, step, sizeof step), byte(in) % 2 ? "start" : text(in, accepts, sizeof accepts),
+                                    byte(in) % 2 ? "stop" : text(in, sends, sizeof sends), byte(in) % 3 ? step_stop : step_fail,
+                                    NULL, NULL, &options));
+    }
+    expect(rf_workflow_build(workflow));
+}
+
+static void create_run(world *w, input *in, int slot) {
+    if (w->run_live[slot]) return;
+    rf_run_options options;
+    rf_run_options_init(&options);
+    options.struct_size = struct_size(in, sizeof options);
+    char trace[64], metadata[320];
+    options.trace_id = text(in, trace, sizeof trace);
+    options.metadata = byte(in) % 2 ? NULL : text(in, metadata, sizeof metadata);
+    options.timeout_ms = byte(in) % 4 == 0 ? 1 + byte(in) % 30 : 0;
+    rf_run *run = NULL;
+    rf_status status = byte(in) % 2
+        ? rf_run_create(w->workflows[byte(in) % SLOTS], &options, &run)
+        : rf_run_create_manual(w->engines[byte(in) % SLOTS], "fuzz", &options, &run);
+    if (expect(status) == RF_OK) {
+        w->runs[slot] = run;
+        w->run_live[slot] = 1;
+    }
+}
+
+static void emit(world *w, input *in) {
+    static char payload[70000];
+    rf_emit e;
+    memset(&e, 0, sizeof e);
+    e.struct_size = struct_size(in, sizeof e);
+    e.kind = byte(in) % 18;
+    char step[320], topic[320];
+    e.step_name = text(in, step, sizeof step);
+    e.topic = text(in, topic, sizeof topic);
+    uint8_t size_choice = byte(in);
+    e.data_len = size_choice < 200 ? size_choice : u32(in) % (uint32_t)sizeof payload;
+    e.data = byte(in) % 32 == 0 ? NULL : payload;
+    e.token_index = u32(in);
+    uint64_t seq = 0;
+    expect(rf_run_emit(w->runs[byte(in) % SLOTS], &e, &seq));
+}
+
+static void subscribe(world *w, input *in, int slot) {
+    if (w->subscription_live[slot]) return;
+    rf_subscription_options options;
+    rf_subscription_options_init(&options);
+    options.struct_size = struct_size(in, sizeof options);
+    options.mode = byte(in) % 6;
+    options.kinds = byte(in) % 2 ? 0 : u32(in);
+    options.flags = byte(in) % 5;
+    options.start_seq = byte(in) % 4;
+    const char *topics[2] = {"a", byte(in) % 8 ? "b" : NULL};
+    if (byte(in) % 3 == 0) {
+        options.topics = byte(in) % 8 ? topics : NULL;
+        options.topic_count = byte(in) % 3;
+    }
+    rf_subscription *subscription = NULL;
+    if (expect(rf_subscription_create(w->runs[byte(in) % SLOTS], &options, &subscription)) == RF_OK) {
+        w->subscriptions[slot] = subscription;
+        w->subscription_live[slot] = 1;
+    }
+}
+
+static int32_t stop_at_two(void *user_data, const rf_event *event) {
+    (void)event;
+    return ++*(int *)user_data >= 2;
+}
+
+static void read_some(world *w, input *in) {
+    rf_subscription *subscription = w->subscriptions[byte(in) % SLOTS];
+    static rf_event batch[8];
+    static uint64_t packed[(RF_PACKED_EVENT_MAX_SIZE(1 << 20) + 4096) / 8];
+    uint32_t count = 0, used = 0;
+    int seen = 0;
+    int32_t fd = -1;
+    switch (byte(in) % 5) {
+    case 0:
+        batch[0].struct_size = struct_size(in, sizeof(rf_event));
+        expect(rf_subscription_read(subscription, &batch[0], 0));
+        break;
+    case 1:
+        batch[0].struct_size = sizeof(rf_event);
+        expect(rf_subscription_read_batch(subscription, batch, 1 + byte(in) % 8, 0, &count));
+        for (uint32_t i = 0; i < count; i++) {
+            char json[512];
+            size_t length;
+            expect(rf_event_to_json(&batch[i], json, sizeof json, &length));
+        }
+        break;
+    case 2:
+        expect(rf_subscription_read_packed(subscription, packed, byte(in) % 2 ? sizeof packed : 100, 0, &count, &used));
+        break;
+    case 3:
+        expect(rf_subscription_poll(subscription, stop_at_two, &seen, 1 + byte(in) % 4, &count));
+        break;
+    default:
+        expect(rf_subscription_fd(subscription, &fd));
+        break;
+    }
+}
+
+static void control_run(world *w, input *in) {
+    rf_run *run = w->runs[byte(in) % SLOTS];
+    rf_run_status status = 0;
+    const void *data;
+    uint32_t length;
+    rf_token_usage usage = {.struct_size = sizeof usage};
+    switch (byte(in) % 8) {
+    case 0: expect(rf_run_start(run, "\"x\"", 3)); break;
+    case 1: expect(rf_run_end(run, byte(in) % 17, "{}", 2)); break;
+    case 2: expect(rf_run_cancel(run, byte(in) % 2 ? NULL : "fuzz")); break;
+    case 3: expect(rf_run_wait(run, byte(in) % 3, &status)); break;
+    case 4: expect(rf_run_get_result(run, &data, &length)); break;
+    case 5: expect(rf_run_get_usage(run, &usage)); break;
+    case 6: expect(rf_run_resume(run, "1", 1)); break;
+    default: expect(rf_run_get_status(run, &status)); break;
+    }
+}
+
+static void take_task(world *w, input *in) {
+    rf_step_ctx *ctx = NULL;
+    if (expect(rf_engine_take_task(w->engines[byte(in) % SLOTS], 0, &ctx)) == RF_OK) {
+        expect(rf_step_ctx_complete(ctx, byte(in) % 2 ? RF_OK : RF_E_SYSTEM, NULL));
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    input in = {data, size, 0};
+    world w;
+    memset(&w, 0, sizeof w);
+    /* A foreign pointer must be refused like any stale handle. */
+    rf_run *foreign = (rf_run *)&w;
+    for (int steps = 0; in.at < in.size && steps < 64; steps++) {
+        uint8_t op = byte(&in);
+        int slot = byte(&in) % SLOTS;
+        switch (op % 12) {
+        case 0: create_engine(&w, &in, slot); break;
+        case 1: create_workflow(&w, &in, slot); break;
+        case 2: create_run(&w, &in, slot); break;
+        case 3: emit(&w, &in); break;
+        case 4: subscribe(&w, &in, slot); break;
+        case 5: read_some(&w, &in); break;
+        case 6: control_run(&w, &in); break;
+        case 7: take_task(&w, &in); break;
+        case 8:  /* release, leaving the handle behind as a stale one */
+            switch (byte(&in) % 4) {
+            case 0: expect(rf_engine_release(w.engines[slot])); w.engine_live[slot] = 0; break;
+            case 1: expect(rf_workflow_release(w.workflows[slot])); w.workflow_live[slot] = 0; break;
+            case 2: expect(rf_run_release(w.runs[slot])); w.run_live[slot] = 0; break;
+            default: expect(rf_subscription_release(w.subscriptions[slot])); w.subscription_live[slot] = 0; break;
+            }
+            break;
+        case 9: expect(rf_run_start(foreign, NULL, 0)); break;
+        case 10: {
+            rf_engine_options options = {.struct_size = sizeof options};
+            expect(rf_engine_get_options(w.engines[slot], &options));
+            break;
+        }
+        default: rf_status_describe((rf_status)(int8_t)byte(&in)); break;
+        }
+    }
+    for (int i = 0; i < SLOTS; i++) {
+        if (w.subscription_live[i]) expect(rf_subscription_release(w.subscriptions[i]));
+        if (w.run_live[i]) expect(rf_run_release(w.runs[i]));
+        if (w.workflow_live[i]) expect(rf_workflow_release(w.workflows[i]));
+        if (w.engine_live[i]) expect(rf_engine_release(w.engines[i]));
+    }
+    return 0;
+}
