@@ -215,7 +215,7 @@ def run_task(host: "_Host", ctx: int) -> None:
         host.pool.submit(_run_sync, ctx, spec, context)
         return
     if _EAGER_TASKS:  # Python 3.12+: a real Task, started eagerly
-        task = asyncio.Task(_run_async(host, ctx, spec, context), loop=host.loop, eager_start=True)
+        task = asyncio.Task(_run_async(ctx, spec, context), loop=host.loop, eager_start=True)
         if not task.done():
             host.running.add(task)
             task.add_done_callback(host.running.discard)
@@ -230,7 +230,7 @@ def run_task(host: "_Host", ctx: int) -> None:
         _finish(ctx, spec, context, None, error)
         return
     # It suspended: a Task carries it on from where it stopped.
-    task = host.loop.create_task(_resume(host, ctx, spec, context, _Resumed(coroutine, pending)))
+    task = host.loop.create_task(_resume(ctx, spec, context, _Resumed(coroutine, pending)))
     host.running.add(task)
     task.add_done_callback(host.running.discard)
 
@@ -268,7 +268,7 @@ class _Resumed:
                     return returned.value
 
 
-async def _resume(host: "_Host", ctx: int, spec: "StepSpec", context: Context, resumed: _Resumed) -> None:
+async def _resume(ctx: int, spec: "StepSpec", context: Context, resumed: _Resumed) -> None:
     try:
         value = await resumed
     except BaseException as error:  # noqa: BLE001
@@ -279,7 +279,7 @@ async def _resume(host: "_Host", ctx: int, spec: "StepSpec", context: Context, r
         _finish(ctx, spec, context, value, None)
 
 
-async def _run_async(host: "_Host", ctx: int, spec: "StepSpec", context: Context) -> None:
+async def _run_async(ctx: int, spec: "StepSpec", context: Context) -> None:
     try:
         value = await spec.function(context, context.input)
     except BaseException as error:  # noqa: BLE001 - every failure is the step's, reported to the engine
