@@ -19,26 +19,23 @@ KINDS = {name: kind for kind, name in KIND_NAMES.items()}
 TERMINAL_KINDS = frozenset({c.RF_EVENT_RUN_COMPLETED, c.RF_EVENT_RUN_FAILED, c.RF_EVENT_RUN_TIMED_OUT,
                             c.RF_EVENT_RUN_CANCELLED})
 
-# The header of a packed event (rf_packed_event, 72 bytes); its names and data follow it. The
-# run ids (bytes 24-48) are not unpacked: with the names they identify the event's source, which
-# is looked up by those bytes (few distinct sources, so few int and str objects are ever made).
-_HEADER = struct.Struct("<IIQq24xQIIHHH2x")
+# The header of a packed event (rf_packed_event, 72 bytes); its names and data follow it.
+_HEADER = struct.Struct("<IIQqQQQQIIHHHH")
 assert _HEADER.size == ctypes.sizeof(c.rf_packed_event)
-_IDS = struct.Struct("<QQQ")
 
 _string_at = ctypes.string_at
-# (run_id, parent_run_id, root_run_id, workflow, step, topic) by their packed bytes.
-_sources: dict[bytes, tuple[int, int, int, str, str, str]] = {}
+# (workflow, step, topic) by their packed bytes: decoded once per distinct combination. (Looking
+# up the run ids the same way costs more: the key must then be built from two slices.)
+_sources: dict[bytes, tuple[str, str, str]] = {}
 
 
-def _source(key: bytes, workflow_length: int, step_length: int) -> tuple[int, int, int, str, str, str]:
+def _source_names(key: bytes, workflow_length: int, step_length: int) -> tuple[str, str, str]:
     if len(_sources) > 4096:
         _sources.clear()
-    names = key[24:]
-    source = _sources[key] = (*_IDS.unpack_from(key), names[:workflow_length].decode("utf-8", "replace"),
-                              names[workflow_length:workflow_length + step_length].decode("utf-8", "replace"),
-                              names[workflow_length + step_length:].decode("utf-8", "replace"))
-    return source
+    names = _sources[key] = (key[:workflow_length].decode("utf-8", "replace"),
+                             key[workflow_length:workflow_length + step_length].decode("utf-8", "replace"),
+                             key[workflow_length + step_length:].decode("utf-8", "replace"))
+    return names
 
 
 class Event(tuple):
@@ -47,40 +44,29 @@ class Event(tuple):
 
     __slots__ = ()
 
-    # Fields: kind, seq, timestamp_ns, source (run ids and names), attempt, token_index, raw data.
     kind_id: int = property(itemgetter(0))  # type: ignore[assignment]
     seq: int = property(itemgetter(1))  # type: ignore[assignment]
     timestamp_ns: int = property(itemgetter(2))  # type: ignore[assignment]
-    attempt: int = property(itemgetter(4))  # type: ignore[assignment]
-    token_index: int = property(itemgetter(5))  # type: ignore[assignment]
-    raw: bytes = property(itemgetter(6))  # type: ignore[assignment]
-
-    @property
-    def run_id(self) -> int:
-        return self[3][0]
-
-    @property
-    def parent_run_id(self) -> int:
-        """0 when the run has no parent."""
-        return self[3][1]
-
-    @property
-    def root_run_id(self) -> int:
-        return self[3][2]
+    run_id: int = property(itemgetter(3))  # type: ignore[assignment]
+    parent_run_id: int = property(itemgetter(4))  # type: ignore[assignment]
+    root_run_id: int = property(itemgetter(5))  # type: ignore[assignment]
+    attempt: int = property(itemgetter(7))  # type: ignore[assignment]
+    token_index: int = property(itemgetter(8))  # type: ignore[assignment]
+    raw: bytes = property(itemgetter(9))  # type: ignore[assignment]
 
     @property
     def workflow(self) -> str:
-        return self[3][3]
+        return self[6][0]
 
     @property
     def step(self) -> str:
         """The step's name; "" for run-level events."""
-        return self[3][4]
+        return self[6][1]
 
     @property
     def topic(self) -> str:
         """A custom event's topic; "" otherwise."""
-        return self[3][5]
+        return self[6][2]
 
     @property
     def kind(self) -> str:
@@ -89,7 +75,7 @@ class Event(tuple):
     @property
     def data(self) -> Any:
         """The token's text for a token delta; the decoded JSON otherwise (None when empty)."""
-        raw = self[6]
+        raw = self[9]
         if self[0] == c.RF_EVENT_TOKEN:
             return raw.decode("utf-8", "replace")
         return json.loads(raw) if raw else None
@@ -97,7 +83,7 @@ class Event(tuple):
     @property
     def text(self) -> str:
         """The data as text, undecoded."""
-        return self[6].decode("utf-8", "replace")
+        return self[9].decode("utf-8", "replace")
 
     @property
     def is_terminal(self) -> bool:
@@ -105,16 +91,15 @@ class Event(tuple):
 
     def to_json(self) -> str:
         """The JSON envelope every binding and sink shares, rendered by the library itself."""
-        run_id, parent_run_id, root_run_id = self[3][:3]
-        workflow, step, topic = (s.encode() for s in self[3][3:])
-        raw = self[6]
+        workflow, step, topic = (s.encode() for s in self[6])
+        raw = self[9]
         event = c.rf_event(
             struct_size=ctypes.sizeof(c.rf_event), kind=self[0], seq=self[1], timestamp_ns=self[2],
-            run_id=run_id, parent_run_id=parent_run_id, root_run_id=root_run_id,
+            run_id=self[3], parent_run_id=self[4], root_run_id=self[5],
             workflow_name=ctypes.cast(ctypes.c_char_p(workflow), ctypes.c_void_p),
             step_name=ctypes.cast(ctypes.c_char_p(step), ctypes.c_void_p),
             topic=ctypes.cast(ctypes.c_char_p(topic), ctypes.c_void_p),
-            attempt=self[4], data_len=len(raw), token_index=self[5],
+            attempt=self[7], data_len=len(raw), token_index=self[8],
             data=ctypes.cast(ctypes.c_char_p(raw), ctypes.c_void_p))
         length = ctypes.c_size_t()
         c.lib.rf_event_to_json(ctypes.byref(event), None, 0, ctypes.byref(length))
@@ -124,7 +109,7 @@ class Event(tuple):
 
     def __repr__(self) -> str:
         where = f" step={self.step!r}" if self.step else ""
-        return f"Event(seq={self[1]}, kind={self.kind!r}{where}, data={self[6][:60]!r})"
+        return f"Event(seq={self[1]}, kind={self.kind!r}{where}, data={self[9][:60]!r})"
 
 
 class BatchReader:
@@ -151,14 +136,16 @@ class BatchReader:
         if status != 0:
             return status, []
         data = _string_at(self._address, self._used.value)
-        unpack, sources, source = _HEADER.unpack_from, _sources, _source
+        unpack, sources = _HEADER.unpack_from, _sources
         rows = []
         append = rows.append
         offset = 0
         for _ in range(self._count.value):
-            size, kind, seq, ts, token, attempt, length, wlen, slen, tlen = unpack(data, offset)
-            end = offset + 72 + wlen + slen + tlen
-            key = data[offset + 24:offset + 48] + data[offset + 72:end]
-            append((kind, seq, ts, sources.get(key) or source(key, wlen, slen), attempt, token, data[end:end + length]))
+            size, kind, seq, ts, run, parent, root, token, attempt, length, wlen, slen, tlen, _r = unpack(data, offset)
+            start = offset + 72
+            end = start + wlen + slen + tlen
+            key = data[start:end]
+            append((kind, seq, ts, run, parent, root, sources.get(key) or _source_names(key, wlen, slen), attempt,
+                    token, data[end:end + length]))
             offset += size
         return 0, list(map(Event, rows))  # made in one C loop: much cheaper than one by one
