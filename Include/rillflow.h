@@ -22,8 +22,9 @@
  * another type is expected is refused the same way.
  *
  * Options structs. Every options struct starts with `uint32_t struct_size`, which the
- * caller sets to sizeof(the struct) as its header declared it (the *_options_init()
- * functions do this). A caller built against an older, smaller version gets defaults for
+ * caller sets to sizeof(the struct) as its header declared it (the *_init functions that
+ * take a struct_size argument do this: pass them sizeof the struct; a library never writes
+ * more than the caller says its struct holds). A caller built against an older, smaller version gets defaults for
  * the fields it does not know. A struct_size of 0, or smaller than the struct's first
  * published version, is refused with RF_E_STRUCT_SIZE; so is a larger struct_size (a
  * newer header) whose bytes beyond the fields this library knows are not all zero. In
@@ -138,13 +139,24 @@ typedef struct rf_engine_options {
     uint32_t emit_timeout_ms;   /* how long an emit waits for room in a full log before it
                                    fails with RF_E_TIMEOUT; 0 = wait without limit */
     uint32_t reserved0;         /* must be 0 */
+    /* Since 1.1 (struct_size 40): */
+    uint32_t sink_drain_timeout_ms; /* how long rf_engine_release() waits for the sinks to take
+                                   what was emitted; 0 = 5000 */
+    uint32_t reserved1;         /* must be 0 */
 } rf_engine_options;
 
 /* The size of the first published rf_engine_options; smaller struct_size values are refused. */
 #define RF_ENGINE_OPTIONS_SIZE_V1 32u
 
-/* Fills *options with struct_size = sizeof(rf_engine_options) and every other field 0
- * (meaning: defaults). Call it, then set the fields you care about.
+/* Zeroes the caller's struct of struct_size bytes (every field 0: the defaults) and sets its
+ * struct_size; pass sizeof(rf_engine_options). Call it, then set the fields you care about.
+ * Returns RF_OK; RF_E_INVALID_ARGUMENT if options is NULL; RF_E_STRUCT_SIZE if struct_size is
+ * below RF_ENGINE_OPTIONS_SIZE_V1. */
+RF_API rf_status rf_engine_options_init_v2(rf_engine_options *options, uint32_t struct_size);
+
+/* The 1.0 form of rf_engine_options_init_v2(): fills only the struct as 1.0 declared it
+ * (RF_ENGINE_OPTIONS_SIZE_V1 bytes, struct_size set to that), so a program built against 1.0
+ * stays safe; fields added since are then ignored. New code calls the _v2 form.
  * Returns RF_OK, or RF_E_INVALID_ARGUMENT if options is NULL. */
 RF_API rf_status rf_engine_options_init(rf_engine_options *options);
 
@@ -165,7 +177,8 @@ RF_API rf_status rf_engine_create(const rf_engine_options *options, rf_engine **
 RF_API rf_status rf_engine_get_options(rf_engine *engine, rf_engine_options *out_options);
 
 /* Releases the caller's engine handle. The handle is invalid as soon as the call starts:
- * every later call with it, including a second release, returns RF_E_INVALID_HANDLE.
+ * every later call with it, including a second release, returns RF_E_INVALID_HANDLE. Its sinks
+ * first get every event emitted so far (waiting at most sink_drain_timeout_ms), then stop.
  * Workflows, runs and subscriptions created from the engine stay valid until they are released
  * themselves, and its worker threads run until the last of them is. Since nobody can take
  * host-run steps any more, a thread waiting in rf_engine_take_task() returns RF_E_CLOSED and
@@ -296,7 +309,14 @@ typedef struct rf_run_options {
 
 #define RF_RUN_OPTIONS_SIZE_V1 24u
 
-/* Fills *options with struct_size = sizeof(rf_run_options) and every other field 0/NULL.
+/* Zeroes the caller's struct of struct_size bytes (every field 0/NULL) and sets its
+ * struct_size; pass sizeof(rf_run_options).
+ * Returns RF_OK; RF_E_INVALID_ARGUMENT if options is NULL; RF_E_STRUCT_SIZE if struct_size is
+ * below RF_RUN_OPTIONS_SIZE_V1. */
+RF_API rf_status rf_run_options_init_v2(rf_run_options *options, uint32_t struct_size);
+
+/* The 1.0 form of rf_run_options_init_v2(): fills only RF_RUN_OPTIONS_SIZE_V1 bytes and sets
+ * struct_size to that (fields added since are then ignored). New code calls the _v2 form.
  * Returns RF_OK, or RF_E_INVALID_ARGUMENT if options is NULL. */
 RF_API rf_status rf_run_options_init(rf_run_options *options);
 
@@ -658,10 +678,11 @@ typedef struct rf_step_options {
 
 #define RF_STEP_OPTIONS_SIZE_V1 56u
 
-/* Fills *options with struct_size = sizeof(rf_step_options) and every other field 0: no
- * concurrency limit, no fan-in, no foreach, no timeout, no retry.
- * Returns RF_OK, or RF_E_INVALID_ARGUMENT if options is NULL. */
-RF_API rf_status rf_step_options_init(rf_step_options *options);
+/* Zeroes the caller's struct of struct_size bytes (pass sizeof(rf_step_options)) and sets its
+ * struct_size: no concurrency limit, no fan-in, no foreach, no timeout, no retry.
+ * Returns RF_OK; RF_E_INVALID_ARGUMENT if options is NULL; RF_E_STRUCT_SIZE if struct_size is
+ * below RF_STEP_OPTIONS_SIZE_V1. */
+RF_API rf_status rf_step_options_init(rf_step_options *options, uint32_t struct_size);
 
 /* Creates an empty workflow named `name` (1 to 255 bytes, copied; the workflow_name of its
  * runs' events). On success *out_workflow is a new handle the caller owns and passes to
@@ -893,6 +914,87 @@ RF_API rf_status rf_engine_take_task(rf_engine *engine, int32_t timeout_ms, rf_s
  * engine.
  * Returns RF_OK; RF_E_INVALID_HANDLE; RF_E_INVALID_ARGUMENT if out_fd is NULL; RF_E_SYSTEM. */
 RF_API rf_status rf_engine_task_fd(rf_engine *engine, int32_t *out_fd);
+
+/* =======================================================================================
+ * Sinks
+ *
+ * A sink receives every event of every run the engine creates after it was added (a run's
+ * sub-workflows included, inside their parent's stream), like a subscription to all of them at
+ * once: per run in seq order, in batches, on a thread of the engine's (never a step's thread),
+ * one call at a time. It is how the same events reach logs, audit records and databases beside
+ * the live streams. A slow non-lossy sink holds a run's producers at the log's bound, like a
+ * non-lossy subscriber (nothing lost, memory bounded); a lossy one is moved forward instead and
+ * counts what it missed. A failing callback is retried with the same batch after a backoff, and
+ * disabled after max_failures failures in a row; it never takes the engine down.
+ * ======================================================================================= */
+
+typedef struct rf_sink rf_sink;
+
+/* Takes `count` events (valid during the call only). Return RF_OK, or any negative status to
+ * have the same batch offered again after the backoff. Must not call rf_sink_release() or
+ * rf_engine_release() (they wait for this thread). */
+typedef rf_status (*rf_sink_fn)(void *user_data, const rf_event *events, uint32_t count);
+
+/* Called after the last event of run `run_id` (its terminal event) was delivered: the moment
+ * to flush, e.g. commit a transaction. */
+typedef void (*rf_sink_run_ended_fn)(void *user_data, uint64_t run_id);
+
+#define RF_SINK_LOSSY 1u  /* rf_sink_options.flags: skip ahead instead of holding producers */
+
+typedef struct rf_sink_options {
+    uint32_t struct_size;            /* sizeof(rf_sink_options) */
+    uint32_t flags;                  /* RF_SINK_* */
+    uint32_t kinds;                  /* RF_KIND_BIT(RF_EVENT_...) | ...; 0 = every kind; terminal
+                                        events always pass */
+    uint32_t max_failures;           /* failed deliveries in a row after which the sink is
+                                        disabled; 0 = never */
+    uint32_t retry_backoff_ms;       /* wait before a failed batch is offered again; 0 = 100 */
+    uint32_t reserved0;              /* must be 0 */
+    rf_sink_run_ended_fn run_ended;  /* NULL = not called */
+} rf_sink_options;
+
+#define RF_SINK_OPTIONS_SIZE_V1 32u
+
+/* What a sink has done so far. */
+typedef struct rf_sink_stats {
+    uint32_t struct_size;            /* set by the caller: sizeof(rf_sink_stats) */
+    uint32_t disabled;               /* 1 once disabled after max_failures */
+    uint64_t delivered;              /* events delivered (callbacks that returned RF_OK) */
+    uint64_t dropped;                /* events a lossy sink skipped, counted as its runs end */
+    uint64_t failures;               /* callbacks that failed */
+    uint64_t runs;                   /* runs it was given */
+    char last_error[256];            /* the last failure ("" if none), NUL-terminated */
+} rf_sink_stats;
+
+#define RF_SINK_STATS_SIZE_V1 296u
+
+/* Zeroes the caller's struct of struct_size bytes (pass sizeof(rf_sink_options)) and sets its
+ * struct_size: every kind, non-lossy, retried every 100 ms without limit.
+ * Returns RF_OK; RF_E_INVALID_ARGUMENT if options is NULL; RF_E_STRUCT_SIZE if struct_size is
+ * below RF_SINK_OPTIONS_SIZE_V1. */
+RF_API rf_status rf_sink_options_init(rf_sink_options *options, uint32_t struct_size);
+
+/* Adds a sink to the engine: fn(user_data, events, count) gets every event of each run created
+ * from now on. destroy (NULL = none) is called with user_data once the sink is released and no
+ * longer called. options may be NULL (every kind, non-lossy, retried forever every 100 ms).
+ * On success *out_sink is a new handle the caller owns and passes to rf_sink_release() once.
+ * Returns RF_OK; RF_E_INVALID_HANDLE for engine; RF_E_INVALID_ARGUMENT for a NULL fn or
+ * out_sink, unknown flags or kind bits, reserved0 not 0; RF_E_STRUCT_SIZE; RF_E_SYSTEM if the
+ * sink thread cannot start; RF_E_NO_MEMORY. */
+RF_API rf_status rf_engine_add_sink(rf_engine *engine, rf_sink_fn fn, void *user_data, rf_destructor destroy,
+                                    const rf_sink_options *options, rf_sink **out_sink);
+
+/* Copies the sink's counters into *out_stats (whose struct_size the caller sets). Any thread.
+ * Returns RF_OK; RF_E_INVALID_HANDLE; RF_E_INVALID_ARGUMENT if out_stats is NULL;
+ * RF_E_STRUCT_SIZE. */
+RF_API rf_status rf_sink_get_stats(rf_sink *sink, rf_sink_stats *out_stats);
+
+/* Releases the sink: it first gets what was emitted so far, waiting at most timeout_ms (-1 =
+ * without limit), then is detached from every run; destroy runs once it is no longer called.
+ * Not from the sink's own callback.
+ * Returns RF_OK; RF_E_TIMEOUT if the sink had not caught up in time (it is released anyway);
+ * RF_E_INVALID_HANDLE; RF_E_INVALID_ARGUMENT for a timeout_ms below -1. */
+RF_API rf_status rf_sink_release(rf_sink *sink, int32_t timeout_ms);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -29,6 +29,7 @@ extension HandleKind {
         case .run: "rf_run"
         case .subscription: "rf_subscription"
         case .stepContext: "rf_step_ctx"
+        case .sink: "rf_sink"
         }
     }
 }

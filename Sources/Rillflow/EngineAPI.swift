@@ -10,14 +10,15 @@ extension HandleRegistry {
 
 extension EngineConfiguration {
     init(_ options: rf_engine_options) throws(APIFailure) {
-        guard options.reserved0 == 0 else { throw .invalidArgument("options->reserved0 is \(options.reserved0); it must be 0") }
+        guard options.reserved0 == 0, options.reserved1 == 0 else { throw .invalidArgument("options->reserved0 and reserved1 must be 0") }
         self = try engineCall { () throws(RillflowError) in
             try EngineConfiguration(
                 workerThreads: Int(options.worker_threads),
                 logCapacity: Int(options.log_capacity),
                 maxEventBytes: Int(options.max_event_bytes),
                 historyBytes: options.history_bytes,
-                emitTimeoutMilliseconds: options.emit_timeout_ms)
+                emitTimeoutMilliseconds: options.emit_timeout_ms,
+                sinkDrainTimeoutMilliseconds: options.sink_drain_timeout_ms)
         }
     }
 
@@ -28,6 +29,7 @@ extension EngineConfiguration {
         options.max_event_bytes = UInt32(maxEventBytes)
         options.history_bytes = historyBytes
         options.emit_timeout_ms = emitTimeoutMilliseconds ?? 0
+        options.sink_drain_timeout_ms = sinkDrainTimeoutMilliseconds
         return options
     }
 }
@@ -35,9 +37,16 @@ extension EngineConfiguration {
 private let engineOptionsV1 = Int(RF_ENGINE_OPTIONS_SIZE_V1)
 
 @c @implementation
+public func rf_engine_options_init_v2(_ options: UnsafeMutablePointer<rf_engine_options>!, _ structSize: UInt32) -> rf_status {
+    apiCall("rf_engine_options_init_v2") { () throws(APIFailure) in
+        try OptionsStruct.initialize(options, size: structSize, name: "options", firstVersionSize: engineOptionsV1)
+    }
+}
+
+@c @implementation
 public func rf_engine_options_init(_ options: UnsafeMutablePointer<rf_engine_options>!) -> rf_status {
     apiCall("rf_engine_options_init") { () throws(APIFailure) in
-        try required(options, "options").pointee = OptionsStruct.zeroed(rf_engine_options.self)
+        try OptionsStruct.initialize(options, size: UInt32(engineOptionsV1), name: "options", firstVersionSize: engineOptionsV1)
     }
 }
 

@@ -9,6 +9,7 @@ enum HandleKind: UInt64 {
     case run = 3
     case subscription = 4
     case stepContext = 5
+    case sink = 6
 }
 
 /// Turns Swift objects into the opaque handles of the C API.

@@ -41,6 +41,19 @@ enum OptionsStruct {
         if size > known { (raw + known).initializeMemory(as: UInt8.self, repeating: 0, count: size - known) }
     }
 
+    /// The *_init functions: zeroes the caller's `size` bytes and sets struct_size to `size`,
+    /// never writing more than the caller says its struct holds.
+    static func initialize<T>(_ pointer: UnsafeMutablePointer<T>?, size: UInt32, name: String,
+                              firstVersionSize: Int) throws(APIFailure) {
+        guard let pointer else { throw .invalidArgument("\(name) is NULL") }
+        guard Int(size) >= firstVersionSize else {
+            throw APIFailure(RF_E_STRUCT_SIZE, "struct_size is \(size), smaller than the first published size \(firstVersionSize)")
+        }
+        let raw = UnsafeMutableRawPointer(pointer)
+        raw.initializeMemory(as: UInt8.self, repeating: 0, count: Int(size))
+        raw.storeBytes(of: size, as: UInt32.self)
+    }
+
     /// A zeroed struct whose struct_size is its full size.
     static func zeroed<T>(_ type: T.Type) -> T {
         let raw = UnsafeMutableRawPointer.allocate(byteCount: MemoryLayout<T>.size, alignment: MemoryLayout<T>.alignment)

@@ -70,9 +70,17 @@ private func hexIdentifier(_ pointer: UnsafePointer<CChar>?, _ name: String, max
 }
 
 @c @implementation
+public func rf_run_options_init_v2(_ options: UnsafeMutablePointer<rf_run_options>!, _ structSize: UInt32) -> rf_status {
+    apiCall("rf_run_options_init_v2") { () throws(APIFailure) in
+        try OptionsStruct.initialize(options, size: structSize, name: "options", firstVersionSize: Int(RF_RUN_OPTIONS_SIZE_V1))
+    }
+}
+
+@c @implementation
 public func rf_run_options_init(_ options: UnsafeMutablePointer<rf_run_options>!) -> rf_status {
     apiCall("rf_run_options_init") { () throws(APIFailure) in
-        try required(options, "options").pointee = OptionsStruct.zeroed(rf_run_options.self)
+        let v1 = Int(RF_RUN_OPTIONS_SIZE_V1)
+        try OptionsStruct.initialize(options, size: UInt32(v1), name: "options", firstVersionSize: v1)
     }
 }
 

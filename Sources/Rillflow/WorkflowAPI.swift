@@ -177,9 +177,9 @@ extension StepDefinition {
 }
 
 @c @implementation
-public func rf_step_options_init(_ options: UnsafeMutablePointer<rf_step_options>!) -> rf_status {
+public func rf_step_options_init(_ options: UnsafeMutablePointer<rf_step_options>!, _ structSize: UInt32) -> rf_status {
     apiCall("rf_step_options_init") { () throws(APIFailure) in
-        try required(options, "options").pointee = OptionsStruct.zeroed(rf_step_options.self)
+        try OptionsStruct.initialize(options, size: structSize, name: "options", firstVersionSize: Int(RF_STEP_OPTIONS_SIZE_V1))
     }
 }
 

@@ -4,8 +4,37 @@ public final class Engine: Sendable {
     public let configuration: EngineConfiguration
     private let started = Lock<EngineRuntime?>(nil)
 
+    private let sinks = Lock<SinkDispatcher?>(nil)
+
     public init(configuration: EngineConfiguration) {
         self.configuration = configuration
+    }
+
+    deinit {
+        sinks.withLock { $0 }?.shutdown()
+    }
+
+    /// Registers a sink: from now on every new run's events (and its sub-workflows') reach it.
+    public func addSink(_ target: any SinkTarget, options: SinkOptions) throws(RillflowError) -> Sink {
+        let dispatcher = try sinks.withLock { dispatcher throws(RillflowError) -> SinkDispatcher in
+            if let dispatcher { return dispatcher }
+            let created = try SinkDispatcher()
+            dispatcher = created
+            return created
+        }
+        let sink = Sink(target: target, options: options)
+        dispatcher.add(sink)
+        return sink
+    }
+
+    /// Delivers what is ready to `sink`, then detaches it; false if that took longer than the timeout.
+    public func removeSink(_ sink: Sink, timeoutMilliseconds: Int64) -> Bool {
+        sinks.withLock { $0 }?.remove(sink, timeoutMilliseconds: timeoutMilliseconds) ?? true
+    }
+
+    /// Called by every new root run: its events go to the sinks.
+    func runCreated(_ run: Run) {
+        sinks.withLock { $0 }?.attach(run)
     }
 
     /// The worker threads, timer thread and host task queue, created the first time a
@@ -24,6 +53,11 @@ public final class Engine: Sendable {
     public func close() {
         let waiting = started.withLock { $0 }?.tasks.close() ?? []
         for task in waiting { try? task.complete(.failed("the engine was released before a host took this step")) }
+        // Sinks get everything emitted so far (within the drain timeout), then stop.
+        if let dispatcher = sinks.withLock({ dispatcher in defer { dispatcher = nil }; return dispatcher }) {
+            dispatcher.drain(timeoutMilliseconds: Int64(configuration.sinkDrainTimeoutMilliseconds))
+            dispatcher.shutdown()
+        }
     }
 }
 

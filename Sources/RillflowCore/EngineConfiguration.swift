@@ -18,6 +18,9 @@ public struct EngineConfiguration: Sendable, Equatable {
     public var historyBytes: UInt64
     /// How long an emit waits for room in a full log; `nil` waits without limit.
     public var emitTimeoutMilliseconds: UInt32?
+    /// How long releasing the engine waits for its sinks to take what was emitted.
+    public var sinkDrainTimeoutMilliseconds: UInt32
+    public static let defaultSinkDrainTimeoutMilliseconds: UInt32 = 5_000
 
     /// Resolves requested values (0 or `nil` meaning "the default") into a checked configuration.
     public init(
@@ -26,6 +29,7 @@ public struct EngineConfiguration: Sendable, Equatable {
         maxEventBytes: Int = 0,
         historyBytes: UInt64 = 0,
         emitTimeoutMilliseconds: UInt32? = nil,
+        sinkDrainTimeoutMilliseconds: UInt32 = 0,
         processorCount: Int = SystemInfo.processorCount
     ) throws(RillflowError) {
         guard workerThreads >= 0, workerThreads <= Self.maximumWorkerThreads else {
@@ -47,6 +51,7 @@ public struct EngineConfiguration: Sendable, Equatable {
             throw RillflowError(.invalidArgument, "log_capacity (\(self.logCapacity) bytes) cannot hold the largest event (max_event_bytes \(self.maxEventBytes) plus \(largestRecord - self.maxEventBytes) bytes of envelope); raise log_capacity or lower max_event_bytes")
         }
         self.emitTimeoutMilliseconds = emitTimeoutMilliseconds == 0 ? nil : emitTimeoutMilliseconds
+        self.sinkDrainTimeoutMilliseconds = sinkDrainTimeoutMilliseconds == 0 ? Self.defaultSinkDrainTimeoutMilliseconds : sinkDrainTimeoutMilliseconds
     }
 
     static func nextPowerOfTwo(_ value: Int) -> Int {

@@ -35,6 +35,7 @@ public final class Run: Sendable {
         self.parentSpanId = parentSpanId
         self.metadata = metadata
         ancestors = []
+        engine.runCreated(self)
     }
 
     /// A child run of `parent` (a sub-workflow), whose events also appear in every ancestor's

@@ -46,6 +46,10 @@ public final class Subscription: EventWaiter, @unchecked Sendable {
     private static let nextPinKey = Atomic<UInt64>(1)
     private var pendingOffset = 0
     private var pendingUsed = 0
+    private let skippedTotal = Atomic<UInt64>(0)
+
+    /// Events a lossy subscription has skipped so far (the sum of its lagged events' counts).
+    public var skippedEvents: UInt64 { skippedTotal.load(ordering: .relaxed) }
 
     public init(log: RunLog, options: SubscriptionOptions) throws(RillflowError) {
         // Where to start is the only step that can fail, so it comes before anything is
@@ -278,6 +282,7 @@ public final class Subscription: EventWaiter, @unchecked Sendable {
     private static let laggedRecordSize = 128
 
     private func writeLaggedRecord(at record: UnsafeMutableRawPointer, skipped: UInt64, firstSeq: UInt64) {
+        skippedTotal.add(skipped, ordering: .relaxed)
         var json = "{\"skipped\":\(skipped),\"first_seq\":\(firstSeq),\"last_seq\":\(firstSeq + skipped - 1)}"
         json.withUTF8 { data in
             let draft = EventDraft(kind: .lagged, data: UnsafeRawBufferPointer(data))

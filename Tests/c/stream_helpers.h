@@ -9,7 +9,7 @@
 
 static inline rf_engine *make_engine(uint32_t log_capacity, uint64_t history_bytes, uint32_t emit_timeout_ms) {
     rf_engine_options options;
-    rf_engine_options_init(&options);
+    rf_engine_options_init_v2(&options, sizeof options);
     options.log_capacity = log_capacity;
     options.max_event_bytes = log_capacity ? 4096 : 0;
     options.history_bytes = history_bytes;

@@ -7,7 +7,7 @@ int main() {
     rf_engine *engine = nullptr;
     rf_engine_options options;
     int failed = 0;
-    failed += rf_engine_options_init(&options) != RF_OK;
+    failed += rf_engine_options_init_v2(&options, sizeof options) != RF_OK;
     failed += rf_engine_create(&options, &engine) != RF_OK;
     failed += rf_engine_release(engine) != RF_OK;
     failed += std::strcmp(rf_version_string(), RF_VERSION_STRING) != 0;

@@ -26,7 +26,7 @@ static void test_create_with_defaults(void) {
 
 static void test_create_with_chosen_values(void) {
     rf_engine_options options;
-    CHECK_STATUS(rf_engine_options_init(&options), RF_OK);
+    CHECK_STATUS(rf_engine_options_init_v2(&options, sizeof options), RF_OK);
     CHECK(options.struct_size == sizeof options);
     CHECK(options.worker_threads == 0 && options.log_capacity == 0 && options.history_bytes == 0);
     options.worker_threads = 3;
@@ -47,11 +47,44 @@ static void test_create_with_chosen_values(void) {
     CHECK_STATUS(rf_engine_release(engine), RF_OK);
 }
 
+/* The init functions never write more than the caller's struct holds: the 1.0 form fills the
+ * 1.0 struct only (so a program built against 1.0 stays safe), the _v2 form what it is told. */
+static void test_init_writes_only_the_callers_struct(void) {
+    unsigned char bytes[64];
+    memset(bytes, 0xAB, sizeof bytes);
+    CHECK_STATUS(rf_engine_options_init((rf_engine_options *)bytes), RF_OK);
+    CHECK(((rf_engine_options *)bytes)->struct_size == RF_ENGINE_OPTIONS_SIZE_V1);
+    for (size_t i = RF_ENGINE_OPTIONS_SIZE_V1; i < sizeof bytes; i++) CHECK(bytes[i] == 0xAB);
+    memset(bytes, 0xAB, sizeof bytes);
+    CHECK_STATUS(rf_engine_options_init_v2((rf_engine_options *)bytes, 36), RF_OK);  /* a caller's 36-byte struct */
+    CHECK(((rf_engine_options *)bytes)->struct_size == 36 && bytes[35] == 0 && bytes[36] == 0xAB);
+    CHECK_STATUS(rf_engine_options_init_v2((rf_engine_options *)bytes, 8), RF_E_STRUCT_SIZE);
+    /* A 1.0 caller's struct is accepted: the fields added since take their defaults. */
+    rf_engine_options options;
+    memset(&options, 0xAB, sizeof options);
+    rf_engine_options_init(&options);
+    options.worker_threads = 2;
+    rf_engine *engine = NULL;
+    CHECK_STATUS(rf_engine_create(&options, &engine), RF_OK);
+    rf_engine_options got = {.struct_size = sizeof got};
+    CHECK_STATUS(rf_engine_get_options(engine, &got), RF_OK);
+    CHECK(got.worker_threads == 2 && got.sink_drain_timeout_ms == 5000);
+    rf_engine_release(engine);
+
+    memset(bytes, 0xAB, sizeof bytes);
+    CHECK_STATUS(rf_run_options_init((rf_run_options *)bytes), RF_OK);
+    CHECK(((rf_run_options *)bytes)->struct_size == RF_RUN_OPTIONS_SIZE_V1 && bytes[RF_RUN_OPTIONS_SIZE_V1] == 0xAB);
+    CHECK_STATUS(rf_run_options_init_v2((rf_run_options *)bytes, sizeof(rf_run_options)), RF_OK);
+    CHECK(((rf_run_options *)bytes)->struct_size == sizeof(rf_run_options) && bytes[sizeof(rf_run_options)] == 0xAB);
+    CHECK_STATUS(rf_step_options_init((rf_step_options *)bytes, 4), RF_E_STRUCT_SIZE);
+    CHECK_STATUS(rf_sink_options_init(NULL, sizeof(rf_sink_options)), RF_E_INVALID_ARGUMENT);
+}
+
 static void test_null_pointers(void) {
     rf_engine_options options;
-    CHECK_STATUS(rf_engine_options_init(NULL), RF_E_INVALID_ARGUMENT);
+    CHECK_STATUS(rf_engine_options_init_v2(NULL, sizeof(rf_engine_options)), RF_E_INVALID_ARGUMENT);
     CHECK_CONTAINS(rf_last_error(), "options is NULL");
-    rf_engine_options_init(&options);
+    rf_engine_options_init_v2(&options, sizeof options);
     CHECK_STATUS(rf_engine_create(&options, NULL), RF_E_INVALID_ARGUMENT);
     CHECK_CONTAINS(rf_last_error(), "out_engine is NULL");
 
@@ -71,7 +104,7 @@ struct newer_engine_options {
 static void test_struct_size_rules(void) {
     rf_engine *engine = (rf_engine *)(uintptr_t)0x1234; /* must stay untouched on failure */
     rf_engine_options options;
-    rf_engine_options_init(&options);
+    rf_engine_options_init_v2(&options, sizeof options);
 
     options.struct_size = 0;
     CHECK_STATUS(rf_engine_create(&options, &engine), RF_E_STRUCT_SIZE);
@@ -117,22 +150,22 @@ static void test_out_of_range_fields(void) {
     rf_engine *engine = NULL;
     rf_engine_options options;
 
-    rf_engine_options_init(&options);
+    rf_engine_options_init_v2(&options, sizeof options);
     options.worker_threads = 100000;
     CHECK_STATUS(rf_engine_create(&options, &engine), RF_E_INVALID_ARGUMENT);
     CHECK_CONTAINS(rf_last_error(), "worker_threads");
 
-    rf_engine_options_init(&options);
+    rf_engine_options_init_v2(&options, sizeof options);
     options.log_capacity = 1000;
     CHECK_STATUS(rf_engine_create(&options, &engine), RF_E_INVALID_ARGUMENT);
     CHECK_CONTAINS(rf_last_error(), "log_capacity");
 
-    rf_engine_options_init(&options);
+    rf_engine_options_init_v2(&options, sizeof options);
     options.max_event_bytes = (64u << 20) + 1;
     CHECK_STATUS(rf_engine_create(&options, &engine), RF_E_INVALID_ARGUMENT);
     CHECK_CONTAINS(rf_last_error(), "max_event_bytes");
 
-    rf_engine_options_init(&options);
+    rf_engine_options_init_v2(&options, sizeof options);
     options.reserved0 = 1;
     CHECK_STATUS(rf_engine_create(&options, &engine), RF_E_INVALID_ARGUMENT);
     CHECK_CONTAINS(rf_last_error(), "reserved0");
@@ -205,6 +238,7 @@ static void test_release_races_with_use(void) {
 int main(void) {
     test_create_with_defaults();
     test_create_with_chosen_values();
+    test_init_writes_only_the_callers_struct();
     test_null_pointers();
     test_struct_size_rules();
     test_out_of_range_fields();

@@ -11,7 +11,7 @@ static int readable(int fd) {
 
 static rf_engine *new_engine(void) {
     rf_engine_options options;
-    rf_engine_options_init(&options);
+    rf_engine_options_init_v2(&options, sizeof options);
     options.worker_threads = 2;
     rf_engine *engine = NULL;
     must(rf_engine_create(&options, &engine), "engine");
@@ -20,7 +20,7 @@ static rf_engine *new_engine(void) {
 
 static rf_step_options host_run(void) {
     rf_step_options options;
-    rf_step_options_init(&options);
+    rf_step_options_init(&options, sizeof options);
     options.flags = RF_STEP_HOST_RUN;
     return options;
 }

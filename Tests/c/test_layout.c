@@ -8,7 +8,7 @@
 
 PIN_SIZE(rf_status, 4);
 
-PIN_SIZE(rf_engine_options, 32);
+PIN_SIZE(rf_engine_options, 40);
 PIN_OFFSET(rf_engine_options, struct_size, 0);
 PIN_OFFSET(rf_engine_options, worker_threads, 4);
 PIN_OFFSET(rf_engine_options, log_capacity, 8);
@@ -16,6 +16,8 @@ PIN_OFFSET(rf_engine_options, max_event_bytes, 12);
 PIN_OFFSET(rf_engine_options, history_bytes, 16);
 PIN_OFFSET(rf_engine_options, emit_timeout_ms, 24);
 PIN_OFFSET(rf_engine_options, reserved0, 28);
+PIN_OFFSET(rf_engine_options, sink_drain_timeout_ms, 32);
+PIN_OFFSET(rf_engine_options, reserved1, 36);
 _Static_assert(RF_ENGINE_OPTIONS_SIZE_V1 == 32, "the first published size never changes");
 
 PIN_SIZE(rf_event, 96);
@@ -122,6 +124,26 @@ PIN_OFFSET(rf_packed_event, topic_len, 68);
 PIN_OFFSET(rf_packed_event, reserved0, 70);
 _Static_assert(RF_PACKED_EVENT_MAX_SIZE(1024) == 72 + 765 + 1024 + 7, "the packed size formula never changes");
 
+PIN_SIZE(rf_sink_options, 32);
+PIN_OFFSET(rf_sink_options, struct_size, 0);
+PIN_OFFSET(rf_sink_options, flags, 4);
+PIN_OFFSET(rf_sink_options, kinds, 8);
+PIN_OFFSET(rf_sink_options, max_failures, 12);
+PIN_OFFSET(rf_sink_options, retry_backoff_ms, 16);
+PIN_OFFSET(rf_sink_options, reserved0, 20);
+PIN_OFFSET(rf_sink_options, run_ended, 24);
+_Static_assert(RF_SINK_OPTIONS_SIZE_V1 == 32, "the first published size never changes");
+
+PIN_SIZE(rf_sink_stats, 296);
+PIN_OFFSET(rf_sink_stats, struct_size, 0);
+PIN_OFFSET(rf_sink_stats, disabled, 4);
+PIN_OFFSET(rf_sink_stats, delivered, 8);
+PIN_OFFSET(rf_sink_stats, dropped, 16);
+PIN_OFFSET(rf_sink_stats, failures, 24);
+PIN_OFFSET(rf_sink_stats, runs, 32);
+PIN_OFFSET(rf_sink_stats, last_error, 40);
+_Static_assert(RF_SINK_STATS_SIZE_V1 == 296 && RF_SINK_LOSSY == 1, "the first published size never changes");
+
 /* Status codes and enumeration values are part of the ABI too. */
 _Static_assert(RF_E_INTERNAL == -14 && RF_EVENT_LAGGED == 16 && RF_RUN_CANCELLED == 7 && RF_STREAM_CUSTOM == 4,
                "published values never change");
@@ -130,6 +152,6 @@ _Static_assert(RF_E_CANCELLED == -15 && RF_STEP_PENDING == 1 && RF_STEP_HOST_RUN
 
 int main(void) {
     /* The asserts above are the test; this confirms the binary ran. */
-    CHECK(sizeof(rf_engine_options) == RF_ENGINE_OPTIONS_SIZE_V1);
+    CHECK(sizeof(rf_event) == RF_EVENT_SIZE_V1);
     return check_finish();
 }

@@ -15,8 +15,8 @@ static void test_create_errors(rf_engine *engine) {
     CHECK_CONTAINS(rf_last_error(), "longer than 255");
 
     rf_run_options options;
-    CHECK_STATUS(rf_run_options_init(NULL), RF_E_INVALID_ARGUMENT);
-    CHECK_STATUS(rf_run_options_init(&options), RF_OK);
+    CHECK_STATUS(rf_run_options_init_v2(NULL, sizeof(rf_run_options)), RF_E_INVALID_ARGUMENT);
+    CHECK_STATUS(rf_run_options_init_v2(&options, sizeof options), RF_OK);
     options.trace_id = "not-hex";
     CHECK_STATUS(rf_run_create_manual(engine, "w", &options, &run), RF_E_INVALID_ARGUMENT);
     CHECK_CONTAINS(rf_last_error(), "trace_id must be 1 to 32 hexadecimal digits");

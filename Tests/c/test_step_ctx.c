@@ -220,7 +220,7 @@ static rf_status flaky(void *user_data, rf_step_ctx *ctx) {
 
 static void test_retries(void) {
     rf_step_options options;
-    rf_step_options_init(&options);
+    rf_step_options_init(&options, sizeof options);
     options.retry_attempts = 3;
     options.retry_initial_backoff_ms = 2;
     options.retry_multiplier = 3;
@@ -268,7 +268,7 @@ static rf_status slow_first_try(void *user_data, rf_step_ctx *ctx) {
 
 static void test_step_timeout(void) {
     rf_step_options options;
-    rf_step_options_init(&options);
+    rf_step_options_init(&options, sizeof options);
     options.timeout_ms = 30;
     options.retry_attempts = 2;
     rf_workflow *workflow = one_step("timeout", "stop", slow_first_try, NULL, &options);
@@ -550,7 +550,7 @@ static void test_sub_workflow(void) {
 
 int main(void) {
     rf_engine_options options;
-    rf_engine_options_init(&options);
+    rf_engine_options_init_v2(&options, sizeof options);
     options.worker_threads = 3;
     options.log_capacity = 1 << 16;
     options.max_event_bytes = 4096;

@@ -50,8 +50,8 @@ static void test_create_and_add_errors(rf_engine *engine) {
     CHECK_CONTAINS(rf_last_error(), "fn is NULL");
 
     rf_step_options options;
-    CHECK_STATUS(rf_step_options_init(NULL), RF_E_INVALID_ARGUMENT);
-    CHECK_STATUS(rf_step_options_init(&options), RF_OK);
+    CHECK_STATUS(rf_step_options_init(NULL, sizeof(rf_step_options)), RF_E_INVALID_ARGUMENT);
+    CHECK_STATUS(rf_step_options_init(&options, sizeof options), RF_OK);
     CHECK(options.struct_size == sizeof options && options.concurrency == 0 && options.foreach_done == NULL);
     options.flags = RF_STEP_HOST_RUN;
     CHECK_STATUS(rf_workflow_add_step(workflow, "a", "start", "stop", noop, NULL, NULL, &options), RF_E_INVALID_ARGUMENT);
@@ -59,14 +59,14 @@ static void test_create_and_add_errors(rf_engine *engine) {
     options.flags = 0x80;
     CHECK_STATUS(rf_workflow_add_step(workflow, "a", "start", "stop", noop, NULL, NULL, &options), RF_E_INVALID_ARGUMENT);
     CHECK_CONTAINS(rf_last_error(), "unknown bits");
-    rf_step_options_init(&options);
+    rf_step_options_init(&options, sizeof options);
     options.foreach_done = "outs";
     CHECK_STATUS(rf_workflow_add_step(workflow, "a", "start", "stop", noop, NULL, NULL, &options), RF_E_INVALID_ARGUMENT);
     CHECK_CONTAINS(rf_last_error(), "does not declare that it sends it");
     options.collect = 3;
     CHECK_STATUS(rf_workflow_add_step(workflow, "a", "start", "stop,outs", noop, NULL, NULL, &options), RF_E_INVALID_ARGUMENT);
     CHECK_CONTAINS(rf_last_error(), "cannot both run per item");
-    rf_step_options_init(&options);
+    rf_step_options_init(&options, sizeof options);
     options.retry_attempts = 1001;
     CHECK_STATUS(rf_workflow_add_step(workflow, "a", "start", "stop", noop, NULL, NULL, &options), RF_E_INVALID_ARGUMENT);
     CHECK_CONTAINS(rf_last_error(), "step 'a': retry attempts is 1001");
@@ -136,7 +136,7 @@ static void test_build_errors(rf_engine *engine) {
     CHECK_STATUS(rf_run_create(NULL, NULL, &run), RF_E_INVALID_HANDLE);
     CHECK_STATUS(rf_run_create(workflow, NULL, NULL), RF_E_INVALID_ARGUMENT);
     rf_run_options options;
-    rf_run_options_init(&options);
+    rf_run_options_init_v2(&options, sizeof options);
     options.reserved1 = 1;
     CHECK_STATUS(rf_run_create(workflow, &options, &run), RF_E_INVALID_ARGUMENT);
     options.reserved1 = 0;
@@ -153,7 +153,7 @@ static void test_build_errors(rf_engine *engine) {
     rf_workflow_release(workflow);
 
     /* Step budgets and timeouts are for workflow runs only. */
-    rf_run_options_init(&options);
+    rf_run_options_init_v2(&options, sizeof options);
     options.step_budget = 5;
     CHECK_STATUS(rf_run_create_manual(engine, "m", &options, &run), RF_E_INVALID_ARGUMENT);
     CHECK_CONTAINS(rf_last_error(), "for workflow runs");
@@ -273,10 +273,10 @@ static rf_status join(void *user_data, rf_step_ctx *ctx) {
 static void test_fan_out_and_in(rf_engine *engine) {
     rf_workflow *workflow = new_workflow(engine, "fan");
     rf_step_options limit;
-    rf_step_options_init(&limit);
+    rf_step_options_init(&limit, sizeof limit);
     limit.concurrency = 4;
     rf_step_options gather;
-    rf_step_options_init(&gather);
+    rf_step_options_init(&gather, sizeof gather);
     gather.collect = 100;
     add_step(workflow, "split", "start", "item", split, NULL, NULL);
     add_step(workflow, "work", "item", "done", work, NULL, &limit);
@@ -337,7 +337,7 @@ static rf_status gather_outputs(void *user_data, rf_step_ctx *ctx) {
 static void test_foreach(rf_engine *engine) {
     rf_workflow *workflow = new_workflow(engine, "foreach");
     rf_step_options options;
-    rf_step_options_init(&options);
+    rf_step_options_init(&options, sizeof options);
     options.foreach_done = "outputs";
     options.concurrency = 3;
     add_step(workflow, "list", "start", "items", list_items, NULL, NULL);
@@ -406,7 +406,7 @@ static void test_step_budget(rf_engine *engine) {
     add_step(workflow, "spin", "start,again", "again,stop", forever, NULL, NULL);
     must(rf_workflow_build(workflow), "build");
     rf_run_options options;
-    rf_run_options_init(&options);
+    rf_run_options_init_v2(&options, sizeof options);
     options.step_budget = 50;
     rf_subscription *subscription;
     rf_run *run = start_run(workflow, &options, NULL, &subscription);
@@ -445,7 +445,7 @@ static void test_run_options_and_timeout(rf_engine *engine) {
     add_step(workflow, "slow", "start", "stop", wait_for_cancel, &finished, NULL);
     must(rf_workflow_build(workflow), "build");
     rf_run_options options;
-    rf_run_options_init(&options);
+    rf_run_options_init_v2(&options, sizeof options);
     options.trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
     options.parent_span_id = "00f067aa0ba902b7";
     options.metadata = "{\"user\":\"ada\"}";
@@ -498,7 +498,7 @@ static void test_destructors(rf_engine *engine) {
 
 int main(void) {
     rf_engine_options options;
-    rf_engine_options_init(&options);
+    rf_engine_options_init_v2(&options, sizeof options);
     options.worker_threads = 4;
     rf_engine *engine = NULL;
     must(rf_engine_create(&options, &engine), "engine");

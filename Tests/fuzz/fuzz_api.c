@@ -80,7 +80,7 @@ typedef struct world {
 
 static void create_engine(world *w, input *in, int slot) {
     rf_engine_options options;
-    rf_engine_options_init(&options);
+    rf_engine_options_init_v2(&options, sizeof options);
     options.struct_size = struct_size(in, sizeof options);
     options.worker_threads = byte(in) % 3;
     options.log_capacity = byte(in) % 3 == 0 ? 65536u << (byte(in) % 3) : 0;
@@ -101,7 +101,7 @@ static void create_workflow(world *w, input *in, int slot) {
     int steps = byte(in) % 4;
     for (int i = 0; i < steps; i++) {
         rf_step_options options;
-        rf_step_options_init(&options);
+        rf_step_options_init(&options, sizeof options);
         options.struct_size = struct_size(in, sizeof options);
         options.concurrency = byte(in) % 3;
         options.collect = byte(in) % 3;
@@ -119,7 +119,7 @@ static void create_workflow(world *w, input *in, int slot) {
 static void create_run(world *w, input *in, int slot) {
     if (w->run_live[slot]) return;
     rf_run_options options;
-    rf_run_options_init(&options);
+    rf_run_options_init_v2(&options, sizeof options);
     options.struct_size = struct_size(in, sizeof options);
     char trace[64], metadata[320];
     options.trace_id = text(in, trace, sizeof trace);

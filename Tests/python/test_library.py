@@ -32,13 +32,15 @@ def test_every_header_function_is_declared():
 
 def test_struct_sizes_match_the_header():
     text = header_text()
-    for struct, macro in [("rf_engine_options", "RF_ENGINE_OPTIONS_SIZE_V1"), ("rf_event", "RF_EVENT_SIZE_V1"),
+    for struct, macro in [("rf_event", "RF_EVENT_SIZE_V1"), ("rf_sink_options", "RF_SINK_OPTIONS_SIZE_V1"),
+                          ("rf_sink_stats", "RF_SINK_STATS_SIZE_V1"),
                           ("rf_emit", "RF_EMIT_SIZE_V1"), ("rf_subscription_options", "RF_SUBSCRIPTION_OPTIONS_SIZE_V1"),
                           ("rf_token_usage", "RF_TOKEN_USAGE_SIZE_V1"), ("rf_step_options", "RF_STEP_OPTIONS_SIZE_V1"),
                           ("rf_step_info", "RF_STEP_INFO_SIZE_V1")]:
         size = int(re.search(rf"#define {macro} (\d+)u", text).group(1))
         assert ctypes.sizeof(getattr(c, struct)) == size, struct
     assert ctypes.sizeof(c.rf_run_options) == 48  # grew in 1.1 (the first published size is 24)
+    assert ctypes.sizeof(c.rf_engine_options) == 40  # grew in 1.1 (the first published size is 32)
 
 
 def test_status_and_kind_values_match_the_header():

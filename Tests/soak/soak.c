@@ -203,7 +203,7 @@ static double rss_mib(void) {
 int main(int argc, char **argv) {
     double seconds = argc > 1 ? atof(argv[1]) : 120;
     rf_engine_options options;
-    rf_engine_options_init(&options);
+    rf_engine_options_init_v2(&options, sizeof options);
     options.worker_threads = 2;
     options.log_capacity = 1 << 16;  /* small: lossy readers lag, producers wait for the others */
     options.max_event_bytes = 4096;
@@ -213,10 +213,10 @@ int main(int argc, char **argv) {
     rf_workflow *workflow;
     must(rf_workflow_create(engine, "soak", &workflow), "workflow");
     rf_step_options work_options, join_options;
-    rf_step_options_init(&work_options);
+    rf_step_options_init(&work_options, sizeof work_options);
     work_options.concurrency = 3;
     work_options.retry_attempts = 2;
-    rf_step_options_init(&join_options);
+    rf_step_options_init(&join_options, sizeof join_options);
     join_options.collect = 12;
     must(rf_workflow_add_step(workflow, "split", "start", "item", split, NULL, NULL, NULL), "split");
     must(rf_workflow_add_step(workflow, "work", "item", "done", work, NULL, NULL, &work_options), "work");

@@ -51,7 +51,7 @@ static rf_workflow *chain_workflow(rf_engine *engine, struct chain *chain, int h
     rf_workflow *workflow = NULL;
     must(rf_workflow_create(engine, "chain", &workflow), "workflow");
     rf_step_options options;
-    rf_step_options_init(&options);
+    rf_step_options_init(&options, sizeof options);
     options.flags = host_run ? RF_STEP_HOST_RUN : 0;
     must(rf_workflow_add_step(workflow, "hop", "start,hop", "hop,stop", host_run ? NULL : hop, chain, NULL, &options), "step");
     must(rf_workflow_build(workflow), "build");
@@ -60,7 +60,7 @@ static rf_workflow *chain_workflow(rf_engine *engine, struct chain *chain, int h
 
 static rf_run *start(rf_workflow *workflow, long steps) {
     rf_run_options options;
-    rf_run_options_init(&options);
+    rf_run_options_init_v2(&options, sizeof options);
     options.step_budget = (uint32_t)steps + 10;
     rf_run *run = NULL;
     must(rf_run_create(workflow, &options, &run), "run");
@@ -151,7 +151,7 @@ static double fanout_ms(rf_engine *engine, int repeats) {
     rf_workflow *workflow = NULL;
     must(rf_workflow_create(engine, "fanout", &workflow), "workflow");
     rf_step_options gather;
-    rf_step_options_init(&gather);
+    rf_step_options_init(&gather, sizeof gather);
     gather.collect = 1000;
     must(rf_workflow_add_step(workflow, "split", "start", "branch", split, NULL, NULL, NULL), "split");
     must(rf_workflow_add_step(workflow, "branch", "branch", "joined", branch, NULL, NULL, NULL), "branch");
@@ -172,7 +172,7 @@ int main(int argc, char **argv) {
     double scale = argc > 1 ? atof(argv[1]) : 1.0;
     if (scale <= 0) scale = 1.0;
     rf_engine_options options;
-    rf_engine_options_init(&options);
+    rf_engine_options_init_v2(&options, sizeof options);
     options.worker_threads = 2;
     rf_engine *engine = NULL;
     must(rf_engine_create(&options, &engine), "engine");

@@ -83,7 +83,7 @@ int main(int argc, char **argv) {
     rf_workflow *workflow;
     check(rf_workflow_create(engine, "weather", &workflow), "rf_workflow_create");
     rf_step_options each;
-    check(rf_step_options_init(&each), "rf_step_options_init");
+    check(rf_step_options_init(&each, sizeof each), "rf_step_options_init");
     each.foreach_done = "forecasts";
     each.concurrency = 2;
     check(rf_workflow_add_step(workflow, "split", "start", "cities", split, NULL, NULL, NULL), "add split");

@@ -37,7 +37,7 @@ static rf_workflow *make_workflow(rf_engine *engine, const char *name, uint32_t 
     rf_workflow *workflow;
     check(rf_workflow_create(engine, name, &workflow), "rf_workflow_create");
     rf_step_options retry;
-    check(rf_step_options_init(&retry), "rf_step_options_init");
+    check(rf_step_options_init(&retry, sizeof retry), "rf_step_options_init");
     retry.retry_attempts = attempts;
     retry.retry_initial_backoff_ms = 5;
     retry.retry_multiplier = 2.0;

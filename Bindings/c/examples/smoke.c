@@ -12,7 +12,7 @@ int main(void) {
     printf("rillflow %s\n", rf_version_string());
 
     rf_engine_options options;
-    rf_engine_options_init(&options);
+    rf_engine_options_init_v2(&options, sizeof options);
     options.worker_threads = 2;
 
     rf_engine *engine = NULL;

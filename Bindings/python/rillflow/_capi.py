@@ -69,6 +69,7 @@ RF_SUBSCRIBE_END_AT_SUSPENSION = 2
 # ---- steps ----
 RF_STEP_PENDING = 1
 RF_STEP_HOST_RUN = 1
+RF_SINK_LOSSY = 1
 
 
 def kind_bit(kind: int) -> int:
@@ -80,7 +81,7 @@ class rf_engine_options(Structure):
     _fields_ = [
         ("struct_size", c_uint32), ("worker_threads", c_uint32), ("log_capacity", c_uint32),
         ("max_event_bytes", c_uint32), ("history_bytes", c_uint64), ("emit_timeout_ms", c_uint32),
-        ("reserved0", c_uint32),
+        ("reserved0", c_uint32), ("sink_drain_timeout_ms", c_uint32), ("reserved1", c_uint32),
     ]
 
 
@@ -142,6 +143,23 @@ class rf_step_options(Structure):
     ]
 
 
+rf_sink_run_ended_fn = ctypes.CFUNCTYPE(None, c_void_p, c_uint64)
+
+
+class rf_sink_options(Structure):
+    _fields_ = [
+        ("struct_size", c_uint32), ("flags", c_uint32), ("kinds", c_uint32), ("max_failures", c_uint32),
+        ("retry_backoff_ms", c_uint32), ("reserved0", c_uint32), ("run_ended", rf_sink_run_ended_fn),
+    ]
+
+
+class rf_sink_stats(Structure):
+    _fields_ = [
+        ("struct_size", c_uint32), ("disabled", c_uint32), ("delivered", c_uint64), ("dropped", c_uint64),
+        ("failures", c_uint64), ("runs", c_uint64), ("last_error", ctypes.c_char * 256),
+    ]
+
+
 class rf_step_info(Structure):
     _fields_ = [
         ("struct_size", c_uint32), ("attempt", c_uint32), ("run_id", c_uint64),
@@ -154,6 +172,7 @@ class rf_step_info(Structure):
 handle = c_void_p
 rf_status = c_int32
 rf_event_handler = ctypes.CFUNCTYPE(c_int32, c_void_p, POINTER(rf_event))
+rf_sink_fn = ctypes.CFUNCTYPE(c_int32, c_void_p, POINTER(rf_event), c_uint32)
 rf_step_fn = ctypes.CFUNCTYPE(c_int32, c_void_p, c_void_p)
 rf_destructor = ctypes.CFUNCTYPE(None, c_void_p)
 # NULL function pointers (ctypes does not take None for a CFUNCTYPE argument).
@@ -167,12 +186,14 @@ PROTOTYPES = {
     "rf_status_name": (c_char_p, [rf_status]),
     "rf_status_describe": (c_char_p, [rf_status]),
     "rf_last_error": (c_char_p, []),
+    "rf_engine_options_init_v2": (rf_status, [POINTER(rf_engine_options), c_uint32]),
     "rf_engine_options_init": (rf_status, [POINTER(rf_engine_options)]),
     "rf_engine_create": (rf_status, [POINTER(rf_engine_options), POINTER(handle)]),
     "rf_engine_get_options": (rf_status, [handle, POINTER(rf_engine_options)]),
     "rf_engine_release": (rf_status, [handle]),
     "rf_event_kind_name": (c_char_p, [c_uint32]),
     "rf_event_to_json": (rf_status, [POINTER(rf_event), c_void_p, c_size_t, POINTER(c_size_t)]),
+    "rf_run_options_init_v2": (rf_status, [POINTER(rf_run_options), c_uint32]),
     "rf_run_options_init": (rf_status, [POINTER(rf_run_options)]),
     "rf_run_create_manual": (rf_status, [handle, c_char_p, POINTER(rf_run_options), POINTER(handle)]),
     "rf_run_start": (rf_status, [handle, c_void_p, c_uint32]),
@@ -195,7 +216,7 @@ PROTOTYPES = {
     "rf_subscription_poll": (rf_status, [handle, rf_event_handler, c_void_p, c_uint32, POINTER(c_uint32)]),
     "rf_subscription_fd": (rf_status, [handle, POINTER(c_int32)]),
     "rf_subscription_release": (rf_status, [handle]),
-    "rf_step_options_init": (rf_status, [POINTER(rf_step_options)]),
+    "rf_step_options_init": (rf_status, [POINTER(rf_step_options), c_uint32]),
     "rf_workflow_create": (rf_status, [handle, c_char_p, POINTER(handle)]),
     "rf_workflow_add_step": (rf_status, [handle, c_char_p, c_char_p, c_char_p, rf_step_fn, c_void_p,
                                          rf_destructor, POINTER(rf_step_options)]),
@@ -219,6 +240,10 @@ PROTOTYPES = {
     "rf_step_ctx_start_child": (rf_status, [handle, handle, c_char_p, c_uint32, c_char_p]),
     "rf_step_ctx_set_error": (rf_status, [handle, c_char_p]),
     "rf_step_ctx_complete": (rf_status, [handle, rf_status, c_char_p]),
+    "rf_sink_options_init": (rf_status, [POINTER(rf_sink_options), c_uint32]),
+    "rf_engine_add_sink": (rf_status, [handle, rf_sink_fn, c_void_p, rf_destructor, POINTER(rf_sink_options), POINTER(handle)]),
+    "rf_sink_get_stats": (rf_status, [handle, POINTER(rf_sink_stats)]),
+    "rf_sink_release": (rf_status, [handle, c_int32]),
     "rf_engine_take_task": (rf_status, [handle, c_int32, POINTER(handle)]),
     "rf_engine_task_fd": (rf_status, [handle, POINTER(c_int32)]),
 }

@@ -30,7 +30,7 @@ class Engine:
     def __init__(self, *, worker_threads: int = 0, log_capacity: int = 0, max_event_bytes: int = 0,
                  history_bytes: int = 0, emit_timeout_ms: int = 0, step_threads: int = 8) -> None:
         options = c.rf_engine_options()
-        c.lib.rf_engine_options_init(ctypes.byref(options))
+        c.lib.rf_engine_options_init_v2(ctypes.byref(options), ctypes.sizeof(options))
         options.worker_threads = worker_threads
         options.log_capacity = log_capacity
         options.max_event_bytes = max_event_bytes

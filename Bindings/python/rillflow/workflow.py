@@ -109,7 +109,7 @@ class Workflow:
         spec = StepSpec(step_name, self.name, function, _names(accepts), _names(sends),
                         inspect.iscoroutinefunction(function))
         options = c.rf_step_options()
-        c.lib.rf_step_options_init(ctypes.byref(options))
+        c.lib.rf_step_options_init(ctypes.byref(options), ctypes.sizeof(options))
         options.flags = c.RF_STEP_HOST_RUN
         options.concurrency = concurrency
         options.collect = collect
@@ -155,7 +155,7 @@ class Workflow:
         handle = self._built_handle()
         self.engine.ensure_host()
         options = c.rf_run_options()
-        c.lib.rf_run_options_init(ctypes.byref(options))
+        c.lib.rf_run_options_init_v2(ctypes.byref(options), ctypes.sizeof(options))
         options.timeout_ms = _milliseconds(timeout, "timeout")
         options.step_budget = step_budget
         options.trace_id = trace_id.encode() if trace_id else None

@@ -1,0 +1,326 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CSystem
+
+/// Where a sink's events go: the embedding layer's callback. Called only on the dispatcher's
+/// thread, one run's events in seq order, never concurrently with itself.
+public protocol SinkTarget: AnyObject, Sendable {
+    /// Delivers one batch (views valid during the call); nil on success, else why it failed
+    /// (the same batch is offered again after the sink's backoff).
+    func deliver(_ events: [EventView]) -> String?
+    /// A run's stream has ended and every event of it was delivered.
+    func runEnded(runId: UInt64)
+}
+
+/// How a sink takes events.
+public struct SinkOptions: Sendable {
+    /// Skip ahead (counting what was skipped) instead of making producers wait for the sink.
+    public var lossy: Bool
+    /// The kinds it wants; terminal events always reach it.
+    public var kinds: KindSet
+    /// Consecutive failed deliveries after which it is disabled; 0 = never.
+    public var maxFailures: Int
+    public var retryBackoffNanoseconds: Int64
+
+    public init(lossy: Bool = false, kinds: KindSet = .all, maxFailures: Int = 0, retryBackoffNanoseconds: Int64 = 100_000_000) {
+        self.lossy = lossy
+        self.kinds = kinds
+        self.maxFailures = maxFailures
+        self.retryBackoffNanoseconds = retryBackoffNanoseconds
+    }
+}
+
+/// What a sink has done so far.
+public struct SinkStats: Sendable {
+    public var delivered: UInt64 = 0
+    public var dropped: UInt64 = 0
+    public var failures: UInt64 = 0
+    public var runs: UInt64 = 0
+    public var disabled = false
+    public var lastError = ""
+}
+
+/// One registered sink.
+public final class Sink: Sendable {
+    public let target: any SinkTarget
+    public let options: SinkOptions
+    let stats = Lock(SinkStats())
+    let detached = Lock(false)
+
+    init(target: any SinkTarget, options: SinkOptions) {
+        self.target = target
+        self.options = options
+    }
+
+    public var currentStats: SinkStats { stats.withLock { $0 } }
+}
+
+/// Delivers every run's events to the engine's sinks on a thread of its own: each (sink, root
+/// run) pair is a subscription, waited on together with epoll. A slow non-lossy sink holds its
+/// runs' producers at the log's bound like any subscriber; a failing one is retried after its
+/// backoff and disabled after `maxFailures`; nothing a sink does reaches a step's thread.
+final class SinkDispatcher: @unchecked Sendable {
+    // @unchecked: `attachments`, `epoll` bookkeeping and `nextToken` belong to the dispatcher's
+    // thread; everything shared with callers is behind `shared` (a Monitor).
+    private struct Attachment {
+        let sink: Sink
+        let subscription: Subscription
+        let runId: UInt64
+        let fd: Int32
+        var pending: [EventView]?
+        var retryAt: Int64 = 0
+        var failures = 0
+        var endedAt = false
+    }
+
+    private let epoll: Int32
+    private let wakeFD: Int32
+    private var attachments: [UInt64: Attachment] = [:]
+    private var nextToken: UInt64 = 1
+    private var thread = pthread_t()
+
+    private let monitor = Monitor()
+    private var sinks: [Sink] = []
+    private var inbox: [(Sink, Subscription, UInt64)] = []
+    private var removals: [Sink] = []
+    private var stopping = false
+    /// A drain asks for one full pass over every attachment that finds nothing left to deliver.
+    private var drainRequests = 0
+    private var drainsCompleted = 0
+
+    init() throws(RillflowError) {
+        epoll = epoll_create1(Int32(EPOLL_CLOEXEC))
+        wakeFD = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
+        guard epoll >= 0, wakeFD >= 0 else { throw RillflowError(.system, "epoll/eventfd failed: errno \(rf_sys_errno())") }
+        var event = epoll_event(events: EPOLLIN.rawValue, data: epoll_data_t(u64: 0))
+        epoll_ctl(epoll, EPOLL_CTL_ADD, wakeFD, &event)
+        let context = Unmanaged.passRetained(self).toOpaque()
+        let status = pthread_create(&thread, nil, { raw in
+            Unmanaged<SinkDispatcher>.fromOpaque(raw!).takeRetainedValue().loop()
+            return nil
+        }, context)
+        guard status == 0 else {
+            Unmanaged<SinkDispatcher>.fromOpaque(context).release()
+            throw RillflowError(.system, "pthread_create failed with \(status)")
+        }
+    }
+
+    deinit {
+        Glibc.close(epoll)
+        Glibc.close(wakeFD)
+    }
+
+    func add(_ sink: Sink) {
+        monitor.lock()
+        sinks.append(sink)
+        monitor.unlock()
+    }
+
+    /// Subscribes every sink to a new root run (from its first event).
+    func attach(_ run: Run) {
+        monitor.lock()
+        let current = sinks
+        monitor.unlock()
+        for sink in current {
+            let options = SubscriptionOptions(mode: .custom, customKinds: sink.options.kinds, lossy: sink.options.lossy, startSeq: 1)
+            guard let subscription = try? Subscription(log: run.log, options: options) else {
+                sink.stats.withLock { $0.lastError = "could not subscribe to run \(run.id)" }
+                continue
+            }
+            monitor.lock()
+            if stopping || sink.detached.withLock({ $0 }) {
+                monitor.unlock()
+                subscription.close()
+                continue
+            }
+            inbox.append((sink, subscription, run.id))
+            monitor.unlock()
+            sink.stats.withLock { $0.runs += 1 }
+        }
+        poke()
+    }
+
+    /// Delivers what is ready, then detaches `sink` from every run (its later runs get nothing).
+    func remove(_ sink: Sink, timeoutMilliseconds: Int64) -> Bool {
+        let drained = drain(timeoutMilliseconds: timeoutMilliseconds)
+        sink.detached.withLock { $0 = true }
+        monitor.lock()
+        sinks.removeAll { $0 === sink }
+        removals.append(sink)
+        let request = drainRequests + 1
+        drainRequests = request
+        monitor.unlock()
+        poke()
+        _ = waitForDrain(request, deadline: Deadline(milliseconds: 5_000))  // the removal itself is quick
+        return drained
+    }
+
+    /// Waits until every event emitted before the call reached the sinks (or failed for good),
+    /// at most `timeoutMilliseconds`. False on timeout.
+    @discardableResult
+    func drain(timeoutMilliseconds: Int64) -> Bool {
+        monitor.lock()
+        drainRequests += 1
+        let request = drainRequests
+        monitor.unlock()
+        poke()
+        return waitForDrain(request, deadline: Deadline(milliseconds: timeoutMilliseconds))
+    }
+
+    private func waitForDrain(_ request: Int, deadline: Deadline) -> Bool {
+        monitor.lock()
+        defer { monitor.unlock() }
+        while drainsCompleted < request && !stopping {
+            if deadline.hasPassed { return false }
+            monitor.wait(until: deadline.nanoseconds)
+        }
+        return drainsCompleted >= request || stopping
+    }
+
+    /// Stops the thread; what was not delivered is dropped. Not from a sink's callback.
+    func shutdown() {
+        monitor.lock()
+        stopping = true
+        monitor.broadcast()
+        monitor.unlock()
+        poke()
+        if pthread_equal(thread, pthread_self()) != 0 { pthread_detach(thread) } else { pthread_join(thread, nil) }
+    }
+
+    private func poke() {
+        var one: UInt64 = 1
+        _ = Glibc.write(wakeFD, &one, 8)
+    }
+
+    // MARK: - The dispatcher's thread
+
+    private func loop() {
+        var events = [epoll_event](repeating: epoll_event(), count: 64)
+        while true {
+            monitor.lock()
+            if stopping {
+                monitor.unlock()
+                break
+            }
+            let arrivals = inbox
+            inbox.removeAll()
+            let leaving = removals
+            removals.removeAll()
+            let drainRequest = drainRequests
+            monitor.unlock()
+
+            for (sink, subscription, runId) in arrivals { register(sink, subscription, runId) }
+            for sink in leaving { detachAll(sink) }
+
+            let drainPending = drainRequest > drainsCompletedSnapshot()
+            let now = WallClock.monotonicNanoseconds()
+            let nextRetry = attachments.values.compactMap { $0.pending == nil ? nil : $0.retryAt }.min()
+            var timeout: Int32 = -1
+            if drainPending { timeout = 0 } else if let nextRetry { timeout = Int32(clamping: max(0, (nextRetry - now) / 1_000_000)) }
+            let count = epoll_wait(epoll, &events, Int32(events.count), timeout)
+            var ready = Set<UInt64>()
+            if count > 0 {
+                for index in 0..<Int(count) {
+                    let token = events[index].data.u64
+                    if token == 0 { var counter: UInt64 = 0; _ = Glibc.read(wakeFD, &counter, 8) } else { ready.insert(token) }
+                }
+            }
+            let due = WallClock.monotonicNanoseconds()
+            // A drain visits everyone; otherwise the ready ones and the retries now due.
+            let visit = drainPending ? Set(attachments.keys)
+                : ready.union(attachments.filter { $0.value.pending != nil && $0.value.retryAt <= due }.keys)
+            var quiet = true
+            for token in visit { if !service(token) { quiet = false } }
+            if drainPending && quiet {
+                monitor.lock()
+                drainsCompleted = max(drainsCompleted, drainRequest)
+                monitor.broadcast()
+                monitor.unlock()
+            }
+        }
+        for token in Array(attachments.keys) { close(token) }
+    }
+
+    private func drainsCompletedSnapshot() -> Int {
+        monitor.lock()
+        defer { monitor.unlock() }
+        return drainsCompleted
+    }
+
+    private func register(_ sink: Sink, _ subscription: Subscription, _ runId: UInt64) {
+        guard let fd = try? subscription.fileDescriptor() else {
+            subscription.close()
+            return
+        }
+        let token = nextToken
+        nextToken += 1
+        var event = epoll_event(events: EPOLLIN.rawValue, data: epoll_data_t(u64: token))
+        epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &event)
+        attachments[token] = Attachment(sink: sink, subscription: subscription, runId: runId, fd: fd)
+    }
+
+    private func close(_ token: UInt64) {
+        guard let attachment = attachments.removeValue(forKey: token) else { return }
+        epoll_ctl(epoll, EPOLL_CTL_DEL, attachment.fd, nil)
+        attachment.sink.stats.withLock { $0.dropped += attachment.subscription.skippedEvents }
+        attachment.subscription.close()
+    }
+
+    private func detachAll(_ sink: Sink) {
+        for (token, attachment) in attachments where attachment.sink === sink { close(token) }
+    }
+
+    /// Delivers what one attachment has ready. True when it is quiet afterwards (nothing ready,
+    /// nothing pending, or ended), false when it still has work (a failed batch awaiting retry).
+    private func service(_ token: UInt64) -> Bool {
+        guard var attachment = attachments[token] else { return true }
+        if attachment.pending != nil && attachment.retryAt > WallClock.monotonicNanoseconds() { return false }
+        defer { if attachments[token] != nil { attachments[token] = attachment } }
+        let sink = attachment.sink
+        for _ in 0..<16 {  // a bounded share per visit, so one busy run cannot starve the others
+            if attachment.pending == nil {
+                var batch: [EventView] = []
+                do throws(RillflowError) {
+                    _ = try attachment.subscription.read(limit: 256, timeoutMilliseconds: 0) { view in
+                        batch.append(view)
+                        return true
+                    }
+                } catch {
+                    if error.code == .endOfStream {
+                        sink.target.runEnded(runId: attachment.runId)
+                        attachments[token] = attachment
+                        close(token)
+                    }
+                    return true  // wouldBlock: quiet (the read re-armed the fd)
+                }
+                attachment.pending = batch
+            }
+            guard let batch = attachment.pending else { return true }
+            if let failure = sink.target.deliver(batch) {
+                attachment.failures += 1
+                let disable = sink.options.maxFailures > 0 && attachment.failures >= sink.options.maxFailures
+                sink.stats.withLock {
+                    $0.failures += 1
+                    $0.lastError = failure
+                    if disable { $0.disabled = true }
+                }
+                if disable {
+                    sink.detached.withLock { $0 = true }
+                    monitor.lock()
+                    sinks.removeAll { $0 === sink }
+                    monitor.unlock()
+                    attachments[token] = attachment
+                    detachAll(sink)
+                    return true
+                }
+                attachment.retryAt = WallClock.monotonicNanoseconds() + sink.options.retryBackoffNanoseconds
+                return false
+            }
+            sink.stats.withLock { $0.delivered += UInt64(batch.count) }
+            attachment.pending = nil
+            attachment.failures = 0
+        }
+        return false  // still busy after its share: visit again
+    }
+}
