@@ -17,7 +17,7 @@ import Testing
 
     private func engine(threads: UInt32) -> OpaquePointer? {
         var options = rf_engine_options()
-        ok(rf_engine_options_init(&options))
+        ok(rf_engine_options_init_v2(&options, UInt32(MemoryLayout<rf_engine_options>.size)))
         options.worker_threads = threads
         var engine: OpaquePointer?
         ok(rf_engine_create(&options, &engine))
@@ -69,7 +69,7 @@ import Testing
             return rf_step_ctx_send(ctx, "done", nil, 0)
         }
         var gather = rf_step_options()
-        rf_step_options_init(&gather)
+        rf_step_options_init(&gather, UInt32(MemoryLayout<rf_step_options>.size))
         gather.collect = 64
         addStep(workflow, "join", "done", "stop", { _, ctx in rf_step_ctx_stop(ctx, "1", 1) }, options: gather)
         ok(rf_workflow_build(workflow))
@@ -106,7 +106,7 @@ import Testing
             return RF_OK
         }
         var hosted = rf_step_options()
-        rf_step_options_init(&hosted)
+        rf_step_options_init(&hosted, UInt32(MemoryLayout<rf_step_options>.size))
         hosted.flags = RF_STEP_HOST_RUN
         addStep(workflow, "host", "job", "hosted", nil, options: hosted)
         addStep(workflow, "later", "hosted", "done") { _, ctx in
@@ -121,7 +121,7 @@ import Testing
             return RF_STEP_PENDING
         }
         var gather = rf_step_options()
-        rf_step_options_init(&gather)
+        rf_step_options_init(&gather, UInt32(MemoryLayout<rf_step_options>.size))
         gather.collect = 32
         addStep(workflow, "join", "done", "stop", { _, ctx in rf_step_ctx_stop(ctx, "1", 1) }, options: gather)
         ok(rf_workflow_build(workflow))

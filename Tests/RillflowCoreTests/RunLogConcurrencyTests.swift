@@ -175,3 +175,47 @@ import Testing
         #expect(delivered.last?.kind == .runCompleted)
     }
 }
+
+/// Sinks on their dispatcher thread while producers write runs from several threads.
+@Suite struct SinkDispatcherTests {
+    final class Recorder: SinkTarget, @unchecked Sendable {
+        // @unchecked: written on the dispatcher thread only, read after the engine drained it.
+        var seqs: [UInt64: [UInt64]] = [:]
+        var ended: [UInt64] = []
+        var failuresLeft: Int
+        init(failures: Int = 0) { failuresLeft = failures }
+
+        func deliver(_ events: [EventView]) -> String? {
+            if failuresLeft > 0 {
+                failuresLeft -= 1
+                return "not yet"
+            }
+            for event in events { seqs[event.source.runId, default: []].append(event.seq) }
+            return nil
+        }
+
+        func runEnded(runId: UInt64) { ended.append(runId) }
+    }
+
+    @Test func everyRunReachesEverySinkInOrder() throws {
+        let engine = LogTest.engine(logCapacity: 64 << 10, emitTimeout: 10_000)
+        let steady = Recorder(), flaky = Recorder(failures: 3)
+        let steadySink = try engine.addSink(steady, options: SinkOptions())
+        _ = try engine.addSink(flaky, options: SinkOptions(retryBackoffNanoseconds: 1_000_000))
+        let runs = (0..<3).map { _ in LogTest.startedRun(engine) }
+        let producers = runs.map { run in
+            TestThread {
+                for index in 0..<3_000 { try! LogTest.emit(run, producer: 0, index: index) }
+                try! run.end(.runCompleted, data: UnsafeRawBufferPointer(start: nil, count: 0))
+            }
+        }
+        for producer in producers { producer.join() }
+        engine.close()  // drains the sinks, then stops their thread
+        for recorder in [steady, flaky] {
+            for run in runs { #expect(recorder.seqs[run.id] == Array(1...3_002), "run \(run.id)") }
+            #expect(Set(recorder.ended) == Set(runs.map(\.id)))
+        }
+        #expect(steadySink.currentStats.delivered == 3 * 3_002)
+        #expect(steadySink.currentStats.runs == 3)
+    }
+}
