@@ -24,6 +24,9 @@ EXPECTED = {
                        r"custom +3: step_completed step_completed run_completed",
     "human_in_the_loop.py": r"input_required \{'prompt': \{'question': 'Publish this draft\?'.*status suspended.*"
                             r"run_resumed.*result \{'published': True, 'answer': 'yes'\}\nresume again: RF_E_STATE",
+    "sqlite_sink.py": r"streamed live: 14 events: Events go to the stream and to the log\.\n"
+                      r"in the database: \[\('run_started', 1\), \('step_started', 1\), \('token', 9\), "
+                      r"\('state_changed', 1\), \('step_completed', 1\), \('run_completed', 1\)\]\nlogged: 14 events",
     "termination.py": r"WorkflowTimedOut: timeout 0\.1s, active_steps \['think'\]\nWorkflowCancelled: "
                       r"\{'reason': 'user pressed stop'\}\nretried 2 times.*WorkflowFailed: step 'call_api' failed after 3 "
                       r"attempts .*ConnectionError: upstream returned 503 \(try 3\)",

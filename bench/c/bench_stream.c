@@ -10,6 +10,8 @@
  *                                    necessary work per event (handle count in and out, TSC
  *                                    read, 16-byte claim, 80-byte write, release commit, fence)
  *   c.futex_wake.p50_us              the reference for c.latency: a bare futex wake, same pacing
+ *   c.sink.eps                       events/s reaching a no-op C sink while a subscriber also
+ *                                    reads the run (the c.burst16 workload)
  * Usage: bench_stream [scale [figure-prefix]] (scale 1.0 = default sizes; a prefix such as
  * "c.burst16" runs only the matching figures, for profiling). */
 #define _GNU_SOURCE
@@ -84,6 +86,68 @@ static double burst_events_per_second(rf_engine *engine, size_t payload, int pro
     for (int i = 0; i < producers; i++) pthread_join(threads[i], NULL);
     rf_subscription_release(subscription);
     rf_run_release(run);
+    return (double)received / ((double)elapsed / 1e9);
+}
+
+/* ---- sinks: a no-op C sink takes every event while a subscriber also reads them ---- */
+
+static _Atomic long sink_received;
+
+static rf_status count_events(void *user_data, const rf_event *events, uint32_t count) {
+    (void)user_data;
+    (void)events;
+    atomic_fetch_add_explicit(&sink_received, count, memory_order_relaxed);
+    return RF_OK;
+}
+
+struct drain_args {
+    rf_subscription *subscription;
+};
+
+static void *drain_subscription(void *arg) {
+    struct drain_args *d = arg;
+    static rf_event batch[256];
+    batch[0].struct_size = sizeof(rf_event);
+    uint32_t count;
+    while (rf_subscription_read_batch(d->subscription, batch, 256, -1, &count) == RF_OK) {}
+    return NULL;
+}
+
+/* c.sink.eps: events/s reaching a no-op sink, with a live subscriber on the same run. */
+static double sink_events_per_second(long total) {
+    rf_engine *engine = NULL;
+    must(rf_engine_create(NULL, &engine), "engine");
+    rf_sink *sink = NULL;
+    must(rf_engine_add_sink(engine, count_events, NULL, NULL, NULL, &sink), "sink");
+    atomic_store(&sink_received, 0);
+    rf_run *run = NULL;
+    must(rf_run_create_manual(engine, "bench", NULL, &run), "run");
+    rf_subscription *subscription = NULL;
+    must(rf_subscription_create(run, NULL, &subscription), "subscribe");
+    must(rf_run_start(run, NULL, 0), "start");
+    struct drain_args d = {subscription};
+    pthread_t reader;
+    pthread_create(&reader, NULL, drain_subscription, &d);
+    char payload[16];
+    memset(payload, 'x', sizeof payload);
+    rf_emit e = {.struct_size = sizeof e, .kind = RF_EVENT_TOKEN, .step_name = "s", .data = payload, .data_len = 16};
+    int64_t start = now_ns();
+    for (long i = 0; i < total; i++) {
+        e.token_index = (uint64_t)i;
+        must(rf_run_emit(run, &e, NULL), "emit");
+    }
+    must(rf_run_end(run, RF_EVENT_RUN_COMPLETED, NULL, 0), "end");
+    must(rf_sink_release(sink, -1), "sink release");  /* returns once the sink has every event */
+    int64_t elapsed = now_ns() - start;
+    pthread_join(reader, NULL);
+    long received = atomic_load(&sink_received);
+    if (received != total + 2) {
+        fprintf(stderr, "sink got %ld of %ld events\n", received, total + 2);
+        exit(1);
+    }
+    rf_subscription_release(subscription);
+    rf_run_release(run);
+    rf_engine_release(engine);
     return (double)received / ((double)elapsed / 1e9);
 }
 
@@ -372,6 +436,7 @@ int main(int argc, char **argv) {
     if (wanted("c.emit_floor")) printf("c.emit_floor16.ns %.1f ns\n", emit_floor_ns(burst * 4));
 #endif
     if (wanted("c.stall")) stall_figures(engine);
+    if (wanted("c.sink")) printf("c.sink.eps %.0f events/s\n", sink_events_per_second(burst));
     rf_engine_release(engine);
     return 0;
 }

@@ -24,6 +24,7 @@ from .errors import (
 )
 from .events import Event
 from .run import Run, Stream
+from .sinks import Sink
 from .workflow import Retry, Workflow
 
 __version__ = "1.1.0"
@@ -31,6 +32,6 @@ library_version: str = _lib.rf_version_string().decode()
 
 __all__ = [
     "Cancelled", "Closed", "Context", "Engine", "Event", "InvalidArgument", "InvalidHandle", "InvalidState",
-    "NotFound", "Retry", "RillflowError", "Run", "RunCancelled", "RunError", "RunFailed", "RunTimedOut", "Stream",
+    "NotFound", "Retry", "RillflowError", "Run", "RunCancelled", "RunError", "RunFailed", "RunTimedOut", "Sink", "Stream",
     "SystemFailure", "Timeout", "Workflow", "default_engine", "library_version",
 ]

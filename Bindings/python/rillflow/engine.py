@@ -68,6 +68,13 @@ class Engine:
             self.steps[step_id] = spec
         return step_id
 
+    def add_sink(self, deliver, **options):  # type: ignore[no-untyped-def]
+        """Adds a sink: `deliver(events)` gets every event of every run created from now on, per
+        run in order, in batches, on a thread of the engine's. Options: run_ended(run_id),
+        kinds, lossy, max_failures, retry_backoff (seconds). Returns a `Sink`."""
+        from .sinks import Sink
+        return Sink(self, deliver, **options)
+
     def ensure_host(self) -> None:
         """Starts the host thread that runs this engine's Python steps, once."""
         with self._lock:

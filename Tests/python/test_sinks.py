@@ -1,0 +1,86 @@
+"""Sinks from Python: every event of every run, in order per run, on the engine's thread;
+kinds filters; a raising sink retried with the same batch; stats; closing."""
+import threading
+
+import pytest
+
+import rillflow
+from rillflow import Workflow
+
+
+def chatty(engine, name="chatty", tokens=50):
+    wf = Workflow(name, engine=engine)
+
+    @wf.step(accepts="start", sends="stop")
+    def talk(ctx, _):
+        for i in range(tokens):
+            ctx.stream_token(f"t{i} ")
+        ctx.write_event_to_stream({"done": True}, topic="notes")
+        return "ok"
+
+    return wf
+
+
+def test_every_event_of_every_run_in_order(engine):
+    seen, ended, threads = {}, [], set()
+
+    def deliver(events):
+        threads.add(threading.current_thread().name)
+        for event in events:
+            seen.setdefault(event.run_id, []).append((event.seq, event.kind))
+
+    sink = engine.add_sink(deliver, run_ended=ended.append)
+    wf = chatty(engine)
+    runs = [wf.run() for _ in range(3)]
+    for run in runs:
+        assert run.result(timeout=10) == "ok"
+    sink.close(timeout=10)
+    for run in runs:
+        expected = [(event.seq, event.kind) for event in run.events(timeout=10)]
+        assert seen[run.id] == expected and len(expected) == 55  # started x2, 50 tokens, custom, completed x2
+    assert sorted(ended) == sorted(run.id for run in runs)
+    assert threading.main_thread().name not in threads and not any(t.startswith("rillflow") for t in threads)
+
+
+def test_kinds_filter_and_stats(engine):
+    kinds = []
+    sink = engine.add_sink(lambda events: kinds.extend(e.kind for e in events), kinds=["custom"])
+    chatty(engine).run().result(timeout=10)
+    stats_before_close = sink.stats
+    sink.close(timeout=10)
+    assert kinds == ["custom", "run_completed"]
+    assert stats_before_close["runs"] == 1 and stats_before_close["failures"] == 0
+    with pytest.raises(ValueError, match="closed"):
+        sink.stats
+    sink.close()  # twice is harmless
+
+
+def test_a_raising_sink_gets_the_same_batch_again(engine):
+    calls, delivered = [0], []
+
+    def flaky(events):
+        calls[0] += 1
+        if calls[0] <= 2:
+            raise ConnectionError("database is locked")
+        delivered.extend(e.seq for e in events)
+
+    sink = engine.add_sink(flaky, retry_backoff=0.001)
+    run = chatty(engine, tokens=5).run()
+    run.result(timeout=10)
+    sink.close(timeout=10)
+    assert delivered == list(range(1, 11))  # in order, each once
+    assert isinstance(sink.error, ConnectionError)
+
+
+def test_a_sink_failing_for_good_is_disabled_and_the_run_goes_on(engine):
+    sink = engine.add_sink(lambda events: 1 / 0, max_failures=2, retry_backoff=0.001)
+    run = chatty(engine, tokens=5).run()
+    assert run.result(timeout=10) == "ok"  # the live run never waited for the broken sink
+    for _ in range(1000):
+        if sink.stats["disabled"]:
+            break
+        threading.Event().wait(0.001)
+    stats = sink.stats
+    assert stats["disabled"] and stats["failures"] == 2 and "RF_E_SYSTEM" in stats["last_error"]
+    assert isinstance(sink.error, ZeroDivisionError)
+    sink.close(timeout=1)
