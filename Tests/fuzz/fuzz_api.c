@@ -1,5 +1,5 @@
 /* A libFuzzer harness for the public C API: the input is decoded into a sequence of calls
- * (create and release engines, workflows, runs and subscriptions in any order; emit payloads of
+ * (create and release engines, workflows, runs, subscriptions and sinks in any order; emit payloads of
  * any size; random option structs and struct sizes; stale, foreign and NULL handles). Every
  * call must return RF_OK or a documented RF_E_* status, nothing may crash or hang (every wait
  * is bounded), and every object is released at the end of each input so leaks show.
@@ -69,7 +69,16 @@ static rf_status step_fail(void *user_data, rf_step_ctx *ctx) {
     return RF_E_SYSTEM;
 }
 
+static rf_status sink_take(void *user_data, const rf_event *events, uint32_t count) {
+    (void)events;
+    uint32_t *mode = user_data;
+    return count > 0 && *mode % 3 == 0 ? RF_E_SYSTEM : RF_OK;  /* some sinks fail */
+}
+
 typedef struct world {
+    rf_sink *sinks[SLOTS];
+    uint8_t sink_live[SLOTS];
+    uint32_t sink_modes[SLOTS];
     rf_engine *engines[SLOTS];
     rf_workflow *workflows[SLOTS];
     rf_run *runs[SLOTS];
@@ -87,6 +96,7 @@ static void create_engine(world *w, input *in, int slot) {
     options.max_event_bytes = byte(in) % 2 ? 4096 : (byte(in) % 2 ? 0 : u32(in) % 100000);
     options.history_bytes = byte(in) % 2 ? 0 : (uint64_t)u32(in) % 200000;
     options.emit_timeout_ms = 1 + byte(in) % 20;  /* bounded: a full log never hangs the fuzzer */
+    options.sink_drain_timeout_ms = 1 + byte(in) % 20;  /* so is releasing an engine whose sink fails */
     if (w->engine_live[slot]) return;
     if (expect(rf_engine_create(&options, &w->engines[slot])) == RF_OK) w->engine_live[slot] = 1;
 }
@@ -229,6 +239,38 @@ static void control_run(world *w, input *in) {
     }
 }
 
+static void sink_op(world *w, input *in, int slot) {
+    switch (byte(in) % 3) {
+    case 0: {
+        if (w->sink_live[slot]) return;
+        rf_sink_options options;
+        rf_sink_options_init(&options, sizeof options);
+        options.struct_size = struct_size(in, sizeof options);
+        options.flags = byte(in) % 3;
+        options.kinds = byte(in) % 2 ? 0 : u32(in);
+        options.max_failures = byte(in) % 4;
+        options.retry_backoff_ms = 1;
+        w->sink_modes[slot] = byte(in);
+        if (expect(rf_engine_add_sink(w->engines[byte(in) % SLOTS], sink_take, &w->sink_modes[slot], NULL, &options,
+                                      &w->sinks[slot])) == RF_OK) {
+            w->sink_live[slot] = 1;
+        }
+        break;
+    }
+    case 1: {
+        rf_sink_stats stats;
+        memset(&stats, 0, sizeof stats);
+        stats.struct_size = struct_size(in, sizeof stats);
+        expect(rf_sink_get_stats(w->sinks[slot], &stats));
+        break;
+    }
+    default:
+        expect(rf_sink_release(w->sinks[slot], byte(in) % 20));
+        w->sink_live[slot] = 0;
+        break;
+    }
+}
+
 static void take_task(world *w, input *in) {
     rf_step_ctx *ctx = NULL;
     if (expect(rf_engine_take_task(w->engines[byte(in) % SLOTS], 0, &ctx)) == RF_OK) {
@@ -268,10 +310,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             expect(rf_engine_get_options(w.engines[slot], &options));
             break;
         }
-        default: rf_status_describe((rf_status)(int8_t)byte(&in)); break;
+        case 11:
+            if (byte(&in) % 2) { sink_op(&w, &in, slot); break; }
+            rf_status_describe((rf_status)(int8_t)byte(&in));
+            break;
         }
     }
     for (int i = 0; i < SLOTS; i++) {
+        if (w.sink_live[i]) expect(rf_sink_release(w.sinks[i], 100));
         if (w.subscription_live[i]) expect(rf_subscription_release(w.subscriptions[i]));
         if (w.run_live[i]) expect(rf_run_release(w.runs[i]));
         if (w.workflow_live[i]) expect(rf_workflow_release(w.workflows[i]));
