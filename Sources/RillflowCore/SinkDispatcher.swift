@@ -122,6 +122,7 @@ final class SinkDispatcher: @unchecked Sendable {
         monitor.lock()
         let current = sinks
         monitor.unlock()
+        guard !current.isEmpty else { return }
         for sink in current {
             let options = SubscriptionOptions(mode: .custom, customKinds: sink.options.kinds, lossy: sink.options.lossy, startSeq: 1)
             guard let subscription = try? Subscription(log: run.log, options: options) else {
