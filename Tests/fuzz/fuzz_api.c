@@ -47,12 +47,13 @@ static const char *text(input *in, char *buffer, size_t capacity) {
     return buffer;
 }
 
-/* A struct_size: usually right, sometimes 0, small, or larger (the tail is zero here). */
+/* A struct_size: usually right, sometimes 0 or too small. Never larger: a caller claiming a
+ * bigger struct than it owns lets the library touch memory beyond it, by the API's contract
+ * (the C tests cover larger sizes with buffers that really are larger). */
 static uint32_t struct_size(input *in, uint32_t right) {
     switch (byte(in) % 8) {
     case 0: return 0;
     case 1: return right / 2;
-    case 2: return right + 8;
     default: return right;
     }
 }
