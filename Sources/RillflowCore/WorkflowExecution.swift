@@ -31,7 +31,7 @@ public final class WorkflowExecution: @unchecked Sendable {
     /// an item's progress event is written, so the "completed" counts reach the stream in order.
     private let lists = Lock<[Int: (outputs: [[UInt8]?], done: Int)]>([:])
     /// Called once when the run ends, with its status and its result or failure message; set
-    /// before `start` (a parent uses it to hear from its sub-workflow).
+    /// before `start` (a parent uses it to hear from its sub-workflow), cleared after the call.
     var onEnd: (@Sendable (RunStatus, [UInt8]) -> Void)?
     private let stepBudget: Int
 
@@ -140,7 +140,10 @@ public final class WorkflowExecution: @unchecked Sendable {
             return Array(state.children.values)
         }
         for child in children { child.cancel(reason: "its parent run ended") }
-        onEnd?(status, detail)
+        // Called once (a run ends once), then dropped: that ends the child -> parent reference.
+        let callback = onEnd
+        onEnd = nil
+        callback?(status, detail)
     }
 
     /// Starts a sub-workflow a completed step asked for; it counts as activity, so this run is
@@ -161,7 +164,9 @@ public final class WorkflowExecution: @unchecked Sendable {
             return true
         }
         guard registered else { return }
-        child.onEnd = { [weak self] status, detail in self?.childEnded(key, status: status, detail: detail, resultType: request.resultType, step: step) }
+        // A strong reference, dropped when the child ends (no weak reference: its side table is
+        // a tagged pointer that LeakSanitizer cannot follow, so it would report a false leak).
+        child.onEnd = { status, detail in self.childEnded(key, status: status, detail: detail, resultType: request.resultType, step: step) }
         do {
             try child.start(input: request.input)
         } catch {
