@@ -88,6 +88,8 @@ final class SinkDispatcher: @unchecked Sendable {
     /// A drain asks for one full pass over every attachment that finds nothing left to deliver.
     private var drainRequests = 0
     private var drainsCompleted = 0
+    private var removalRequests = 0
+    private var removalsDone = 0
 
     init() throws(RillflowError) {
         epoll = epoll_create1(Int32(EPOLL_CLOEXEC))
@@ -149,11 +151,14 @@ final class SinkDispatcher: @unchecked Sendable {
         monitor.lock()
         sinks.removeAll { $0 === sink }
         removals.append(sink)
-        let request = drainRequests + 1
-        drainRequests = request
+        let request = removalRequests + 1
+        removalRequests = request
         monitor.unlock()
         poke()
-        _ = waitForDrain(request, deadline: Deadline(milliseconds: 5_000))  // the removal itself is quick
+        // The dispatcher thread detaches it at its next turn: after that it is never called again.
+        monitor.lock()
+        while removalsDone < request && !stopping { monitor.wait() }
+        monitor.unlock()
         return drained
     }
 
@@ -208,11 +213,18 @@ final class SinkDispatcher: @unchecked Sendable {
             inbox.removeAll()
             let leaving = removals
             removals.removeAll()
+            let removalRequest = removalRequests
             let drainRequest = drainRequests
             monitor.unlock()
 
             for (sink, subscription, runId) in arrivals { register(sink, subscription, runId) }
             for sink in leaving { detachAll(sink) }
+            if !leaving.isEmpty {
+                monitor.lock()
+                removalsDone = max(removalsDone, removalRequest)
+                monitor.broadcast()
+                monitor.unlock()
+            }
 
             let drainPending = drainRequest > drainsCompletedSnapshot()
             let now = WallClock.monotonicNanoseconds()

@@ -200,6 +200,23 @@ static void test_failures(void) {
     CHECK_STATUS(rf_sink_release(broken_sink, 1000), RF_OK);
     rf_subscription_release(live);
     rf_run_release(run);
+
+    /* A sink that never succeeds and is never disabled cannot catch up: its release says so and
+     * still releases it (the destructor runs). */
+    recorder stuck = {.always_fail = 1};
+    rf_sink *stuck_sink = add_sink(engine, &stuck, 0, 0, 0);
+    run = make_run(engine, "stuck");
+    must(rf_run_start(run, NULL, 0), "start");
+    rf_run_end(run, RF_EVENT_RUN_COMPLETED, NULL, 0);
+    CHECK_STATUS(rf_sink_release(stuck_sink, 30), RF_E_TIMEOUT);
+    CHECK_CONTAINS(rf_last_error(), "released anyway");
+    /* The last reference may go on the sink thread, just after the release returned. */
+    for (int i = 0; i < 10000 && atomic_load(&stuck.destroyed) == 0; i++) {
+        struct timespec tick = {0, 1000000};
+        nanosleep(&tick, NULL);
+    }
+    CHECK(atomic_load(&stuck.destroyed) == 1 && stuck.calls > 0);
+    rf_run_release(run);
     rf_engine_release(engine);
 }
 
