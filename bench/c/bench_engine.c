@@ -15,20 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "rillflow.h"
-
-static int64_t now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void must(rf_status status, const char *what) {
-    if (status != RF_OK) {
-        fprintf(stderr, "%s: %s: %s\n", what, rf_status_name(status), rf_last_error());
-        exit(1);
-    }
-}
+#include "bench_util.h"
 
 static int compare_doubles(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;

@@ -28,22 +28,9 @@
 #if defined(__x86_64__)
 #include <x86intrin.h>
 #endif
-#include "rillflow.h"
+#include "bench_util.h"
 
 static double scale = 1.0;
-
-static int64_t now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void must(rf_status status, const char *what) {
-    if (status != RF_OK) {
-        fprintf(stderr, "%s: %s: %s\n", what, rf_status_name(status), rf_last_error());
-        exit(1);
-    }
-}
 
 /* ---- burst: producers emit token deltas as fast as they can, one consumer reads batches ---- */
 

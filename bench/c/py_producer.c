@@ -15,7 +15,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include "rillflow.h"
+#include "bench_util.h"
 
 typedef struct producer {
     pthread_t thread;
@@ -24,12 +24,6 @@ typedef struct producer {
     uint32_t payload_len;
     uint64_t failures;
 } producer;
-
-static int64_t now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static void *produce(void *arg) {
     producer *p = arg;
