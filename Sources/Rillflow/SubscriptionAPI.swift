@@ -121,19 +121,21 @@ public func rf_subscription_read_packed(_ subscription: OpaquePointer!, _ buffer
         let outBytes = try required(outBytes, "out_bytes")
         guard buffer != nil || capacity == 0 else { throw .invalidArgument("buffer is NULL but capacity is \(capacity)") }
         let timeout = try readTimeout(timeoutMs)
-        let largest = try HandleRegistry.shared.withObject(subscription, kind: .subscription, as: Subscription.self,
-                                                           parameter: "subscription") { subscription throws(RillflowError) in
-            PackedEvent.largestEntry(maxDataBytes: subscription.maxDataBytes)
+        // One lookup for the size check and the read: this is a binding's read loop.
+        var used = 0, count = 0, largest = 0
+        try HandleRegistry.shared.withObject(subscription, kind: .subscription, as: Subscription.self,
+                                             parameter: "subscription") { subscription throws(RillflowError) in
+            largest = PackedEvent.largestEntry(maxDataBytes: subscription.maxDataBytes)
+            guard Int(capacity) >= largest, let buffer else { return }
+            _ = try subscription.read(limit: Int.max, timeoutMilliseconds: timeout) { view in
+                used += PackedEvent.write(view, to: buffer + used)
+                count += 1
+                return Int(capacity) - used >= largest  // stop while the largest event still fits
+            }
         }
-        guard Int(capacity) >= largest, let buffer else {
+        guard Int(capacity) >= largest, buffer != nil else {
             outBytes.pointee = UInt32(largest)
             throw APIFailure(RF_E_TOO_LARGE, "capacity is \(capacity) bytes; this engine's events need RF_PACKED_EVENT_MAX_SIZE(max_event_bytes) = \(largest)")
-        }
-        var used = 0, count = 0
-        _ = try HandleRegistry.shared.read(subscription, limit: Int.max, timeoutMilliseconds: timeout) { view in
-            used += PackedEvent.write(view, to: buffer + used)
-            count += 1
-            return Int(capacity) - used >= largest  // stop while the largest event still fits
         }
         outCount.pointee = UInt32(count)
         outBytes.pointee = UInt32(used)
