@@ -58,9 +58,9 @@ extern "C" {
 /* The version of this header. The library's own version is rf_version(). The major
  * version is the ABI generation (the 1 of librillflow.so.1); minor versions only add. */
 #define RF_VERSION_MAJOR 1
-#define RF_VERSION_MINOR 1
+#define RF_VERSION_MINOR 2
 #define RF_VERSION_PATCH 0
-#define RF_VERSION_STRING "1.1.0"
+#define RF_VERSION_STRING "1.2.0"
 /* MAJOR * 10000 + MINOR * 100 + PATCH, e.g. 10100 for 1.1.0. */
 #define RF_VERSION_NUMBER (RF_VERSION_MAJOR * 10000 + RF_VERSION_MINOR * 100 + RF_VERSION_PATCH)
 
@@ -98,6 +98,8 @@ typedef int32_t rf_status;
 #define RF_E_INTERNAL          (-14) /* a bug in Rillflow: please report the message */
 #define RF_E_CANCELLED         (-15) /* the step's run has ended (cancelled, timed out, failed or
                                         stopped by another step) or its try timed out: stop */
+#define RF_E_CORRUPT           (-16) /* bytes of the durable history are damaged (the message
+                                        names the file and offset); since 1.2 */
 
 /* The name of a status code, e.g. "RF_E_INVALID_HANDLE" for RF_E_INVALID_HANDLE, or
  * "RF_UNKNOWN_STATUS" for a value this library does not define. The pointer is static:
@@ -143,6 +145,21 @@ typedef struct rf_engine_options {
     uint32_t sink_drain_timeout_ms; /* how long rf_engine_release() waits for the sinks to take
                                    what was emitted; 0 = 5000 */
     uint32_t reserved1;         /* must be 0 */
+    /* Since 1.2 (struct_size 80): the durable history (see "Durable history" below). */
+    const char *history_dir;    /* directory of the runs' durable history, created if missing
+                                   (its parent must exist); NULL = no durable history. Only
+                                   read during rf_engine_create(); rf_engine_get_options()
+                                   returns the engine's own copy, valid until the engine and
+                                   its runs are released */
+    uint64_t history_max_bytes; /* retention: oldest segments are deleted while the history
+                                   takes more than this; 0 = no limit */
+    uint64_t history_max_age_ms; /* retention: segments not written for this long are deleted;
+                                   0 = no limit */
+    uint32_t history_segment_bytes; /* a new segment file starts when the next record would
+                                   pass this size; 0 = 8 MiB; 65536 to 1 GiB */
+    uint32_t history_fsync;     /* RF_HISTORY_FSYNC_*; 0 = RF_HISTORY_FSYNC_RUN_END */
+    uint32_t history_flags;     /* RF_HISTORY_* flags, e.g. RF_HISTORY_READ_ONLY */
+    uint32_t reserved2;         /* must be 0 */
 } rf_engine_options;
 
 /* The size of the first published rf_engine_options; smaller struct_size values are refused. */
@@ -289,6 +306,8 @@ typedef uint32_t rf_run_status;
 #define RF_RUN_FAILED     5
 #define RF_RUN_TIMED_OUT  6
 #define RF_RUN_CANCELLED  7
+#define RF_RUN_INTERRUPTED 8 /* since 1.2: reopened from a durable history that has no terminal
+                                event (its process stopped before the run ended) */
 
 typedef struct rf_run_options {
     uint32_t struct_size;        /* sizeof(rf_run_options) */
@@ -504,7 +523,8 @@ RF_API rf_status rf_subscription_options_init(rf_subscription_options *options);
 
 /* Subscribes to a run. options may be NULL (every event from the live tail, non-lossy).
  * Events still in the run's log are replayed from it; older ones come from the run's
- * retained history (history_bytes); the splice into live events has no gap and no duplicate.
+ * retained history (history_bytes), and older still from the durable history when the engine
+ * has one (see "Durable history"); the splice into live events has no gap and no duplicate.
  * A start_seq past the last event delivers from that seq on, when it comes. The subscription
  * keeps the run's events readable even after the run handle is released.
  * On success *out_subscription is a new handle the caller owns and passes to
@@ -512,7 +532,8 @@ RF_API rf_status rf_subscription_options_init(rf_subscription_options *options);
  * Returns RF_OK; RF_E_INVALID_HANDLE for run; RF_E_INVALID_ARGUMENT for a NULL
  * out_subscription, an unknown mode, kind bit or flag, topics NULL with topic_count > 0, a
  * NULL or over-long topic, or reserved0 not 0; RF_E_STRUCT_SIZE; RF_E_SEQ_UNAVAILABLE if
- * start_seq is older than the oldest event still retained (the message says which is). */
+ * start_seq is older than the oldest event still retained (the message says which is);
+ * RF_E_SYSTEM if a durable history file cannot be opened. */
 RF_API rf_status rf_subscription_create(rf_run *run, const rf_subscription_options *options,
                                         rf_subscription **out_subscription);
 
@@ -524,7 +545,9 @@ RF_API rf_status rf_subscription_create(rf_run *run, const rf_subscription_optio
  * after the terminal event has been read (or, for a live-tail subscription created after the
  * run ended, at once); RF_E_CLOSED if the subscription was released while waiting;
  * RF_E_INVALID_HANDLE; RF_E_INVALID_ARGUMENT for a NULL out_event or a timeout below -1;
- * RF_E_STRUCT_SIZE; RF_E_STATE if another read on it is in progress. */
+ * RF_E_STRUCT_SIZE; RF_E_STATE if another read on it is in progress; while reading from the
+ * durable history, RF_E_CORRUPT once per damaged record (the next read goes on after it) and
+ * RF_E_SEQ_UNAVAILABLE if events it needs were deleted by retention or could not be written. */
 RF_API rf_status rf_subscription_read(rf_subscription *subscription, rf_event *out_event,
                                       int32_t timeout_ms);
 
@@ -995,6 +1018,85 @@ RF_API rf_status rf_sink_get_stats(rf_sink *sink, rf_sink_stats *out_stats);
  * Returns RF_OK; RF_E_TIMEOUT if the sink had not caught up in time (it is released anyway);
  * RF_E_INVALID_HANDLE; RF_E_INVALID_ARGUMENT for a timeout_ms below -1. */
 RF_API rf_status rf_sink_release(rf_sink *sink, int32_t timeout_ms);
+
+/* =======================================================================================
+ * Durable history (since 1.2)
+ *
+ * An engine created with history_dir writes every root run's events to local disk, in its own
+ * sink (on the sink thread, never a step's): one directory per run, "run-<id>", of segment
+ * files of length-prefixed records with a CRC-32C each (the format is described in
+ * docs/history-format.md). A sub-workflow's events are in its root run's history.
+ *
+ * What it gives:
+ * - rf_subscribe() with a start_seq older than the run keeps in memory (history_bytes) reads
+ *   the older events from disk and then goes on in memory and live, with no gap and no
+ *   duplicate.
+ * - rf_engine_open_run() opens a run by id from the history, in this process or a later one,
+ *   and reads it from any seq.
+ * - Nothing is lost: the history writer is a non-lossy sink, so producers wait at the log's
+ *   bound if the disk is slower than they are; a batch that fails to write (disk full) is
+ *   written again every 100 ms until it succeeds (rf_run_get_history_info() counts failures).
+ * - Crash safety: records are written with large write() calls and synced per history_fsync.
+ *   Whatever was written survives a crash of the process; what was synced survives a crash of
+ *   the machine. Reopening a run checks every record: a torn tail (a write the crash cut short)
+ *   ends the history at the last intact record, and damaged records are skipped; both are
+ *   counted in rf_history_info, and reading over a damaged record returns RF_E_CORRUPT once.
+ * - Retention by size and age (history_max_bytes, history_max_age_ms), applied when the
+ *   engine opens the directory and whenever a segment is closed; whole segments are deleted,
+ *   oldest first, never the one being written.
+ * - Run ids stay unique across processes that use the directory one after the other: a
+ *   writing engine locks it (a second one gets RF_E_STATE) until rf_engine_release(), and
+ *   hands out ids above every run it has seen. Releasing the engine stops its history writer
+ *   (after the sink drain): events its runs emit later are not written. RF_HISTORY_READ_ONLY
+ *   opens a directory another engine writes, to read runs.
+ * Do not change segment files while a process reads them: truncating one that is being read
+ * can kill the reader (SIGBUS), since readers map the files into memory.
+ * ======================================================================================= */
+
+#define RF_HISTORY_FSYNC_RUN_END 0u /* sync when a run ends and when a segment is closed */
+#define RF_HISTORY_FSYNC_NEVER   1u /* leave it to the kernel: survives process crashes only */
+#define RF_HISTORY_FSYNC_BATCH   2u /* sync after every batch the writer writes (slowest) */
+
+#define RF_HISTORY_READ_ONLY     1u   /* open runs another engine wrote: no lock, no writing,
+                                         no retention; rf_engine_open_run() only */
+
+/* What a run's durable history holds. */
+typedef struct rf_history_info {
+    uint32_t struct_size;       /* set by the caller: sizeof(rf_history_info) */
+    uint32_t reserved0;
+    uint64_t first_seq;         /* oldest event seq on disk; 0 when there is none */
+    uint64_t last_seq;          /* newest event seq written (live run) or found (reopened) */
+    uint64_t synced_seq;        /* newest seq the fsync policy has synced (reopened: last_seq) */
+    uint64_t records;           /* event records written (live run) or found intact (reopened) */
+    uint64_t bytes;             /* bytes of those records */
+    uint64_t segments;          /* segment files started (live run) or read (reopened) */
+    uint64_t corrupt_records;   /* reopened: damaged records (or headers) found and skipped */
+    uint64_t torn_bytes;        /* reopened: bytes of torn tails cut off */
+    uint64_t write_failures;    /* live run: batches that failed to write and were retried */
+} rf_history_info;
+
+#define RF_HISTORY_INFO_SIZE_V1 80u
+
+/* Opens run run_id from the engine's durable history as a finished run, in its own new
+ * handle (rf_run_release() once). Its status is the one its terminal event gives, or
+ * RF_RUN_INTERRUPTED without one; rf_run_get_result() gives its terminal event's data (the
+ * JSON object the event carries, e.g. {"result":...,"usage":...}) or, when interrupted, why.
+ * rf_subscribe() on it reads the history: from any seq it still holds, with every stream
+ * mode and filter, ending after the terminal event (or the last record). Emitting, starting,
+ * cancelling or resuming it returns RF_E_STATE. The whole history of the run is read and
+ * checked during the call (rf_run_get_history_info() reports what was found).
+ * Returns RF_OK; RF_E_INVALID_HANDLE for engine; RF_E_INVALID_ARGUMENT if out_run is NULL;
+ * RF_E_STATE if the engine has no history_dir, or if it is still writing that run (use the
+ * run's own handle); RF_E_NOT_FOUND if the history has no such run (sub-workflows have none
+ * of their own); RF_E_SYSTEM if a file cannot be read; RF_E_NO_MEMORY. */
+RF_API rf_status rf_engine_open_run(rf_engine *engine, uint64_t run_id, rf_run **out_run);
+
+/* Copies what the run's durable history holds into *out_info (whose struct_size the caller
+ * sets; only that many bytes are written). For a live run the counts move as the writer goes.
+ * Returns RF_OK; RF_E_INVALID_HANDLE; RF_E_INVALID_ARGUMENT if out_info is NULL;
+ * RF_E_STRUCT_SIZE; RF_E_NOT_FOUND if the run has no durable history (its engine has no
+ * history_dir, or it is a sub-workflow). */
+RF_API rf_status rf_run_get_history_info(rf_run *run, rf_history_info *out_info);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -48,6 +48,7 @@ extension RillflowErrorCode {
         case .tooLarge: RF_E_TOO_LARGE
         case .notFound: RF_E_NOT_FOUND
         case .sequenceUnavailable: RF_E_SEQ_UNAVAILABLE
+        case .corrupt: RF_E_CORRUPT
         case .system: RF_E_SYSTEM
         case .internal: RF_E_INTERNAL
         }

@@ -10,7 +10,9 @@ extension HandleRegistry {
 
 extension EngineConfiguration {
     init(_ options: rf_engine_options) throws(APIFailure) {
-        guard options.reserved0 == 0, options.reserved1 == 0 else { throw .invalidArgument("options->reserved0 and reserved1 must be 0") }
+        guard options.reserved0 == 0, options.reserved1 == 0, options.reserved2 == 0 else {
+            throw .invalidArgument("options->reserved0, reserved1 and reserved2 must be 0")
+        }
         self = try engineCall { () throws(RillflowError) in
             try EngineConfiguration(
                 workerThreads: Int(options.worker_threads),
@@ -30,6 +32,48 @@ extension EngineConfiguration {
         options.history_bytes = historyBytes
         options.emit_timeout_ms = emitTimeoutMilliseconds ?? 0
         options.sink_drain_timeout_ms = sinkDrainTimeoutMilliseconds
+        return options
+    }
+}
+
+private let historyFlags = RF_HISTORY_READ_ONLY
+
+extension HistoryOptions {
+    /// The history fields of `options`; nil when history_dir is NULL (then the others must be 0).
+    static func from(_ options: rf_engine_options) throws(APIFailure) -> HistoryOptions? {
+        guard let directory = options.history_dir else {
+            guard options.history_max_bytes == 0, options.history_max_age_ms == 0, options.history_segment_bytes == 0,
+                  options.history_fsync == 0, options.history_flags == 0 else {
+                throw .invalidArgument("options->history_* fields are set but history_dir is NULL")
+            }
+            return nil
+        }
+        guard let fsync = FsyncPolicy(rawValue: options.history_fsync) else {
+            throw .invalidArgument("options->history_fsync is \(options.history_fsync); it must be an RF_HISTORY_FSYNC_* value")
+        }
+        guard options.history_flags & ~historyFlags == 0 else {
+            throw .invalidArgument("options->history_flags has unknown bits: 0x\(String(options.history_flags & ~historyFlags, radix: 16))")
+        }
+        let path = try CStrings.string(directory, "options->history_dir", limit: 4095)
+        return try engineCall { () throws(RillflowError) in
+            try HistoryOptions(directory: path, fsync: fsync, segmentBytes: Int(options.history_segment_bytes),
+                               maxBytes: options.history_max_bytes, maxAgeMilliseconds: options.history_max_age_ms,
+                               readOnly: options.history_flags & RF_HISTORY_READ_ONLY != 0)
+        }
+    }
+}
+
+extension Engine {
+    var options: rf_engine_options {
+        var options = configuration.options
+        if let history {
+            options.history_dir = history.directoryCString
+            options.history_max_bytes = history.options.maxBytes
+            options.history_max_age_ms = UInt64(history.options.maxAgeNanoseconds / 1_000_000)
+            options.history_segment_bytes = UInt32(history.options.segmentBytes)
+            options.history_fsync = history.options.fsync.rawValue
+            options.history_flags = history.options.readOnly ? RF_HISTORY_READ_ONLY : 0
+        }
         return options
     }
 }
@@ -55,7 +99,13 @@ public func rf_engine_create(_ options: UnsafePointer<rf_engine_options>!, _ out
     apiCall("rf_engine_create") { () throws(APIFailure) in
         let outEngine = try required(outEngine, "out_engine")
         let requested = try OptionsStruct.read(options, name: "options", firstVersionSize: engineOptionsV1)
-        let engine = Engine(configuration: try EngineConfiguration(requested))
+        let configuration = try EngineConfiguration(requested)
+        let engine: Engine
+        if let history = try HistoryOptions.from(requested) {
+            engine = try engineCall { () throws(RillflowError) in try Engine(configuration: configuration, history: history) }
+        } else {
+            engine = Engine(configuration: configuration)
+        }
         outEngine.pointee = try engineCall { () throws(RillflowError) in
             try HandleRegistry.shared.register(engine, kind: .engine)
         }
@@ -67,7 +117,7 @@ public func rf_engine_get_options(_ engine: OpaquePointer!, _ outOptions: Unsafe
     apiCall("rf_engine_get_options") { () throws(APIFailure) in
         let engine = try HandleRegistry.shared.engine(engine)
         let outOptions = try required(outOptions, "out_options")
-        try OptionsStruct.write(engine.configuration.options, to: outOptions, name: "out_options", firstVersionSize: engineOptionsV1)
+        try OptionsStruct.write(engine.options, to: outOptions, name: "out_options", firstVersionSize: engineOptionsV1)
     }
 }
 

@@ -31,7 +31,7 @@ final class CallbackSink: SinkTarget, @unchecked Sendable {
 
     deinit { destroy?(userData) }
 
-    func deliver(_ events: [EventView]) -> String? {
+    func deliver(_ events: [EventView], from log: RunLog) -> String? {
         if batch.count < events.count { batch = [rf_event](repeating: OptionsStruct.zeroed(rf_event.self), count: events.count) }
         let status = batch.withUnsafeMutableBufferPointer { buffer -> rf_status in
             for (index, view) in events.enumerated() {

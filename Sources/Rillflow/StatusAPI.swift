@@ -19,6 +19,7 @@ private func statusText(_ status: rf_status) -> (name: StaticString, description
     case RF_E_SYSTEM: ("RF_E_SYSTEM", "the operating system refused a request")
     case RF_E_INTERNAL: ("RF_E_INTERNAL", "an internal error in Rillflow")
     case RF_E_CANCELLED: ("RF_E_CANCELLED", "the step's run has ended or its try timed out: stop working")
+    case RF_E_CORRUPT: ("RF_E_CORRUPT", "bytes of the durable history are damaged")
     default: ("RF_UNKNOWN_STATUS", "a status code this library does not define")
     }
 }

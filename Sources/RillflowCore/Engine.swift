@@ -5,9 +5,40 @@ public final class Engine: Sendable {
     private let started = Lock<EngineRuntime?>(nil)
 
     private let sinks = Lock<SinkDispatcher?>(nil)
+    /// The durable history directory, when the engine has one.
+    public let history: HistoryStore?
 
     public init(configuration: EngineConfiguration) {
         self.configuration = configuration
+        history = nil
+    }
+
+    /// An engine with a durable history in `history.directory`: unless read-only, it locks the
+    /// directory and every root run's events are written there by a sink of the engine's own.
+    public init(configuration: EngineConfiguration, history options: HistoryOptions) throws(RillflowError) {
+        self.configuration = configuration
+        let store = try HistoryStore(options: options)
+        history = store
+        if !options.readOnly {
+            _ = try addSink(HistoryWriter(store: store), options: SinkOptions(lossy: false, kinds: .all, maxFailures: 0))
+        }
+    }
+
+    /// Where new root runs record their history (nil: nowhere, or read-only).
+    var historyWriterStore: HistoryStore? { history.flatMap { $0.isWritable ? $0 : nil } }
+
+    /// Opens a run from the durable history by id, as a finished run whose stream is what the
+    /// history holds. Throws `invalidState` without a history or while this engine still
+    /// writes the run, `notFound` when the history has no such run.
+    public func openRun(id runId: UInt64) throws(RillflowError) -> Run {
+        guard let history else {
+            throw RillflowError(.invalidState, "the engine has no durable history: set history_dir when creating it")
+        }
+        guard !history.isLive(runId) else {
+            throw RillflowError(.invalidState, "run \(runId) is being written by this engine: read it through its own handle")
+        }
+        let recovered = try RecoveredRun(store: history, runId: runId)
+        return Run(reopened: recovered, store: history, configuration: configuration)
     }
 
     deinit {
@@ -58,6 +89,9 @@ public final class Engine: Sendable {
             dispatcher.drain(timeoutMilliseconds: Int64(configuration.sinkDrainTimeoutMilliseconds))
             dispatcher.shutdown()
         }
+        // The history writer was one of the sinks: nothing more is written, so the directory
+        // is free for the next engine (which may be in this process).
+        history?.close()
     }
 }
 

@@ -10,6 +10,7 @@ public enum RillflowErrorCode: Sendable, Equatable {
     case tooLarge
     case notFound
     case sequenceUnavailable
+    case corrupt
     case system
     case `internal`
 }

@@ -30,7 +30,11 @@ public final class Run: Sendable {
         let runId = Self.nextRunId.add(1, ordering: .relaxed).oldValue
         identity = RunIdentity(runId: runId, workflowName: workflowName)
         configuration = engine.configuration
-        log = RunLog(identity: identity, configuration: engine.configuration)
+        let durable = engine.historyWriterStore.map { store in
+            store.runStarted(runId)
+            return DurableRun(store: store, runId: runId)
+        }
+        log = RunLog(identity: identity, configuration: engine.configuration, durable: durable)
         self.traceId = traceId
         self.parentSpanId = parentSpanId
         self.metadata = metadata
@@ -51,6 +55,36 @@ public final class Run: Sendable {
         metadata = nil
         let lineage = [parent.log] + parent.ancestors.map(\.log)
         ancestors = lineage.map { ($0, $0.registerSource(identity)) }
+    }
+
+    /// A run reopened from its durable history: finished (or interrupted, when its history has
+    /// no terminal event), its stream the records on disk.
+    init(reopened recovered: RecoveredRun, store: HistoryStore, configuration: EngineConfiguration) {
+        identity = recovered.identity
+        self.configuration = configuration
+        let durable = DurableRun(store: store, runId: recovered.identity.runId, recovered: recovered.info)
+        log = RunLog(identity: identity, configuration: configuration, durable: durable)
+        log.freeze(nextSeq: recovered.info.lastSeq + 1)
+        traceId = nil
+        parentSpanId = nil
+        metadata = nil
+        ancestors = []
+        let status = recovered.terminal.flatMap { RunStatus(terminal: $0.kind) } ?? .interrupted
+        state.store(status.rawValue, ordering: .relaxed)
+        let detail = recovered.terminal?.data
+            ?? Array("run \(identity.runId)'s durable history has no terminal event: the process writing it stopped before the run ended".utf8)
+        ending.withLock { $0 = RunEnding(status: status, detail: detail) }
+    }
+
+    /// Makes every later run id at least `floor` (ids in a durable history stay unique across
+    /// processes).
+    static func reserveRunIds(below floor: UInt64) {
+        var current = nextRunId.load(ordering: .relaxed)
+        while current < floor {
+            let (exchanged, actual) = nextRunId.compareExchange(expected: current, desired: floor, ordering: .relaxed)
+            if exchanged { return }
+            current = actual
+        }
     }
 
     /// Writes an event into this run's log and then its ancestors' (best effort there: an

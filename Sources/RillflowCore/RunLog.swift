@@ -52,9 +52,12 @@ public final class RunLog: @unchecked Sendable {
     public let identity: RunIdentity
     /// Runs started by this run's steps (and theirs), whose events this log also holds.
     private let descendants = Lock<[RunIdentity]>([])
+    /// The run's durable history, where subscriptions find events older than the history keeps.
+    public let durable: DurableRun?
 
-    public init(identity: RunIdentity, configuration: EngineConfiguration) {
+    public init(identity: RunIdentity, configuration: EngineConfiguration, durable: DurableRun? = nil) {
         self.identity = identity
+        self.durable = durable
         capacity = configuration.logCapacity
         mask = capacity - 1
         maxDataBytes = configuration.maxEventBytes
@@ -131,6 +134,18 @@ public final class RunLog: @unchecked Sendable {
             if closes { readers.wakeAll() } else { readers.notify(kind: draft.kind) }
             if producersWaiting.load(ordering: .relaxed) > 0 { spaceFutex.wakeAll() }
             return UInt64(seq)
+        }
+    }
+
+    /// Makes an empty log look like that of a run whose events `1 ..< nextSeq` were all
+    /// emitted and archived long ago (a run reopened from its durable history): closed, with
+    /// nothing in memory.
+    func freeze(nextSeq: UInt64) {
+        tail.pointee.store(WordPair(first: 0, second: UInt(nextSeq) | Self.closedBit), ordering: .releasing)
+        tailHint[1].store(UInt(nextSeq) | Self.closedBit, ordering: .relaxed)
+        history.state.withLock { state in
+            state.endSeq = nextSeq
+            state.oldestSeq = nextSeq
         }
     }
 

@@ -7,6 +7,8 @@ public enum RunStatus: UInt32, Sendable {
     case failed = 5
     case timedOut = 6
     case cancelled = 7
+    /// Reopened from a durable history without a terminal event: its process stopped first.
+    case interrupted = 8
 
     public var isFinished: Bool { rawValue >= RunStatus.completed.rawValue }
 

@@ -6,9 +6,9 @@ import CSystem
 /// Where a sink's events go: the embedding layer's callback. Called only on the dispatcher's
 /// thread, one run's events in seq order, never concurrently with itself.
 public protocol SinkTarget: AnyObject, Sendable {
-    /// Delivers one batch (views valid during the call); nil on success, else why it failed
-    /// (the same batch is offered again after the sink's backoff).
-    func deliver(_ events: [EventView]) -> String?
+    /// Delivers one batch of `log`'s events (views valid during the call); nil on success,
+    /// else why it failed (the same batch is offered again after the sink's backoff).
+    func deliver(_ events: [EventView], from log: RunLog) -> String?
     /// A run's stream has ended and every event of it was delivered.
     func runEnded(runId: UInt64)
 }
@@ -310,7 +310,7 @@ final class SinkDispatcher: @unchecked Sendable {
                 attachment.pending = batch
             }
             guard let batch = attachment.pending else { return true }
-            if let failure = sink.target.deliver(batch) {
+            if let failure = sink.target.deliver(batch, from: attachment.subscription.log) {
                 attachment.failures += 1
                 let disable = sink.options.maxFailures > 0 && attachment.failures >= sink.options.maxFailures
                 sink.stats.withLock {

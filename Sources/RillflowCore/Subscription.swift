@@ -29,12 +29,16 @@ public final class Subscription: EventWaiter, @unchecked Sendable {
     private let futex = Futex()
     private let eventFD = Atomic<Int32>(-1)
 
-    private enum Source { case history, ring }
+    private enum Source { case disk, history, ring }
     private var source: Source
     private var cursor: LogCursor?
     private var position: Int
     private var expectedSeq: UInt64
-    private let skipBelowSeq: UInt64
+    /// Events below this seq are not delivered (the start seq, or where a replay from disk
+    /// handed over to a log that still held earlier events).
+    private var skipBelowSeq: UInt64
+    /// Reads the durable history while the subscription is behind what memory holds.
+    private var disk: HistoryReader?
     private var ended: Bool
     private var heldChunk: HistoryChunk?
     private var chunkOffset = 0
@@ -55,7 +59,14 @@ public final class Subscription: EventWaiter, @unchecked Sendable {
         // Where to start is the only step that can fail, so it comes before anything is
         // allocated: a throwing initializer does not run deinit.
         let pinKey = Self.nextPinKey.add(1, ordering: .relaxed).oldValue
-        let (cursor, position, expectedSeq, ended) = try Self.startPosition(in: log, options: options, pinKey: pinKey)
+        let (start, cursor, position, expectedSeq, ended) = try Self.startPosition(in: log, options: options, pinKey: pinKey)
+        if start == .disk, let durable = log.durable {
+            do throws(RillflowError) {
+                disk = try HistoryReader(store: durable.store, runId: durable.runId, startSeq: options.startSeq, live: !durable.frozen)
+            } catch {
+                throw error.code == .notFound ? RillflowError(.sequenceUnavailable, "seq \(options.startSeq) is neither in memory nor in the durable history (\(error.message))") : error
+            }
+        }
         self.ended = ended
         self.pinKey = pinKey
         self.log = log
@@ -69,33 +80,42 @@ public final class Subscription: EventWaiter, @unchecked Sendable {
         self.cursor = cursor
         self.position = position
         self.expectedSeq = expectedSeq
-        source = cursor == nil ? .history : .ring
+        source = start
         copyCapacity = lossy ? 64 << 10 : 0
         copyBuffer = .allocate(byteCount: max(copyCapacity, 8), alignment: 8)
     }
 
-    /// The log cursor (nil: start in the history), log position and first seq for `options`.
-    /// (A live-tail subscription created after the terminal event has an ended stream at once;
-    /// every other one ends when it reads the terminal event.)
-    private static func startPosition(in log: RunLog, options: SubscriptionOptions, pinKey: UInt64) throws(RillflowError) -> (LogCursor?, Int, UInt64, Bool) {
+    /// Where to start for `options`: the source, the log cursor (ring only), log position and
+    /// first seq, and whether the stream has already ended. (A live-tail subscription created
+    /// after the terminal event has an ended stream at once; every other one ends when it reads
+    /// the terminal event, or a reopened run's last recorded one.)
+    private static func startPosition(in log: RunLog, options: SubscriptionOptions, pinKey: UInt64) throws(RillflowError)
+        -> (Source, LogCursor?, Int, UInt64, Bool) {
         if options.startSeq == 0 {
             let (cursor, seq, ended) = log.registerAtTail(lossy: options.lossy)
-            return (cursor, Int(cursor.position.load(ordering: .relaxed)), seq, ended)
+            return (.ring, cursor, Int(cursor.position.load(ordering: .relaxed)), seq, ended)
         }
-        return try log.history.state.withLock { state throws(RillflowError) -> (LogCursor?, Int, UInt64, Bool) in
+        return try log.history.state.withLock { state throws(RillflowError) -> (Source, LogCursor?, Int, UInt64, Bool) in
+            if let durable = log.durable, durable.frozen {
+                // Everything a reopened run has is on disk; past its end there is nothing.
+                return options.startSeq >= state.endSeq ? (.ring, nil, 0, options.startSeq, true) : (.disk, nil, 0, options.startSeq, false)
+            }
             if options.startSeq >= state.endSeq {
-                return (log.registerAtArchive(state, lossy: options.lossy), state.archivePosition, state.endSeq, false)
+                return (.ring, log.registerAtArchive(state, lossy: options.lossy), state.archivePosition, state.endSeq, false)
             }
             if options.startSeq < state.oldestSeq,
                let (cursor, firstSeq) = log.registerAtGate(forSeq: options.startSeq, state, lossy: options.lossy) {
-                return (cursor, Int(cursor.position.load(ordering: .relaxed)), firstSeq, false)
+                return (.ring, cursor, Int(cursor.position.load(ordering: .relaxed)), firstSeq, false)
             }
-            guard options.startSeq >= state.oldestSeq else {
-                throw RillflowError(.sequenceUnavailable, "seq \(options.startSeq) is no longer retained; the oldest retained seq is \(state.oldestSeq) (raise history_bytes to keep more)")
+            if options.startSeq < state.oldestSeq {
+                guard log.durable != nil else {
+                    throw RillflowError(.sequenceUnavailable, "seq \(options.startSeq) is no longer retained; the oldest retained seq is \(state.oldestSeq) (raise history_bytes to keep more, or set history_dir)")
+                }
+                return (.disk, nil, 0, options.startSeq, false)
             }
             // Pinned under the same lock that found the seq, so no trim can drop it first.
             if !options.lossy { state.pins[pinKey] = options.startSeq }
-            return (nil, 0, options.startSeq, false)
+            return (.history, nil, 0, options.startSeq, false)
         }
     }
 
@@ -122,7 +142,7 @@ public final class Subscription: EventWaiter, @unchecked Sendable {
         var deadline: Deadline?
         while true {
             if flags.load(ordering: .acquiring) & Self.closedBit != 0 { throw closedError }
-            let count = collect(limit: limit, deliver)
+            let count = try collect(limit: limit, deliver)
             if count > 0 { return count }
             publishPosition()
             if ended {
@@ -162,6 +182,7 @@ public final class Subscription: EventWaiter, @unchecked Sendable {
     /// The previous batch's views may now be invalidated.
     private func releaseViews() {
         if source == .ring && !lossy { publishPosition() }
+        disk?.releaseViews()
     }
 
     private func publishPosition() {
@@ -172,8 +193,9 @@ public final class Subscription: EventWaiter, @unchecked Sendable {
         }
     }
 
-    private func collect(limit: Int, _ deliver: (EventView) -> Bool) -> Int {
+    private func collect(limit: Int, _ deliver: (EventView) -> Bool) throws(RillflowError) -> Int {
         switch source {
+        case .disk: try collectFromDisk(limit: limit, deliver)
         case .history: collectFromHistory(limit: limit, deliver)
         case .ring: lossy ? collectLossy(limit: limit, deliver) : collectFromLog(limit: limit, deliver)
         }
@@ -212,7 +234,10 @@ public final class Subscription: EventWaiter, @unchecked Sendable {
 
     @inline(__always)
     private func view(_ record: UnsafeRawPointer) -> EventView {
-        EventView(record: record, source: log.source(at: record.load(fromByteOffset: EventRecord.sourceOffset, as: UInt32.self)))
+        let index = record.load(fromByteOffset: EventRecord.sourceOffset, as: UInt32.self)
+        // A reopened run's log knows no sub-workflows: their identities come from the disk.
+        if let disk, source == .disk { return EventView(record: record, source: disk.identity(index, fallback: log.identity)) }
+        return EventView(record: record, source: log.source(at: index))
     }
 
     /// Lossy: copy matching records out under the busy bit, then deliver the copies. Copies a
@@ -297,13 +322,77 @@ public final class Subscription: EventWaiter, @unchecked Sendable {
         copyBuffer = .allocate(byteCount: size, alignment: 8)
     }
 
+    /// Replay from the durable history, until memory holds what comes next (then the rest is
+    /// read there) or, for a reopened run, until its last record.
+    private func collectFromDisk(limit: Int, _ deliver: (EventView) -> Bool) throws(RillflowError) -> Int {
+        guard let disk else { return 0 }
+        let frozen = log.durable?.frozen ?? true
+        var delivered = 0
+        var emptyReads = 0
+        while delivered < limit, !ended {
+            if delivered == 0, !frozen, switchFromDisk() { return try collect(limit: limit, deliver) }
+            guard let record = try disk.next(first: delivered == 0) else {
+                if delivered > 0 { break }
+                if frozen {
+                    ended = true  // a reopened run without a terminal event ends with its last record
+                    break
+                }
+                // Everything memory no longer holds was written before it left, so a second
+                // look finds it; a third miss means the history lost it.
+                emptyReads += 1
+                if emptyReads < 3 { continue }
+                let failures = log.durable?.writeFailures.load(ordering: .relaxed) ?? 0
+                throw RillflowError(.sequenceUnavailable, "seq \(expectedSeq) is neither in memory nor in the durable history (its writer failed \(failures) times)")
+            }
+            emptyReads = 0
+            if accept(record) {
+                delivered += 1
+                if !deliver(view(record)) { break }
+            }
+        }
+        return delivered
+    }
+
+    /// Hands over from the disk to memory when memory holds `expectedSeq`: the history, or the
+    /// log itself (then events before `expectedSeq` there are skipped, as for a start seq). Under the history lock,
+    /// like every start, so the splice has no gap and no duplicate.
+    private func switchFromDisk() -> Bool {
+        let lossy = self.lossy
+        let switched = log.history.state.withLock { state -> Bool in
+            if expectedSeq >= state.endSeq {
+                // The log goes on from the archive position, which may be before expectedSeq.
+                cursor = log.registerAtArchive(state, lossy: lossy)
+                position = state.archivePosition
+                skipBelowSeq = max(skipBelowSeq, expectedSeq)
+                source = .ring
+                return true
+            }
+            if expectedSeq >= state.oldestSeq {
+                if !lossy { state.pins[pinKey] = expectedSeq }
+                heldChunk = nil
+                source = .history
+                return true
+            }
+            guard let (registered, _) = log.registerAtGate(forSeq: expectedSeq, state, lossy: lossy) else { return false }
+            cursor = registered
+            position = Int(registered.position.load(ordering: .relaxed))
+            skipBelowSeq = max(skipBelowSeq, expectedSeq)
+            source = .ring
+            return true
+        }
+        if switched { disk = nil }
+        return switched
+    }
+
     /// Replay from the history; one chunk per batch so a batch's views share one held chunk.
     private func collectFromHistory(limit: Int, _ deliver: (EventView) -> Bool) -> Int {
         var delivered = 0
         while delivered < limit, !ended {
             if heldChunk == nil || chunkOffset >= chunkUsed {
                 if delivered > 0 { break }
-                if !advanceChunk() { return collect(limit: limit, deliver) }  // caught up: now in the log
+                if !advanceChunk() {  // caught up: now in the log
+                    return lossy ? collectLossy(limit: limit, deliver) : collectFromLog(limit: limit, deliver)
+                }
                 continue
             }
             let record = UnsafeRawPointer(heldChunk!.buffer + chunkOffset)
@@ -356,7 +445,7 @@ public final class Subscription: EventWaiter, @unchecked Sendable {
 
     private var hasPendingData: Bool {
         switch source {
-        case .history: return true
+        case .disk, .history: return true
         case .ring:
             if ended || pendingOffset < pendingUsed || log.committedRecord(at: position) != nil { return true }
             return lossy && cursor.map { Int($0.position.load(ordering: .acquiring) & ~LogCursor.busyBit) != position } ?? false

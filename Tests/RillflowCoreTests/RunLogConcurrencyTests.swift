@@ -185,7 +185,7 @@ import Testing
         var failuresLeft: Int
         init(failures: Int = 0) { failuresLeft = failures }
 
-        func deliver(_ events: [EventView]) -> String? {
+        func deliver(_ events: [EventView], from log: RunLog) -> String? {
             if failuresLeft > 0 {
                 failuresLeft -= 1
                 return "not yet"

@@ -50,7 +50,7 @@ static void test_create_with_chosen_values(void) {
 /* The init functions never write more than the caller's struct holds: the 1.0 form fills the
  * 1.0 struct only (so a program built against 1.0 stays safe), the _v2 form what it is told. */
 static void test_init_writes_only_the_callers_struct(void) {
-    unsigned char bytes[64];
+    unsigned char bytes[sizeof(rf_engine_options) + 8];
     memset(bytes, 0xAB, sizeof bytes);
     CHECK_STATUS(rf_engine_options_init((rf_engine_options *)bytes), RF_OK);
     CHECK(((rf_engine_options *)bytes)->struct_size == RF_ENGINE_OPTIONS_SIZE_V1);

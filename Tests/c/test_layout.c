@@ -8,7 +8,7 @@
 
 PIN_SIZE(rf_status, 4);
 
-PIN_SIZE(rf_engine_options, 40);
+PIN_SIZE(rf_engine_options, 80);
 PIN_OFFSET(rf_engine_options, struct_size, 0);
 PIN_OFFSET(rf_engine_options, worker_threads, 4);
 PIN_OFFSET(rf_engine_options, log_capacity, 8);
@@ -18,7 +18,27 @@ PIN_OFFSET(rf_engine_options, emit_timeout_ms, 24);
 PIN_OFFSET(rf_engine_options, reserved0, 28);
 PIN_OFFSET(rf_engine_options, sink_drain_timeout_ms, 32);
 PIN_OFFSET(rf_engine_options, reserved1, 36);
+PIN_OFFSET(rf_engine_options, history_dir, 40);
+PIN_OFFSET(rf_engine_options, history_max_bytes, 48);
+PIN_OFFSET(rf_engine_options, history_max_age_ms, 56);
+PIN_OFFSET(rf_engine_options, history_segment_bytes, 64);
+PIN_OFFSET(rf_engine_options, history_fsync, 68);
+PIN_OFFSET(rf_engine_options, history_flags, 72);
+PIN_OFFSET(rf_engine_options, reserved2, 76);
 _Static_assert(RF_ENGINE_OPTIONS_SIZE_V1 == 32, "the first published size never changes");
+
+PIN_SIZE(rf_history_info, 80);
+PIN_OFFSET(rf_history_info, struct_size, 0);
+PIN_OFFSET(rf_history_info, first_seq, 8);
+PIN_OFFSET(rf_history_info, last_seq, 16);
+PIN_OFFSET(rf_history_info, synced_seq, 24);
+PIN_OFFSET(rf_history_info, records, 32);
+PIN_OFFSET(rf_history_info, bytes, 40);
+PIN_OFFSET(rf_history_info, segments, 48);
+PIN_OFFSET(rf_history_info, corrupt_records, 56);
+PIN_OFFSET(rf_history_info, torn_bytes, 64);
+PIN_OFFSET(rf_history_info, write_failures, 72);
+_Static_assert(RF_HISTORY_INFO_SIZE_V1 == 80, "the first published size never changes");
 
 PIN_SIZE(rf_event, 96);
 PIN_OFFSET(rf_event, struct_size, 0);
@@ -149,6 +169,9 @@ _Static_assert(RF_E_INTERNAL == -14 && RF_EVENT_LAGGED == 16 && RF_RUN_CANCELLED
                "published values never change");
 _Static_assert(RF_E_CANCELLED == -15 && RF_STEP_PENDING == 1 && RF_STEP_HOST_RUN == 1 &&
                RF_SUBSCRIBE_LOSSY == 1 && RF_SUBSCRIBE_END_AT_SUSPENSION == 2, "published values never change");
+_Static_assert(RF_E_CORRUPT == -16 && RF_RUN_INTERRUPTED == 8 && RF_HISTORY_FSYNC_RUN_END == 0 &&
+               RF_HISTORY_FSYNC_NEVER == 1 && RF_HISTORY_FSYNC_BATCH == 2 && RF_HISTORY_READ_ONLY == 1,
+               "published values never change");
 
 int main(void) {
     /* The asserts above are the test; this confirms the binary ran. */

@@ -36,17 +36,17 @@ def test_struct_sizes_match_the_header():
                           ("rf_sink_stats", "RF_SINK_STATS_SIZE_V1"),
                           ("rf_emit", "RF_EMIT_SIZE_V1"), ("rf_subscription_options", "RF_SUBSCRIPTION_OPTIONS_SIZE_V1"),
                           ("rf_token_usage", "RF_TOKEN_USAGE_SIZE_V1"), ("rf_step_options", "RF_STEP_OPTIONS_SIZE_V1"),
-                          ("rf_step_info", "RF_STEP_INFO_SIZE_V1")]:
+                          ("rf_step_info", "RF_STEP_INFO_SIZE_V1"), ("rf_history_info", "RF_HISTORY_INFO_SIZE_V1")]:
         size = int(re.search(rf"#define {macro} (\d+)u", text).group(1))
         assert ctypes.sizeof(getattr(c, struct)) == size, struct
     assert ctypes.sizeof(c.rf_run_options) == 48  # grew in 1.1 (the first published size is 24)
-    assert ctypes.sizeof(c.rf_engine_options) == 40  # grew in 1.1 (the first published size is 32)
+    assert ctypes.sizeof(c.rf_engine_options) == 80  # grew in 1.1 and 1.2 (the first published size is 32)
 
 
 def test_status_and_kind_values_match_the_header():
     text = header_text()
     for name in dir(c):
-        if re.fullmatch(r"RF_(E_\w+|EVENT_\w+|RUN_\w+|STREAM_\w+|SUBSCRIBE_\w+|STEP_\w+)", name):
+        if re.fullmatch(r"RF_(E_\w+|EVENT_\w+|RUN_\w+|STREAM_\w+|SUBSCRIBE_\w+|STEP_\w+|HISTORY_(FSYNC_\w+|READ_ONLY))", name):
             match = re.search(rf"#define {name}\s+\(?(-?\d+)u?\)?", text)
             assert match, name
             assert int(match.group(1)) == getattr(c, name), name
@@ -103,6 +103,7 @@ def test_errors_carry_the_status_and_message():
     assert isinstance(error_for(c.RF_E_NOT_FOUND), LookupError)
     assert isinstance(error_for(c.RF_E_SYSTEM), OSError)
     assert isinstance(error_for(c.RF_E_CANCELLED), rillflow.Cancelled)
+    assert isinstance(error_for(c.RF_E_CORRUPT), rillflow.CorruptHistory)
 
 
 def test_engine_options_and_close():

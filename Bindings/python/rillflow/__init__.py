@@ -19,7 +19,7 @@ from ._capi import lib as _lib
 from .context import Context
 from .engine import Engine, default_engine
 from .errors import (
-    Cancelled, Closed, InvalidArgument, InvalidHandle, InvalidState, NotFound, RillflowError, RunCancelled, RunError,
+    Cancelled, Closed, CorruptHistory, InvalidArgument, InvalidHandle, InvalidState, NotFound, RillflowError, RunCancelled, RunError,
     RunFailed, RunTimedOut, SystemFailure, Timeout,
 )
 from .events import Event
@@ -27,11 +27,11 @@ from .run import Run, Stream
 from .sinks import Sink
 from .workflow import Retry, Workflow
 
-__version__ = "1.1.0"
+__version__ = "1.2.0"
 library_version: str = _lib.rf_version_string().decode()
 
 __all__ = [
-    "Cancelled", "Closed", "Context", "Engine", "Event", "InvalidArgument", "InvalidHandle", "InvalidState",
+    "Cancelled", "Closed", "Context", "CorruptHistory", "Engine", "Event", "InvalidArgument", "InvalidHandle", "InvalidState",
     "NotFound", "Retry", "RillflowError", "Run", "RunCancelled", "RunError", "RunFailed", "RunTimedOut", "Sink", "Stream",
     "SystemFailure", "Timeout", "Workflow", "default_engine", "library_version",
 ]

@@ -29,6 +29,7 @@ RF_E_SEQ_UNAVAILABLE = -12
 RF_E_SYSTEM = -13
 RF_E_INTERNAL = -14
 RF_E_CANCELLED = -15
+RF_E_CORRUPT = -16
 
 # ---- event kinds ----
 RF_EVENT_RUN_STARTED = 1
@@ -56,6 +57,13 @@ RF_RUN_COMPLETED = 4
 RF_RUN_FAILED = 5
 RF_RUN_TIMED_OUT = 6
 RF_RUN_CANCELLED = 7
+RF_RUN_INTERRUPTED = 8
+
+# ---- durable history ----
+RF_HISTORY_FSYNC_RUN_END = 0
+RF_HISTORY_FSYNC_NEVER = 1
+RF_HISTORY_FSYNC_BATCH = 2
+RF_HISTORY_READ_ONLY = 1
 
 # ---- stream modes and subscription flags ----
 RF_STREAM_TOKENS = 0
@@ -82,6 +90,17 @@ class rf_engine_options(Structure):
         ("struct_size", c_uint32), ("worker_threads", c_uint32), ("log_capacity", c_uint32),
         ("max_event_bytes", c_uint32), ("history_bytes", c_uint64), ("emit_timeout_ms", c_uint32),
         ("reserved0", c_uint32), ("sink_drain_timeout_ms", c_uint32), ("reserved1", c_uint32),
+        ("history_dir", c_char_p), ("history_max_bytes", c_uint64), ("history_max_age_ms", c_uint64),
+        ("history_segment_bytes", c_uint32), ("history_fsync", c_uint32), ("history_flags", c_uint32),
+        ("reserved2", c_uint32),
+    ]
+
+
+class rf_history_info(Structure):
+    _fields_ = [
+        ("struct_size", c_uint32), ("reserved0", c_uint32), ("first_seq", c_uint64), ("last_seq", c_uint64),
+        ("synced_seq", c_uint64), ("records", c_uint64), ("bytes", c_uint64), ("segments", c_uint64),
+        ("corrupt_records", c_uint64), ("torn_bytes", c_uint64), ("write_failures", c_uint64),
     ]
 
 
@@ -244,6 +263,8 @@ PROTOTYPES = {
     "rf_engine_add_sink": (rf_status, [handle, rf_sink_fn, c_void_p, rf_destructor, POINTER(rf_sink_options), POINTER(handle)]),
     "rf_sink_get_stats": (rf_status, [handle, POINTER(rf_sink_stats)]),
     "rf_sink_release": (rf_status, [handle, c_int32]),
+    "rf_engine_open_run": (rf_status, [handle, c_uint64, POINTER(handle)]),
+    "rf_run_get_history_info": (rf_status, [handle, POINTER(rf_history_info)]),
     "rf_engine_take_task": (rf_status, [handle, c_int32, POINTER(handle)]),
     "rf_engine_task_fd": (rf_status, [handle, POINTER(c_int32)]),
 }

@@ -25,10 +25,17 @@ class Engine:
     """Worker threads, limits and defaults; usually one per process (see `default_engine()`).
 
     Arguments left at 0 take the library's defaults (see rf_engine_options in rillflow.h).
-    `step_threads` is the size of the thread pool that runs `def` steps."""
+    `step_threads` is the size of the thread pool that runs `def` steps. `history_dir` turns on
+    the durable history there (`history_fsync`: "run_end", "never" or "batch"; retention by
+    `history_max_bytes` and `history_max_age_ms`; `history_read_only` to read another
+    engine's runs with `open_run`)."""
+
+    _FSYNC = {"run_end": c.RF_HISTORY_FSYNC_RUN_END, "never": c.RF_HISTORY_FSYNC_NEVER, "batch": c.RF_HISTORY_FSYNC_BATCH}
 
     def __init__(self, *, worker_threads: int = 0, log_capacity: int = 0, max_event_bytes: int = 0,
-                 history_bytes: int = 0, emit_timeout_ms: int = 0, step_threads: int = 8) -> None:
+                 history_bytes: int = 0, emit_timeout_ms: int = 0, step_threads: int = 8,
+                 history_dir: Optional[str] = None, history_fsync: str = "run_end", history_max_bytes: int = 0,
+                 history_max_age_ms: int = 0, history_segment_bytes: int = 0, history_read_only: bool = False) -> None:
         options = c.rf_engine_options()
         c.lib.rf_engine_options_init_v2(ctypes.byref(options), ctypes.sizeof(options))
         options.worker_threads = worker_threads
@@ -36,6 +43,15 @@ class Engine:
         options.max_event_bytes = max_event_bytes
         options.history_bytes = history_bytes
         options.emit_timeout_ms = emit_timeout_ms
+        if history_dir is not None:
+            if history_fsync not in self._FSYNC:
+                raise ValueError(f"history_fsync must be one of {sorted(self._FSYNC)}, not {history_fsync!r}")
+            options.history_dir = str(history_dir).encode()
+            options.history_fsync = self._FSYNC[history_fsync]
+            options.history_max_bytes = history_max_bytes
+            options.history_max_age_ms = history_max_age_ms
+            options.history_segment_bytes = history_segment_bytes
+            options.history_flags = c.RF_HISTORY_READ_ONLY if history_read_only else 0
         handle = c.handle()
         check(c.lib.rf_engine_create(ctypes.byref(options), ctypes.byref(handle)))
         self._handle: Optional[int] = handle.value
@@ -53,13 +69,24 @@ class Engine:
         return self._handle
 
     @property
-    def options(self) -> dict[str, int]:
-        """The effective options, defaults resolved."""
+    def options(self) -> dict[str, Any]:
+        """The effective options, defaults resolved (history_dir is a str, or None)."""
         options = c.rf_engine_options()
         options.struct_size = ctypes.sizeof(options)
         check(c.lib.rf_engine_get_options(self.handle, ctypes.byref(options)))
-        return {name: getattr(options, name) for name, _ in c.rf_engine_options._fields_
-                if name not in ("struct_size", "reserved0")}
+        values: dict[str, Any] = {name: getattr(options, name) for name, _ in c.rf_engine_options._fields_
+                                  if not name.startswith("reserved") and name != "struct_size"}
+        values["history_dir"] = values["history_dir"].decode() if values["history_dir"] else None
+        return values
+
+    def open_run(self, run_id: int) -> "Run":
+        """Opens a finished run from the durable history (this process's or an earlier one's):
+        its status, result and every event it recorded, e.g. `run.events(from_seq=1)`.
+        Raises NotFound if the history has no such run, InvalidState without a history."""
+        from .run import Run
+        handle = c.handle()
+        check(c.lib.rf_engine_open_run(self.handle, run_id, ctypes.byref(handle)))
+        return Run(handle.value)
 
     def register(self, spec: "StepSpec") -> int:
         """Gives a Python step the id it is known by to the engine (its user_data)."""

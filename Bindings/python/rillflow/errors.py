@@ -41,6 +41,10 @@ class Cancelled(RillflowError):
     """The step's run has ended or its try timed out (RF_E_CANCELLED)."""
 
 
+class CorruptHistory(RillflowError):
+    """Bytes of the durable history are damaged (RF_E_CORRUPT); the next read goes on after them."""
+
+
 class SystemFailure(RillflowError, OSError):
     """The operating system or the library failed (RF_E_SYSTEM, RF_E_NO_MEMORY, RF_E_INTERNAL)."""
 
@@ -58,6 +62,7 @@ _FAMILIES = {
     c.RF_E_NOT_FOUND: NotFound,
     c.RF_E_SEQ_UNAVAILABLE: NotFound,
     c.RF_E_CANCELLED: Cancelled,
+    c.RF_E_CORRUPT: CorruptHistory,
     c.RF_E_SYSTEM: SystemFailure,
     c.RF_E_NO_MEMORY: SystemFailure,
     c.RF_E_INTERNAL: SystemFailure,

@@ -23,7 +23,7 @@ MODES = {"tokens": c.RF_STREAM_TOKENS, "messages": c.RF_STREAM_MESSAGES, "update
          "values": c.RF_STREAM_VALUES, "custom": c.RF_STREAM_CUSTOM}
 STATUSES = {c.RF_RUN_PENDING: "pending", c.RF_RUN_RUNNING: "running", c.RF_RUN_SUSPENDED: "suspended",
             c.RF_RUN_COMPLETED: "completed", c.RF_RUN_FAILED: "failed", c.RF_RUN_TIMED_OUT: "timed_out",
-            c.RF_RUN_CANCELLED: "cancelled"}
+            c.RF_RUN_CANCELLED: "cancelled", c.RF_RUN_INTERRUPTED: "interrupted"}
 _ENDINGS = {c.RF_EVENT_RUN_FAILED: (RunFailed, "failed"), c.RF_EVENT_RUN_TIMED_OUT: (RunTimedOut, "timed_out"),
             c.RF_EVENT_RUN_CANCELLED: (RunCancelled, "cancelled")}
 
@@ -202,7 +202,8 @@ class Run:
 
     @property
     def status(self) -> str:
-        """pending, running, suspended, completed, failed, timed_out or cancelled."""
+        """pending, running, suspended, completed, failed, timed_out, cancelled, or interrupted
+        (reopened from a durable history that has no terminal event)."""
         status = ctypes.c_uint32()
         check(c.lib.rf_run_get_status(self._live_handle(), ctypes.byref(status)))
         return STATUSES[status.value]
@@ -214,6 +215,16 @@ class Run:
         check(c.lib.rf_run_get_usage(self._live_handle(), ctypes.byref(usage)))
         return {name: getattr(usage, name) for name in
                 ("input_tokens", "output_tokens", "total_tokens", "reasoning_tokens", "cached_input_tokens")}
+
+    @property
+    def history(self) -> dict[str, int]:
+        """What the run's durable history holds (see rf_history_info): first_seq, last_seq,
+        synced_seq, records, bytes, segments, corrupt_records, torn_bytes, write_failures.
+        Raises NotFound when its engine has no history_dir."""
+        info = c.rf_history_info(struct_size=ctypes.sizeof(c.rf_history_info))
+        check(c.lib.rf_run_get_history_info(self._live_handle(), ctypes.byref(info)))
+        return {name: getattr(info, name) for name, _ in c.rf_history_info._fields_
+                if name not in ("struct_size", "reserved0")}
 
     def stream(self, mode: str = "tokens", *, kinds: Optional[Iterable[str]] = None,
                topics: Optional[Iterable[str]] = None, from_seq: int = 1, lossy: bool = False,

@@ -1,0 +1,209 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A read-only memory mapping of a segment file's first `length` bytes.
+final class SegmentMapping {
+    let base: UnsafeRawPointer
+    let length: Int
+
+    init?(fd: Int32, length: Int) {
+        guard length > 0, let mapped = mmap(nil, length, PROT_READ, MAP_SHARED, fd, 0), mapped != MAP_FAILED else { return nil }
+        base = UnsafeRawPointer(mapped)
+        self.length = length
+    }
+
+    deinit { munmap(UnsafeMutableRawPointer(mutating: base), length) }
+}
+
+/// Reads one run's event records from its segment files, in seq order, from a given seq.
+///
+/// Records are returned as pointers into mappings of the files, valid until
+/// `releaseViews()` (mappings replaced meanwhile are held until then). Damaged bytes are
+/// reported once each, as a `corrupt` error naming the file and offset, and skipped (the
+/// reader finds the next intact record); a gap in the seqs is reported the same way. Bytes
+/// that end inside a record at the end of a segment are a write in progress (live runs) or a
+/// torn tail (then they are counted and the history ends before them).
+final class HistoryReader {
+    let store: HistoryStore
+    let runId: UInt64
+    /// The run is being written: the last segment may grow and new ones may appear.
+    let live: Bool
+    private(set) var sources: [UInt32: RunIdentity] = [:]
+    private(set) var corruptRecords: UInt64 = 0
+    private(set) var tornBytes: UInt64 = 0
+    private(set) var segmentsRead: UInt64 = 0
+    private(set) var bytesRead: UInt64 = 0
+
+    private var segments: [HistoryStore.SegmentName]
+    private var index: Int
+    private var fd: Int32 = -1
+    private var mapping: SegmentMapping?
+    private var offset = 0
+    /// The current segment's header has been checked (records start after it).
+    private var headerChecked = false
+    private var held: [SegmentMapping] = []
+    /// The last seq returned (or the one before the first wanted).
+    private var lastSeq: UInt64
+    /// A damaged region was just skipped: the next record's seq is taken as it comes.
+    private var resynced = false
+
+    /// Starts at `startSeq` (or the oldest record when 0). Throws `notFound` when the run has
+    /// no history, `sequenceUnavailable` when `startSeq` is older than its oldest segment.
+    init(store: HistoryStore, runId: UInt64, startSeq: UInt64, live: Bool) throws(RillflowError) {
+        self.store = store
+        self.runId = runId
+        self.live = live
+        guard let segments = store.segments(ofRun: runId), !segments.isEmpty else {
+            throw RillflowError(.notFound, "run \(runId) has no durable history in \(store.options.directory) (a sub-workflow's events are in its root run's history)")
+        }
+        self.segments = segments
+        if startSeq == 0 {
+            index = 0
+            lastSeq = 0
+            resynced = true
+        } else {
+            guard let found = segments.lastIndex(where: { $0.firstSeq <= startSeq }) else {
+                throw RillflowError(.sequenceUnavailable, "seq \(startSeq) of run \(runId) is no longer in the durable history; its oldest seq is \(segments[0].firstSeq)")
+            }
+            index = found
+            lastSeq = startSeq - 1
+        }
+        try open(index)
+    }
+
+    deinit { if fd >= 0 { close(fd) } }
+
+    /// The identity behind a record's source index (the run itself when unknown).
+    func identity(_ source: UInt32, fallback: RunIdentity) -> RunIdentity { sources[source] ?? fallback }
+
+    /// Views returned so far may now be invalidated.
+    func releaseViews() { held.removeAll(keepingCapacity: true) }
+
+    /// The next event record after the last one returned, or nil when none is there (yet).
+    /// `first`: nothing was returned since the last `releaseViews`, so an error may be thrown
+    /// now; otherwise damage is left for the next call that is first.
+    func next(first: Bool) throws(RillflowError) -> UnsafeRawPointer? {
+        while true {
+            guard let mapping, mapping.length >= HistoryFormat.segmentHeaderSize || headerChecked else {
+                if try moveOn(first: first) { continue }
+                return nil
+            }
+            if !headerChecked {
+                if let problem = HistoryFormat.headerProblem(mapping.base, length: mapping.length, runId: runId) {
+                    guard first else { return nil }
+                    corruptRecords += 1
+                    offset = mapping.length
+                    headerChecked = true
+                    resynced = true
+                    throw RillflowError(.corrupt, "run \(runId)'s history segment \(segments[index].path) is unreadable: \(problem)")
+                }
+                headerChecked = true
+                offset = HistoryFormat.segmentHeaderSize
+            }
+            let record = mapping.base + offset
+            switch HistoryFormat.check(record, available: mapping.length - offset) {
+            case .valid(let length):
+                let kind = record.load(fromByteOffset: EventRecord.kindOffset, as: UInt16.self)
+                if kind == HistoryFormat.identityKind {
+                    if let (source, identity) = HistoryFormat.readIdentityRecord(record) { sources[source] = identity }
+                    offset += length
+                    continue
+                }
+                let seq = record.load(fromByteOffset: EventRecord.seqOffset, as: UInt64.self)
+                if seq <= lastSeq && !resynced {  // written again after a failed write: seen already
+                    offset += length
+                    continue
+                }
+                if seq > lastSeq + 1 && !resynced {
+                    guard first else { return nil }
+                    let missing = "seqs \(lastSeq + 1) to \(seq - 1)"
+                    lastSeq = seq - 1
+                    throw RillflowError(.corrupt, "\(missing) of run \(runId) are missing from its durable history (segment \(segments[index].path))")
+                }
+                resynced = false
+                offset += length
+                lastSeq = seq
+                bytesRead += UInt64(length)
+                return record
+            case .incomplete:
+                if try moveOn(first: first) { continue }
+                return nil
+            case .corrupt(let reason):
+                guard first else { return nil }
+                let start = offset
+                offset = resumeOffset(after: start, in: mapping)
+                corruptRecords += 1
+                resynced = true
+                throw RillflowError(.corrupt, "run \(runId)'s history segment \(segments[index].path) is damaged at offset \(start) (\(reason)), after seq \(lastSeq); \(offset - start) bytes skipped")
+            }
+        }
+    }
+
+    /// The next offset after `start` where an intact record begins, or the end of the mapping
+    /// when none does.
+    private func resumeOffset(after start: Int, in mapping: SegmentMapping) -> Int {
+        var candidate = start + 8
+        while candidate + 12 <= mapping.length {
+            if case .valid = HistoryFormat.check(mapping.base + candidate, available: mapping.length - candidate) { return candidate }
+            candidate += 8
+        }
+        return mapping.length
+    }
+
+    /// At the end of the current mapping: maps what the file has grown by, or moves to the
+    /// next segment; false when there is nothing more to read now.
+    private func moveOn(first: Bool) throws(RillflowError) -> Bool {
+        if remapIfGrown() { return true }
+        if index + 1 >= segments.count && live {
+            // The writer creates the next segment only after finishing this one, so if one
+            // exists now, this file's final size is what a fresh look shows.
+            if let listed = store.segments(ofRun: runId), let current = listed.firstIndex(of: segments[index]) {
+                segments = Array(listed[current...])
+                index = 0
+            }
+            if index + 1 >= segments.count { return false }
+            if remapIfGrown() { return true }
+        }
+        let remaining = (mapping?.length ?? 0) - (headerChecked ? offset : 0)
+        guard index + 1 < segments.count else {
+            if !live && remaining > 0 && fd >= 0 {
+                tornBytes += UInt64(remaining)  // a torn tail: the history ends before it
+                offset += remaining
+            }
+            return false
+        }
+        guard first else { return false }  // opening can fail: only where an error may be thrown
+        if remaining > 0 { tornBytes += UInt64(remaining) }
+        index += 1
+        try open(index)
+        return true
+    }
+
+    private func remapIfGrown() -> Bool {
+        guard live, fd >= 0 else { return false }
+        var info = stat()
+        guard fstat(fd, &info) == 0, Int(info.st_size) > (mapping?.length ?? 0) else { return false }
+        guard let grown = SegmentMapping(fd: fd, length: Int(info.st_size)) else { return false }
+        if let mapping { held.append(mapping) }
+        mapping = grown
+        return true
+    }
+
+    /// Opens segment `index`; its header is checked once it is mapped whole.
+    private func open(_ index: Int) throws(RillflowError) {
+        if let mapping { held.append(mapping) }
+        mapping = nil
+        headerChecked = false
+        offset = 0
+        if fd >= 0 { close(fd) }
+        let path = segments[index].path
+        fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw RillflowError(.sequenceUnavailable, "run \(runId)'s history segment \(path) is gone (deleted by retention?): \(String(cString: strerror(errno)))")
+        }
+        segmentsRead += 1
+        var info = stat()
+        mapping = fstat(fd, &info) == 0 ? SegmentMapping(fd: fd, length: Int(info.st_size)) : nil
+    }
+}

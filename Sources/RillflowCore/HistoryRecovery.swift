@@ -1,0 +1,41 @@
+/// What reopening a run's durable history found: who the run was, how it ended, and what
+/// was intact.
+struct RecoveredRun {
+    let identity: RunIdentity
+    let info: HistoryInfo
+    /// The run's terminal event, if its history has one.
+    let terminal: (kind: EventKind, data: [UInt8])?
+
+    /// Reads every segment of `runId` once, checking each record: intact records are counted,
+    /// damaged ones counted and skipped, and a torn tail (a write cut short by a crash) ends
+    /// the history at the last intact record. Throws `notFound` when the run has no history.
+    init(store: HistoryStore, runId: UInt64) throws(RillflowError) {
+        let reader = try HistoryReader(store: store, runId: runId, startSeq: 0, live: false)
+        var info = HistoryInfo()
+        var terminal: (kind: EventKind, data: [UInt8])?
+        while true {
+            do throws(RillflowError) {
+                guard let record = try reader.next(first: true) else { break }
+                let view = EventView(record: record, source: RunIdentity(runId: runId, workflowName: ""))
+                if info.records == 0 { info.firstSeq = view.seq }
+                info.records += 1
+                info.lastSeq = view.seq
+                if record.load(fromByteOffset: EventRecord.sourceOffset, as: UInt32.self) == 0, view.kind.isTerminal {
+                    terminal = (view.kind, Array(UnsafeRawBufferPointer(start: view.data, count: view.dataLength)))
+                }
+                reader.releaseViews()
+            } catch {
+                // Damage is counted by the reader, and the records after it are read on.
+                guard error.code == .corrupt else { throw error }
+            }
+        }
+        info.syncedSeq = info.lastSeq
+        info.bytes = reader.bytesRead
+        info.segments = reader.segmentsRead
+        info.corruptRecords = reader.corruptRecords
+        info.tornBytes = reader.tornBytes
+        self.info = info
+        self.terminal = terminal
+        identity = reader.sources[0] ?? RunIdentity(runId: runId, workflowName: "")
+    }
+}

@@ -1,0 +1,215 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CSystem
+import Synchronization
+
+/// An engine's durable history directory: one sub-directory per root run (`run-<id>`), holding
+/// that run's segment files (`<first seq>.rfh`, or `<first seq>-<n>.rfh` when a failed write
+/// made the writer start that segment again).
+///
+/// A writing engine holds an exclusive lock on `LOCK` until it is released (its history writer
+/// stops then), keeps run ids unique across processes (`run-ids` records how far ids were handed out;
+/// ids start above it and above every run found), and applies retention. A read-only engine
+/// takes no lock and changes nothing.
+public final class HistoryStore: Sendable {
+    public let options: HistoryOptions
+    /// The directory as a C string, alive as long as the store (for `rf_engine_get_options`).
+    public var directoryCString: UnsafePointer<CChar> { UnsafePointer(directoryStorage) }
+    private nonisolated(unsafe) let directoryStorage: UnsafeMutablePointer<CChar>
+    /// The locked `LOCK` file; -1 once closed (or read-only).
+    private let lockFD: Atomic<Int32>
+
+    private struct ClosedSegment {
+        let path: String
+        let runId: UInt64
+        let size: Int
+        let modified: Int64
+    }
+
+    private struct State {
+        /// Segments no writer appends to, for retention.
+        var closed: [ClosedSegment] = []
+        /// Root runs of this engine that are still being written.
+        var liveRuns: Set<UInt64> = []
+        /// Run ids below this may have been used (what `run-ids` says).
+        var reservedRunIds: UInt64 = 1
+    }
+
+    private let state = Lock(State())
+    static let runIdBlock: UInt64 = 4096
+
+    public init(options: HistoryOptions) throws(RillflowError) {
+        self.options = options
+        let path = options.directory
+        if options.readOnly {
+            guard Files.isDirectory(path) else { throw RillflowError(.notFound, "history_dir \(path) is not a directory") }
+            lockFD = Atomic(-1)
+        } else {
+            try Files.makeDirectory(path)
+            let fd = open(path + "/LOCK", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw Files.failure("cannot open", path + "/LOCK") }
+            guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+                let code = rf_sys_errno()
+                Glibc.close(fd)
+                if code == EWOULDBLOCK {
+                    throw RillflowError(.invalidState, "history_dir \(path) is in use by another engine (it holds \(path)/LOCK); open it with RF_HISTORY_READ_ONLY to read runs")
+                }
+                throw Files.failure("cannot lock", path + "/LOCK", errno: code)
+            }
+            lockFD = Atomic(fd)
+        }
+        let bytes = Array(path.utf8)
+        directoryStorage = .allocate(capacity: bytes.count + 1)
+        for (index, byte) in bytes.enumerated() { directoryStorage[index] = CChar(bitPattern: byte) }
+        directoryStorage[bytes.count] = 0
+
+        // New run ids start above every run this directory has seen.
+        let runs = (Files.list(path) ?? []).compactMap(Self.runId(directoryName:))
+        let recorded = Self.readReservedRunIds(path)
+        let floor = max(runs.max().map { $0 + 1 } ?? 1, recorded)
+        Run.reserveRunIds(below: floor)
+        guard !options.readOnly else { return }
+        state.withLock { $0.reservedRunIds = floor }
+        var closed: [ClosedSegment] = []
+        for runId in runs {
+            for segment in segments(ofRun: runId) ?? [] {
+                if let status = Files.status(segment.path) {
+                    closed.append(ClosedSegment(path: segment.path, runId: runId, size: status.size, modified: status.modified))
+                }
+            }
+        }
+        state.withLock { $0.closed = closed }
+        applyRetention(activeBytes: 0)
+    }
+
+    deinit {
+        close()
+        directoryStorage.deallocate()
+    }
+
+    /// The engine was released and its writer stopped: another engine may take the directory.
+    /// Reading (reopened runs, replays) goes on.
+    public func close() {
+        let fd = lockFD.exchange(-1, ordering: .acquiringAndReleasing)
+        if fd >= 0 { Glibc.close(fd) }  // closing releases the lock
+    }
+
+    /// Whether this store still writes (not read-only, not closed).
+    var isWritable: Bool { lockFD.load(ordering: .acquiring) >= 0 }
+
+    // MARK: Names
+
+    public func runDirectory(_ runId: UInt64) -> String { options.directory + "/run-" + Files.paddedNumber(runId) }
+
+    static func runId(directoryName name: String) -> UInt64? {
+        guard name.hasPrefix("run-") else { return nil }
+        return UInt64(name.dropFirst(4))
+    }
+
+    struct SegmentName: Comparable {
+        let firstSeq: UInt64
+        let attempt: Int
+        let path: String
+        static func < (a: SegmentName, b: SegmentName) -> Bool { (a.firstSeq, a.attempt) < (b.firstSeq, b.attempt) }
+        static func == (a: SegmentName, b: SegmentName) -> Bool { a.path == b.path }
+    }
+
+    func segmentPath(runId: UInt64, firstSeq: UInt64, attempt: Int) -> String {
+        runDirectory(runId) + "/" + Files.paddedNumber(firstSeq) + (attempt == 0 ? "" : "-\(attempt)") + ".rfh"
+    }
+
+    /// A run's segment files in seq order; nil when the run has no directory.
+    func segments(ofRun runId: UInt64) -> [SegmentName]? {
+        let directory = runDirectory(runId)
+        guard let names = Files.list(directory) else { return nil }
+        var segments: [SegmentName] = []
+        for name in names where name.hasSuffix(".rfh") {
+            let stem = name.dropLast(4).split(separator: "-", maxSplits: 1)
+            guard let first = stem.first, let seq = UInt64(first) else { continue }
+            let attempt = stem.count > 1 ? Int(stem[1]) ?? 0 : 0
+            segments.append(SegmentName(firstSeq: seq, attempt: attempt, path: directory + "/" + name))
+        }
+        return segments.sorted()
+    }
+
+    // MARK: Runs
+
+    /// A root run of this engine starts: it is being written, and its id is recorded as used.
+    func runStarted(_ runId: UInt64) {
+        let reserve: UInt64? = state.withLock { state in
+            state.liveRuns.insert(runId)
+            guard runId >= state.reservedRunIds else { return nil }
+            state.reservedRunIds = runId + Self.runIdBlock
+            return state.reservedRunIds
+        }
+        if let reserve { writeReservedRunIds(reserve) }
+    }
+
+    func runFinished(_ runId: UInt64) { _ = state.withLock { $0.liveRuns.remove(runId) } }
+
+    public func isLive(_ runId: UInt64) -> Bool { state.withLock { $0.liveRuns.contains(runId) } }
+
+    private static func readReservedRunIds(_ directory: String) -> UInt64 {
+        let fd = open(directory + "/run-ids", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return 1 }
+        defer { Glibc.close(fd) }
+        var bytes = [UInt8](repeating: 0, count: 32)
+        let count = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress, 31) }
+        guard count > 0 else { return 1 }
+        return UInt64(String(decoding: bytes[0..<count], as: UTF8.self).split(separator: "\n").first ?? "") ?? 1
+    }
+
+    /// Writes the new bound through a temporary file and a rename, so a crash leaves the old
+    /// bound or the new one, never a torn number.
+    private func writeReservedRunIds(_ bound: UInt64) {
+        let path = options.directory + "/run-ids"
+        let fd = open(path + ".tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return }
+        let text = Array("\(bound)\n".utf8)
+        let failed = text.withUnsafeBytes { Files.writeAll(fd, $0.baseAddress!, $0.count) } != nil
+        if options.fsync != .never { _ = fsync(fd) }
+        Glibc.close(fd)
+        if !failed { rename(path + ".tmp", path) }
+    }
+
+    // MARK: Retention
+
+    /// A writer closed a segment: it now counts for retention.
+    func segmentClosed(path: String, runId: UInt64) {
+        guard let status = Files.status(path) else { return }
+        state.withLock { $0.closed.append(ClosedSegment(path: path, runId: runId, size: status.size, modified: status.modified)) }
+    }
+
+    /// Deletes closed segments, oldest first, while the history is over its size limit, and
+    /// those older than its age limit; `activeBytes` is what open segments hold. Directories
+    /// of runs left without segments go too. Called when the store opens and whenever a writer
+    /// closes a segment.
+    func applyRetention(activeBytes: Int) {
+        guard options.maxBytes > 0 || options.maxAgeNanoseconds > 0 else { return }
+        let now = rf_sys_realtime_ns()
+        let doomed: [ClosedSegment] = state.withLock { state in
+            state.closed.sort { $0.modified < $1.modified }
+            var total = UInt64(activeBytes) + state.closed.reduce(0) { $0 + UInt64($1.size) }
+            var count = 0
+            for segment in state.closed {
+                let tooOld = options.maxAgeNanoseconds > 0 && now - segment.modified > options.maxAgeNanoseconds
+                let overSize = options.maxBytes > 0 && total > options.maxBytes
+                guard tooOld || overSize else { break }
+                total -= UInt64(segment.size)
+                count += 1
+            }
+            defer { state.closed.removeFirst(count) }
+            return Array(state.closed.prefix(count))
+        }
+        for segment in doomed {
+            unlink(segment.path)
+            // Fails while the run still has segments, or is being written: then it stays.
+            if !isLive(segment.runId) { rmdir(runDirectory(segment.runId)) }
+        }
+        if !doomed.isEmpty && options.fsync != .never {
+            for runId in Set(doomed.map(\.runId)) { Files.syncDirectory(runDirectory(runId)) }
+            Files.syncDirectory(options.directory)
+        }
+    }
+}

@@ -1,0 +1,207 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CSystem
+
+/// Writes every root run's events into its durable history: the engine's own sink, so it runs
+/// on the sink thread, in seq order, holding producers at the log's bound if the disk is slow.
+///
+/// Records are copied into a buffer, sealed (checksum), and written with few large writes; the
+/// fsync policy decides when they are synced. A batch that fails to write is offered again by
+/// the dispatcher; its records are then written to a fresh segment (what the failed write left
+/// in the old one is a torn tail there, and readers skip records they have already seen).
+final class HistoryWriter: SinkTarget, @unchecked Sendable {
+    // @unchecked: everything mutable is used only on the sink thread, one call at a time.
+    private let store: HistoryStore
+    private var files: [UInt64: RunFile] = [:]
+    private var buffer: UnsafeMutableRawPointer
+    private var bufferCapacity = 256 << 10
+    private var used = 0
+
+    /// One run's open segment.
+    private final class RunFile {
+        let durable: DurableRun
+        var fd: Int32 = -1
+        var path = ""
+        /// Bytes in the segment file, written or in the buffer.
+        var size = 0
+        var segmentEvents = 0
+        /// The identity behind each source index seen so far (index 0: the run itself).
+        var identities: [RunIdentity?] = []
+        /// Which of them the current segment has declared.
+        var declared: [Bool] = []
+        /// The last write failed: the next record starts a new segment.
+        var damaged = false
+        var lastSeq: UInt64 = 0
+        var records: UInt64 = 0
+
+        init(durable: DurableRun) { self.durable = durable }
+    }
+
+    init(store: HistoryStore) {
+        self.store = store
+        buffer = .allocate(byteCount: bufferCapacity, alignment: 8)
+    }
+
+    deinit {
+        for file in files.values where file.fd >= 0 { Glibc.close(file.fd) }
+        buffer.deallocate()
+    }
+
+    func deliver(_ events: [EventView], from log: RunLog) -> String? {
+        guard let durable = log.durable, !durable.frozen else { return nil }
+        let file = files[durable.runId] ?? {
+            let created = RunFile(durable: durable)
+            files[durable.runId] = created
+            return created
+        }()
+        let before = (file.records, file.lastSeq)
+        let segmentBytes = store.options.segmentBytes
+        for event in events {
+            let record = event.record
+            let length = Int(record.load(fromByteOffset: EventRecord.lengthOffset, as: UInt32.self))
+            let source = Int(record.load(fromByteOffset: EventRecord.sourceOffset, as: UInt32.self))
+            let seq = event.seq
+            if file.fd < 0 || file.damaged || (file.segmentEvents > 0 && file.size + length > segmentBytes) {
+                if let failure = roll(file, firstSeq: seq) { return fail(file, failure, restoring: before) }
+            }
+            if source >= file.declared.count || !file.declared[source] {
+                if source >= file.identities.count {
+                    file.identities += [RunIdentity?](repeating: nil, count: source + 1 - file.identities.count)
+                    file.declared += [Bool](repeating: false, count: source + 1 - file.declared.count)
+                }
+                file.identities[source] = event.source
+                if let failure = declare(source, in: file) { return fail(file, failure, restoring: before) }
+            }
+            if used + length > bufferCapacity, let failure = flush(file) { return fail(file, failure, restoring: before) }
+            if length > bufferCapacity { grow(to: length) }
+            let copy = buffer + used
+            copy.copyMemory(from: record, byteCount: length)
+            HistoryFormat.seal(copy, length: length)
+            used += length
+            file.size += length
+            file.segmentEvents += 1
+            file.records += 1
+            file.lastSeq = seq
+        }
+        if let failure = flush(file) { return fail(file, failure, restoring: before) }
+        // Synced before it is published, so a reader of the counters never sees a written
+        // batch that the batch policy has not yet made durable.
+        if store.options.fsync == .batch { sync(file) }
+        file.durable.records.store(file.records, ordering: .relaxed)
+        file.durable.writtenSeq.store(file.lastSeq, ordering: .releasing)
+        return nil
+    }
+
+    /// The run's stream ended and all of it was delivered: sync (unless the policy is never),
+    /// close its segment, and let retention see it.
+    func runEnded(runId: UInt64) {
+        guard let file = files.removeValue(forKey: runId) else { return }
+        if store.options.fsync != .never { sync(file) }
+        close(file)
+        store.runFinished(runId)
+    }
+
+    private var activeBytes: Int { files.values.reduce(0) { $0 + $1.size } }
+
+    /// Puts back the state before the failed batch and records the failure; the dispatcher
+    /// offers the same batch again after its backoff.
+    private func fail(_ file: RunFile, _ failure: String, restoring before: (UInt64, UInt64)) -> String {
+        used = 0
+        file.damaged = true
+        (file.records, file.lastSeq) = before
+        file.durable.writeFailures.add(1, ordering: .relaxed)
+        file.durable.lastError.withLock { $0 = failure }
+        return failure
+    }
+
+    /// Closes the current segment (synced first unless the policy is never) and starts one
+    /// whose first event is `firstSeq`, with the identity records of every source so far.
+    private func roll(_ file: RunFile, firstSeq: UInt64) -> String? {
+        if let failure = flush(file) { return failure }
+        if file.fd >= 0 {
+            if store.options.fsync != .never { _ = fdatasync(file.fd) }
+            close(file)
+        }
+        let directory = store.runDirectory(file.durable.runId)
+        do throws(RillflowError) {
+            try Files.makeDirectory(directory)
+        } catch {
+            return error.message
+        }
+        var attempt = 0
+        var fd: Int32 = -1
+        var path = ""
+        while fd < 0 {
+            path = store.segmentPath(runId: file.durable.runId, firstSeq: firstSeq, attempt: attempt)
+            fd = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0o644)
+            if fd < 0 {
+                let code = rf_sys_errno()
+                guard code == EEXIST, attempt < 1000 else { return Files.failure("cannot create", path, errno: code).message }
+                attempt += 1
+            }
+        }
+        if store.options.fsync != .never {
+            Files.syncDirectory(directory)
+            if file.durable.segments.load(ordering: .relaxed) == 0 { Files.syncDirectory(store.options.directory) }
+        }
+        file.fd = fd
+        file.path = path
+        file.size = 0
+        file.segmentEvents = 0
+        file.damaged = false
+        file.durable.segments.add(1, ordering: .relaxed)
+        HistoryFormat.writeSegmentHeader(to: buffer + used, runId: file.durable.runId, firstSeq: firstSeq)
+        used += HistoryFormat.segmentHeaderSize
+        file.size += HistoryFormat.segmentHeaderSize
+        // Each segment declares every source known so far, so it can be read on its own.
+        for index in file.declared.indices { file.declared[index] = false }
+        for index in file.identities.indices where file.identities[index] != nil {
+            if let failure = declare(index, in: file) { return failure }
+        }
+        return nil
+    }
+
+    private func declare(_ source: Int, in file: RunFile) -> String? {
+        guard let identity = file.identities[source] else { return nil }
+        let length = HistoryFormat.identityRecordSize(identity)
+        if used + length > bufferCapacity, let failure = flush(file) { return failure }
+        if length > bufferCapacity { grow(to: length) }
+        _ = HistoryFormat.writeIdentityRecord(identity, source: UInt32(source), to: buffer + used)
+        HistoryFormat.seal(buffer + used, length: length)
+        used += length
+        file.size += length
+        file.declared[source] = true
+        return nil
+    }
+
+    private func flush(_ file: RunFile) -> String? {
+        guard used > 0 else { return nil }
+        defer { used = 0 }
+        guard file.fd >= 0 else { return "no segment is open" }
+        if let code = Files.writeAll(file.fd, buffer, used) { return Files.failure("cannot write", file.path, errno: code).message }
+        file.durable.bytes.add(UInt64(used), ordering: .relaxed)
+        return nil
+    }
+
+    private func sync(_ file: RunFile) {
+        guard file.fd >= 0, fdatasync(file.fd) == 0 else { return }
+        file.durable.syncedSeq.store(file.lastSeq, ordering: .releasing)
+    }
+
+    private func close(_ file: RunFile) {
+        guard file.fd >= 0 else { return }
+        Glibc.close(file.fd)
+        file.fd = -1
+        store.segmentClosed(path: file.path, runId: file.durable.runId)
+        store.applyRetention(activeBytes: activeBytes)
+    }
+
+    private func grow(to length: Int) {
+        let bigger = UnsafeMutableRawPointer.allocate(byteCount: length, alignment: 8)
+        bigger.copyMemory(from: buffer, byteCount: used)
+        buffer.deallocate()
+        buffer = bigger
+        bufferCapacity = length
+    }
+}
