@@ -32,6 +32,7 @@ def test_a_later_engine_reopens_a_run_and_reads_it_from_any_seq(tmp_path):
     with rillflow.Engine(history_dir=str(tmp_path)) as engine:
         reopened = engine.open_run(run_id)
         assert reopened.status == "completed"
+        assert reopened.result(timeout=10)["result"] == "done"
         info = reopened.history
         assert info["records"] == info["last_seq"] == 3004 and info["segments"] > 1
         assert info["corrupt_records"] == 0 and info["torn_bytes"] == 0

@@ -12,6 +12,10 @@
  *   c.futex_wake.p50_us              the reference for c.latency: a bare futex wake, same pacing
  *   c.sink.eps                       events/s reaching a no-op C sink while a subscriber also
  *                                    reads the run (the c.burst16 workload)
+ *   c.history.eps                    events/s written to the durable history (fsync at run end):
+ *                                    from the first emit until the engine's release returns,
+ *                                    which waits for the history writer to take everything
+ *   c.burst16_history.eps            the c.burst16 workload on an engine with a durable history
  * Usage: bench_stream [scale [figure-prefix]] (scale 1.0 = default sizes; a prefix such as
  * "c.burst16" runs only the matching figures, for profiling). */
 #define _GNU_SOURCE
@@ -74,6 +78,71 @@ static double burst_events_per_second(rf_engine *engine, size_t payload, int pro
     rf_subscription_release(subscription);
     rf_run_release(run);
     return (double)received / ((double)elapsed / 1e9);
+}
+
+/* ---- the durable history: engines that write one into a scratch directory ---- */
+
+static char history_dir[256];
+
+static rf_engine *history_engine(void) {
+    const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    snprintf(history_dir, sizeof history_dir, "%s/rillflow-bench-XXXXXX", base);
+    if (mkdtemp(history_dir) == NULL) {
+        perror("mkdtemp");
+        exit(1);
+    }
+    rf_engine_options options;
+    rf_engine_options_init_v2(&options, sizeof options);
+    options.history_dir = history_dir;
+    options.history_fsync = RF_HISTORY_FSYNC_RUN_END;
+    rf_engine *engine = NULL;
+    must(rf_engine_create(&options, &engine), "history engine");
+    return engine;
+}
+
+static void remove_history(void) {
+    char command[320];
+    snprintf(command, sizeof command, "rm -rf '%s'", history_dir);
+    if (system(command) != 0) fprintf(stderr, "could not remove %s\n", history_dir);
+}
+
+/* c.history.eps: one producer emits 16-byte tokens, nobody subscribes; the clock stops when
+ * the engine's release has drained the history writer (the run's end synced its files). */
+static double history_events_per_second(long total) {
+    rf_engine *engine = history_engine();
+    rf_run *run = NULL;
+    must(rf_run_create_manual(engine, "bench", NULL, &run), "run");
+    must(rf_run_start(run, NULL, 0), "start");
+    char payload[16];
+    memset(payload, 'x', sizeof payload);
+    rf_emit e = {.struct_size = sizeof e, .kind = RF_EVENT_TOKEN, .step_name = "s", .data = payload, .data_len = 16};
+    int64_t start = now_ns();
+    for (long i = 0; i < total; i++) {
+        e.token_index = (uint64_t)i;
+        must(rf_run_emit(run, &e, NULL), "emit");
+    }
+    must(rf_run_end(run, RF_EVENT_RUN_COMPLETED, NULL, 0), "end");
+    must(rf_engine_release(engine), "release");  /* drains the sinks, the history writer among them */
+    int64_t elapsed = now_ns() - start;
+    rf_history_info info = {.struct_size = sizeof info};
+    must(rf_run_get_history_info(run, &info), "history info");
+    if (info.records != (uint64_t)total + 2 || info.synced_seq != info.last_seq) {
+        fprintf(stderr, "history has %llu of %ld events (synced to %llu)\n", (unsigned long long)info.records, total + 2,
+                (unsigned long long)info.synced_seq);
+        exit(1);
+    }
+    rf_run_release(run);
+    remove_history();
+    return (double)(total + 2) / ((double)elapsed / 1e9);
+}
+
+/* c.burst16_history.eps: c.burst16 on an engine that also writes every event to disk. */
+static double burst_history_events_per_second(long total) {
+    rf_engine *engine = history_engine();
+    double rate = burst_events_per_second(engine, 16, 1, total);
+    rf_engine_release(engine);
+    remove_history();
+    return rate;
 }
 
 /* ---- sinks: a no-op C sink takes every event while a subscriber also reads them ---- */
@@ -424,6 +493,8 @@ int main(int argc, char **argv) {
 #endif
     if (wanted("c.stall")) stall_figures(engine);
     if (wanted("c.sink")) printf("c.sink.eps %.0f events/s\n", sink_events_per_second(burst));
+    if (wanted("c.history")) printf("c.history.eps %.0f events/s\n", history_events_per_second(burst));
+    if (wanted("c.burst16_history")) printf("c.burst16_history.eps %.0f events/s\n", burst_history_events_per_second(burst));
     rf_engine_release(engine);
     return 0;
 }

@@ -81,7 +81,8 @@ class Engine:
 
     def open_run(self, run_id: int) -> "Run":
         """Opens a finished run from the durable history (this process's or an earlier one's):
-        its status, result and every event it recorded, e.g. `run.events(from_seq=1)`.
+        its `status`, every event it recorded (`run.events(from_seq=1)`), and as `result()` its
+        terminal event's data (for a workflow run {"result": ..., "usage": ...}).
         Raises NotFound if the history has no such run, InvalidState without a history."""
         from .run import Run
         handle = c.handle()

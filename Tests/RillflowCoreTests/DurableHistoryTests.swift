@@ -1,0 +1,130 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CSystem
+import Testing
+import TestSupport
+@testable import RillflowCore
+
+/// The durable history in the core: the record format and its checks, and replays from disk
+/// racing the writer and several producers (run under ThreadSanitizer by scripts/test).
+@Suite struct DurableHistoryTests {
+    static func scratchDirectory() -> String {
+        var template = Array("/tmp/rillflow-swift-history-XXXXXX".utf8CString)
+        return template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+    }
+
+    static func removeTree(_ path: String) {
+        for name in Files.list(path) ?? [] {
+            let child = path + "/" + name
+            if Files.isDirectory(child) { removeTree(child) } else { unlink(child) }
+        }
+        rmdir(path)
+    }
+
+    static func engine(_ directory: String, segmentBytes: Int = 64 << 10) throws -> Engine {
+        let configuration = try EngineConfiguration(workerThreads: 1, logCapacity: 64 << 10, maxEventBytes: 4096,
+                                                    historyBytes: 64 << 10)
+        return try Engine(configuration: configuration,
+                          history: HistoryOptions(directory: directory, fsync: .never, segmentBytes: segmentBytes))
+    }
+
+    @Test func crc32cIsTheCastagnoliChecksum() {
+        let check = Array("123456789".utf8)
+        #expect(check.withUnsafeBytes { rf_sys_crc32c($0.baseAddress, $0.count) } == 0xE306_9283)
+        #expect(rf_sys_crc32c_table_update(0xFFFF_FFFF, check, check.count) ^ 0xFFFF_FFFF == 0xE306_9283)
+        let zeros = [UInt8](repeating: 0, count: 32)
+        #expect(zeros.withUnsafeBytes { rf_sys_crc32c($0.baseAddress, $0.count) } == 0x8A91_36AA)
+    }
+
+    @Test func recordChecksRejectEveryKindOfDamage() {
+        let record = UnsafeMutableRawPointer.allocate(byteCount: 256, alignment: 8)
+        defer { record.deallocate() }
+        let draft = EventDraft(kind: .custom)
+        let length = draft.recordSize
+        draft.write(to: record, size: length, seq: 9, timestamp: 1)
+        HistoryFormat.seal(record, length: length)
+        #expect(HistoryFormat.check(record, available: length) == .valid(length))
+        #expect(HistoryFormat.check(record, available: length - 8) == .incomplete)
+        #expect(HistoryFormat.check(record, available: 8) == .incomplete)
+        for offset in [0, 4, 12, 16, 40, length - 1] {
+            (record + offset).storeBytes(of: (record + offset).load(as: UInt8.self) ^ 0x10, as: UInt8.self)
+            if case .valid = HistoryFormat.check(record, available: length) { Issue.record("a flip at \(offset) went unnoticed") }
+            (record + offset).storeBytes(of: (record + offset).load(as: UInt8.self) ^ 0x10, as: UInt8.self)
+        }
+        record.storeBytes(of: UInt32(12), toByteOffset: EventRecord.lengthOffset, as: UInt32.self)
+        #expect(HistoryFormat.check(record, available: length) == .corrupt("impossible record length 12"))
+    }
+
+    /// Four producers emit while readers start from seq 1 at different moments; each reads
+    /// the early events from disk and hands over to memory without a gap or a duplicate, and
+    /// keeps every producer's order.
+    @Test func replaysFromDiskRaceProducersAndTheWriter() throws {
+        let directory = Self.scratchDirectory()
+        defer { Self.removeTree(directory) }
+        let engine = try Self.engine(directory)
+        let run = LogTest.startedRun(engine)
+        let producers = 4, perProducer = 4000
+        let results = Lock<[[LogTest.Seen]]>(Array(repeating: [], count: 3))
+        let thousands = Lock(0)  // producer 0's progress, in thousands of events
+        var readers: [TestThread] = []
+        let producing = (0..<producers).map { producer in
+            TestThread {
+                for index in 0..<perProducer {
+                    _ = try? LogTest.emit(run, producer: producer, index: index)
+                    if producer == 0 && index % 1000 == 999 && index < 3000 {
+                        thousands.withLock { $0 += 1 }
+                    }
+                }
+            }
+        }
+        // Readers join while the run is live, once early events have certainly left memory.
+        for reader in 0..<3 {
+            while thousands.withLock({ $0 }) < reader + 1 { sched_yield() }
+            let subscription = try Subscription(log: run.log, options: SubscriptionOptions(mode: .custom, startSeq: 1))
+            readers.append(TestThread {
+                let seen = LogTest.drain(subscription, batch: reader == 1 ? 1 : 200)
+                results.withLock { $0[reader] = seen }
+            })
+        }
+        for thread in producing { thread.join() }
+        try run.end(.runCompleted, data: UnsafeRawBufferPointer(start: nil, count: 0))
+        for thread in readers { thread.join() }
+        let total = producers * perProducer + 2
+        for seen in results.withLock({ $0 }) {
+            #expect(seen.count == total)
+            #expect(seen.map(\.seq) == Array(1...UInt64(total)))
+            for producer in 0..<producers {
+                let mine = seen.filter { $0.kind == .custom && $0.data.hasPrefix("\(producer):") }.map(\.data)
+                #expect(mine == (0..<perProducer).map { "\(producer):\($0)" })
+            }
+        }
+        engine.close()
+        let info = run.log.durable!.info
+        #expect(info.records == UInt64(total) && info.lastSeq == UInt64(total) && info.segments > 4)
+    }
+
+    /// What a writer leaves is what a later engine reads back, identity records included.
+    @Test func aReopenedRunReadsBackItsIdentityAndEvents() throws {
+        let directory = Self.scratchDirectory()
+        defer { Self.removeTree(directory) }
+        var runId: UInt64 = 0
+        do {
+            let engine = try Self.engine(directory)
+            let run = Run(engine: engine, workflowName: "named")
+            try run.start(inputBytes: 0)
+            for index in 0..<100 { try LogTest.emit(run, producer: 0, index: index) }
+            try run.end(.runFailed, data: UnsafeRawBufferPointer(start: nil, count: 0))
+            runId = run.id
+            engine.close()
+        }
+        let engine = try Self.engine(directory)
+        let reopened = try engine.openRun(id: runId)
+        #expect(reopened.status == .failed && reopened.identity.workflowName == "named")
+        let seen = LogTest.drain(try Subscription(log: reopened.log, options: SubscriptionOptions(startSeq: 50)))
+        #expect(seen.map(\.seq) == Array(50...102))
+        #expect(seen.allSatisfy { $0.runId == runId && $0.workflow == "named" })
+        #expect(throws: RillflowError.self) { try engine.openRun(id: runId + 1) }
+        engine.close()
+    }
+}
