@@ -97,9 +97,17 @@ public struct EventDraft {
 }
 
 /// A read-only view of one record: valid while the memory it points into is held.
+///
+/// `source` is not retained: the identity belongs to the log (or history reader) the view
+/// came from, which outlives the view, so copying views costs no reference counting.
 public struct EventView {
     public let record: UnsafeRawPointer
-    public let source: RunIdentity
+    public unowned(unsafe) let source: RunIdentity
+
+    public init(record: UnsafeRawPointer, source: RunIdentity) {
+        self.record = record
+        self.source = source
+    }
 
     @inline(__always) func field<T>(_ offset: Int, _ type: T.Type) -> T { record.load(fromByteOffset: offset, as: T.self) }
 

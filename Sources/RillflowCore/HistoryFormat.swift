@@ -120,7 +120,7 @@ enum HistoryFormat {
 
     /// The source index and identity an identity record declares.
     static func readIdentityRecord(_ record: UnsafeRawPointer) -> (UInt32, RunIdentity)? {
-        let view = EventView(record: record, source: RunIdentity(runId: 0, workflowName: ""))
+        let view = EventView(record: record, source: .unknown)
         guard view.dataLength >= 24 else { return nil }
         let data = UnsafeRawPointer(view.data)
         let name = UnsafeRawBufferPointer(start: data + 24, count: view.dataLength - 24)

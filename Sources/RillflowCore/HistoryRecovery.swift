@@ -16,7 +16,7 @@ struct RecoveredRun {
         while true {
             do throws(RillflowError) {
                 guard let record = try reader.next(first: true) else { break }
-                let view = EventView(record: record, source: RunIdentity(runId: runId, workflowName: ""))
+                let view = EventView(record: record, source: .unknown)
                 if info.records == 0 { info.firstSeq = view.seq }
                 info.records += 1
                 info.lastSeq = view.seq

@@ -12,6 +12,9 @@ public final class RunIdentity: Sendable {
     public var workflowNameCString: UnsafePointer<CChar> { UnsafePointer(nameStorage) }
     private nonisolated(unsafe) let nameStorage: UnsafeMutablePointer<CChar>
 
+    /// Stands in where a record is read before its run is known; never freed.
+    static let unknown = RunIdentity(runId: 0, workflowName: "")
+
     public init(runId: UInt64, parentRunId: UInt64 = 0, rootRunId: UInt64 = 0, workflowName: String) {
         self.runId = runId
         self.parentRunId = parentRunId

@@ -90,6 +90,12 @@ final class SinkDispatcher: @unchecked Sendable {
     private var drainsCompleted = 0
     private var removalRequests = 0
     private var removalsDone = 0
+    /// Events delivered in the current pass (the dispatcher's thread only).
+    private var deliveredInPass = 0
+    /// While events stream in, the dispatcher waits this long between passes: batches grow and
+    /// producers wake it far less often (each wake is a syscall on their side and a context
+    /// switch). The first event after a quiet spell is still delivered at once.
+    static let streamingPauseNanoseconds = 100_000
 
     init() throws(RillflowError) {
         epoll = epoll_create1(Int32(EPOLL_CLOEXEC))
@@ -244,12 +250,17 @@ final class SinkDispatcher: @unchecked Sendable {
             let visit = drainPending ? Set(attachments.keys)
                 : ready.union(attachments.filter { $0.value.pending != nil && $0.value.retryAt <= due }.keys)
             var quiet = true
+            deliveredInPass = 0
             for token in visit { if !service(token) { quiet = false } }
             if drainPending && quiet {
                 monitor.lock()
                 drainsCompleted = max(drainsCompleted, drainRequest)
                 monitor.broadcast()
                 monitor.unlock()
+            }
+            if deliveredInPass > 0 && !drainPending {
+                var pause = timespec(tv_sec: 0, tv_nsec: Self.streamingPauseNanoseconds)
+                nanosleep(&pause, nil)
             }
         }
         for token in Array(attachments.keys) { close(token) }
@@ -331,6 +342,7 @@ final class SinkDispatcher: @unchecked Sendable {
                 return false
             }
             sink.stats.withLock { $0.delivered += UInt64(batch.count) }
+            deliveredInPass += batch.count
             attachment.pending = nil
             attachment.failures = 0
         }

@@ -14,7 +14,8 @@ check() { if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); ech
 
 check test -L "$libdir/librillflow.so"
 check test -L "$libdir/librillflow.so.1"
-check test "$(readlink "$libdir/librillflow.so.1")" = "librillflow.so.1.1.0"
+version=$(sed -n 's/^#define RF_VERSION_STRING "\(.*\)"$/\1/p' "$prefix/include/rillflow.h")
+check test "$(readlink "$libdir/librillflow.so.1")" = "librillflow.so.$version"
 check test -f "$prefix/include/rillflow.h"
 check test -z "$(nm -D --defined-only "$libdir/librillflow.so.1" | awk '$2 != "A" && $3 !~ /^rf_/')"
 
