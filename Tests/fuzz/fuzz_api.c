@@ -2,14 +2,21 @@
  * (create and release engines, workflows, runs, subscriptions and sinks in any order; emit payloads of
  * any size; random option structs and struct sizes; stale, foreign and NULL handles). Every
  * call must return RF_OK or a documented RF_E_* status, nothing may crash or hang (every wait
- * is bounded), and every object is released at the end of each input so leaks show.
+ * is bounded), and every object is released at the end of each input so leaks show. Some
+ * engines keep a durable history in a scratch directory of the input's own (removed at its
+ * end), and some inputs forge segment files there, which reopening and reading must reject
+ * record by record without reading outside them.
  *
  *   scripts/fuzz [seconds]     builds this with -fsanitize=fuzzer,address,undefined and runs it
  */
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include "rillflow.h"
 
 enum { SLOTS = 4 };
@@ -24,7 +31,7 @@ static uint32_t u32(input *in) { return (uint32_t)byte(in) | (uint32_t)byte(in) 
 
 /* Every status a call may return is RF_OK or one of the documented codes. */
 static rf_status expect(rf_status status) {
-    if (status > 0 || status < RF_E_CANCELLED) {
+    if (status > 0 || status < RF_E_CORRUPT) {
         fprintf(stderr, "undocumented status %d (%s)\n", status, rf_last_error());
         abort();
     }
@@ -88,6 +95,31 @@ typedef struct world {
     uint8_t engine_live[SLOTS], workflow_live[SLOTS], run_live[SLOTS], subscription_live[SLOTS];
 } world;
 
+/* The durable history directory the history engines of one input share, made on first use. */
+static char history_path[256];
+
+static const char *history_directory(void) {
+    if (history_path[0] == 0) {
+        snprintf(history_path, sizeof history_path, "%s/rillflow-fuzz-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+        if (mkdtemp(history_path) == NULL) abort();
+    }
+    return history_path;
+}
+
+static void remove_tree(const char *path) {
+    DIR *directory = opendir(path);
+    struct dirent *entry;
+    while (directory && (entry = readdir(directory)) != NULL) {
+        if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0) continue;
+        char child[512];
+        snprintf(child, sizeof child, "%s/%s", path, entry->d_name);
+        struct stat info;
+        if (lstat(child, &info) == 0 && S_ISDIR(info.st_mode)) remove_tree(child); else unlink(child);
+    }
+    if (directory) closedir(directory);
+    rmdir(path);
+}
+
 static void create_engine(world *w, input *in, int slot) {
     rf_engine_options options;
     rf_engine_options_init_v2(&options, sizeof options);
@@ -98,6 +130,14 @@ static void create_engine(world *w, input *in, int slot) {
     options.history_bytes = byte(in) % 2 ? 0 : (uint64_t)u32(in) % 200000;
     options.emit_timeout_ms = 1 + byte(in) % 20;  /* bounded: a full log never hangs the fuzzer */
     options.sink_drain_timeout_ms = 1 + byte(in) % 20;  /* so is releasing an engine whose sink fails */
+    if (byte(in) % 3 == 0) {
+        options.history_dir = history_directory();
+        uint8_t fsync_choice = byte(in);  /* mostly never: syncing would slow the fuzzer 10x */
+        options.history_fsync = fsync_choice % 16 == 0 ? fsync_choice / 16 % 4 : RF_HISTORY_FSYNC_NEVER;  /* 3 is invalid */
+        options.history_flags = byte(in) % 5 == 0 ? RF_HISTORY_READ_ONLY : 0;
+        options.history_segment_bytes = byte(in) % 2 ? 65536 : 0;
+        options.history_max_bytes = 64 << 10;  /* the scratch directory stays small */
+    }
     if (w->engine_live[slot]) return;
     if (expect(rf_engine_create(&options, &w->engines[slot])) == RF_OK) w->engine_live[slot] = 1;
 }
@@ -222,13 +262,49 @@ static void read_some(world *w, input *in) {
     }
 }
 
+/* Writes a segment file of the input's bytes for a forged run id (after a valid header, or
+ * not), then opens that run and reads it whole. */
+static void forge_and_read(world *w, input *in, int slot) {
+    uint64_t id = 1000000000000ull + byte(in) % 4;
+    char path[512];
+    snprintf(path, sizeof path, "%s/run-%020" PRIu64, history_directory(), id);
+    mkdir(path, 0755);
+    snprintf(path + strlen(path), sizeof path - strlen(path), "/%020" PRIu64 ".rfh", (uint64_t)1 + byte(in) % 2);
+    FILE *file = fopen(path, "wb");
+    if (file == NULL) return;
+    size_t length = in->at < in->size ? (in->size - in->at) / 2 : 0;
+    fwrite(in->data + in->at, 1, length, file);
+    in->at += length;
+    fclose(file);
+    if (w->run_live[slot] || !w->engine_live[slot]) return;
+    if (expect(rf_engine_open_run(w->engines[slot], id, &w->runs[slot])) != RF_OK) return;
+    w->run_live[slot] = 1;
+    rf_history_info info = {.struct_size = struct_size(in, sizeof info)};
+    expect(rf_run_get_history_info(w->runs[slot], &info));
+    rf_subscription_options options;
+    rf_subscription_options_init(&options);
+    options.start_seq = 1 + byte(in) % 3;
+    rf_subscription *subscription = NULL;
+    if (expect(rf_subscription_create(w->runs[slot], &options, &subscription)) != RF_OK) return;
+    rf_event event = {.struct_size = sizeof event};
+    char json[256];
+    size_t json_length;
+    for (int i = 0; i < 10000; i++) {
+        rf_status status = expect(rf_subscription_read(subscription, &event, 0));
+        if (status == RF_OK) expect(rf_event_to_json(&event, json, sizeof json, &json_length));
+        else if (status != RF_E_CORRUPT) break;
+    }
+    expect(rf_subscription_release(subscription));
+}
+
 static void control_run(world *w, input *in) {
     rf_run *run = w->runs[byte(in) % SLOTS];
     rf_run_status status = 0;
     const void *data;
     uint32_t length;
     rf_token_usage usage = {.struct_size = sizeof usage};
-    switch (byte(in) % 8) {
+    rf_history_info info = {.struct_size = sizeof info};
+    switch (byte(in) % 10) {
     case 0: expect(rf_run_start(run, "\"x\"", 3)); break;
     case 1: expect(rf_run_end(run, byte(in) % 17, "{}", 2)); break;
     case 2: expect(rf_run_cancel(run, byte(in) % 2 ? NULL : "fuzz")); break;
@@ -236,6 +312,7 @@ static void control_run(world *w, input *in) {
     case 4: expect(rf_run_get_result(run, &data, &length)); break;
     case 5: expect(rf_run_get_usage(run, &usage)); break;
     case 6: expect(rf_run_resume(run, "1", 1)); break;
+    case 7: expect(rf_run_get_history_info(run, &info)); break;
     default: expect(rf_run_get_status(run, &status)); break;
     }
 }
@@ -312,8 +389,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             break;
         }
         case 11:
-            if (byte(&in) % 2) { sink_op(&w, &in, slot); break; }
-            rf_status_describe((rf_status)(int8_t)byte(&in));
+            switch (byte(&in) % 4) {
+            case 0: sink_op(&w, &in, slot); break;
+            case 1:  /* reopen a run of the history by a small id: written by an earlier input, or not */
+                if (!w.run_live[slot] && expect(rf_engine_open_run(w.engines[byte(&in) % SLOTS], 1 + byte(&in) % 64, &w.runs[slot])) == RF_OK)
+                    w.run_live[slot] = 1;
+                break;
+            case 2: forge_and_read(&w, &in, slot); break;
+            default: rf_status_describe((rf_status)(int8_t)byte(&in)); break;
+            }
             break;
         }
     }
@@ -323,6 +407,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (w.run_live[i]) expect(rf_run_release(w.runs[i]));
         if (w.workflow_live[i]) expect(rf_workflow_release(w.workflows[i]));
         if (w.engine_live[i]) expect(rf_engine_release(w.engines[i]));
+    }
+    if (history_path[0] != 0) {
+        remove_tree(history_path);
+        history_path[0] = 0;
     }
     return 0;
 }
