@@ -4,8 +4,11 @@
  * Every reported record must be there, intact, in order, with its data; nothing damaged may
  * be returned; a torn tail may be cut. Repeated with every fsync policy and many kill points.
  *
- *   test_history_crash [rounds]          the test (default 18 rounds)
- *   test_history_crash child DIR POLICY  the writing child (started by the test itself) */
+ * First, a child that finishes its run and exits normally: the parent reopens it complete.
+ *
+ *   test_history_crash [rounds]             the test (default 18 rounds)
+ *   test_history_crash child DIR POLICY     the writing child (started by the test itself)
+ *   test_history_crash complete DIR POLICY  a child that writes 5000 events, ends and exits */
 #include "history_helpers.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -36,6 +39,13 @@ static int run_child(const char *dir, uint32_t policy) {
     }
 }
 
+static int run_complete_child(const char *dir, uint32_t policy) {
+    rf_engine *engine = history_engine_with(dir, 64 << 10, 64 << 10, 64 << 10, policy, 0, 0, 0);
+    uint64_t id = write_completed_run(engine, 5000);
+    rf_engine_release(engine);  /* drains the history writer */
+    return write(1, &id, sizeof id) == sizeof id ? 0 : 2;
+}
+
 static int64_t now_ms(void) {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
@@ -59,6 +69,51 @@ static uint64_t read_reports(int fd, uint64_t newest, int for_ms, int until_firs
 }
 
 static const char *self_path;
+
+static void completed_in_another_process(void) {
+    char *dir = scratch_directory("finished");
+    int reports[2];
+    if (pipe(reports) != 0) exit(2);
+    pid_t child = fork();
+    if (child == 0) {
+        dup2(reports[1], 1);
+        close(reports[0]);
+        execl(self_path, self_path, "complete", dir, "0", (char *)NULL);
+        _exit(127);
+    }
+    close(reports[1]);
+    uint64_t id = 0;
+    CHECK(read(reports[0], &id, sizeof id) == sizeof id);
+    close(reports[0]);
+    int status = 0;
+    waitpid(child, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    rf_engine *engine = history_engine(dir);
+    rf_run *run = NULL;
+    CHECK_STATUS(rf_engine_open_run(engine, id, &run), RF_OK);
+    if (run != NULL) {
+        rf_run_status run_status = 0;
+        rf_run_get_status(run, &run_status);
+        CHECK(run_status == RF_RUN_COMPLETED);
+        rf_history_info info = history_info(run);
+        CHECK(info.records == 5000 && info.last_seq == 5000 && info.corrupt_records == 0 && info.torn_bytes == 0);
+        rf_subscription_options options;
+        rf_subscription_options_init(&options);
+        options.start_seq = 4321;
+        rf_subscription *subscription = NULL;
+        CHECK_STATUS(rf_subscription_create(run, &options, &subscription), RF_OK);
+        stream_check seen = read_and_check(subscription, 4321);
+        CHECK(seen.count == 5000 - 4320 && seen.bad_seq == 0 && seen.bad_data == 0 && seen.last_kind == RF_EVENT_RUN_COMPLETED);
+        rf_subscription_release(subscription);
+        rf_run_release(run);
+    }
+    /* The new engine's runs get ids above the other process's. */
+    uint64_t next = write_completed_run(engine, 3);
+    CHECK(next > id);
+    rf_engine_release(engine);
+    remove_tree(dir);
+    free(dir);
+}
 
 static void crash_round(int round, uint32_t policy) {
     char *dir = scratch_directory("crash");
@@ -122,7 +177,9 @@ static void crash_round(int round, uint32_t policy) {
 
 int main(int argc, char **argv) {
     if (argc == 4 && strcmp(argv[1], "child") == 0) return run_child(argv[2], (uint32_t)atoi(argv[3]));
+    if (argc == 4 && strcmp(argv[1], "complete") == 0) return run_complete_child(argv[2], (uint32_t)atoi(argv[3]));
     self_path = "/proc/self/exe";
+    completed_in_another_process();
     int rounds = argc > 1 ? atoi(argv[1]) : 18;
     srand((unsigned)getpid());
     uint32_t policies[3] = {RF_HISTORY_FSYNC_NEVER, RF_HISTORY_FSYNC_BATCH, RF_HISTORY_FSYNC_RUN_END};
