@@ -95,7 +95,9 @@ final class SinkDispatcher: @unchecked Sendable {
     /// While events stream in, the dispatcher waits this long between passes: batches grow and
     /// producers wake it far less often (each wake is a syscall on their side and a context
     /// switch). The first event after a quiet spell is still delivered at once.
-    static let streamingPauseNanoseconds = 100_000
+    static let streamingPauseNanoseconds = 250_000
+    /// Events per delivery at most (each batch is one call, and one write for the history).
+    static let batchLimit = 1024
 
     init() throws(RillflowError) {
         epoll = epoll_create1(Int32(EPOLL_CLOEXEC))
@@ -305,8 +307,9 @@ final class SinkDispatcher: @unchecked Sendable {
         for _ in 0..<16 {  // a bounded share per visit, so one busy run cannot starve the others
             if attachment.pending == nil {
                 var batch: [EventView] = []
+                batch.reserveCapacity(Self.batchLimit)
                 do throws(RillflowError) {
-                    _ = try attachment.subscription.read(limit: 256, timeoutMilliseconds: 0) { view in
+                    _ = try attachment.subscription.read(limit: Self.batchLimit, timeoutMilliseconds: 0) { view in
                         batch.append(view)
                         return true
                     }
