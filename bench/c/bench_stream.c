@@ -80,6 +80,18 @@ static double burst_events_per_second(rf_engine *engine, size_t payload, int pro
     return (double)received / ((double)elapsed / 1e9);
 }
 
+/* Emits `total` 16-byte token deltas from the calling thread, then completes the run. */
+static void emit_tokens_and_end(rf_run *run, long total) {
+    char payload[16];
+    memset(payload, 'x', sizeof payload);
+    rf_emit e = {.struct_size = sizeof e, .kind = RF_EVENT_TOKEN, .step_name = "s", .data = payload, .data_len = 16};
+    for (long i = 0; i < total; i++) {
+        e.token_index = (uint64_t)i;
+        must(rf_run_emit(run, &e, NULL), "emit");
+    }
+    must(rf_run_end(run, RF_EVENT_RUN_COMPLETED, NULL, 0), "end");
+}
+
 /* ---- the durable history: engines that write one into a scratch directory ---- */
 
 static char history_dir[256];
@@ -113,15 +125,8 @@ static double history_events_per_second(long total) {
     rf_run *run = NULL;
     must(rf_run_create_manual(engine, "bench", NULL, &run), "run");
     must(rf_run_start(run, NULL, 0), "start");
-    char payload[16];
-    memset(payload, 'x', sizeof payload);
-    rf_emit e = {.struct_size = sizeof e, .kind = RF_EVENT_TOKEN, .step_name = "s", .data = payload, .data_len = 16};
     int64_t start = now_ns();
-    for (long i = 0; i < total; i++) {
-        e.token_index = (uint64_t)i;
-        must(rf_run_emit(run, &e, NULL), "emit");
-    }
-    must(rf_run_end(run, RF_EVENT_RUN_COMPLETED, NULL, 0), "end");
+    emit_tokens_and_end(run, total);
     must(rf_engine_release(engine), "release");  /* drains the sinks, the history writer among them */
     int64_t elapsed = now_ns() - start;
     rf_history_info info = {.struct_size = sizeof info};
@@ -184,15 +189,8 @@ static double sink_events_per_second(long total) {
     struct drain_args d = {subscription};
     pthread_t reader;
     pthread_create(&reader, NULL, drain_subscription, &d);
-    char payload[16];
-    memset(payload, 'x', sizeof payload);
-    rf_emit e = {.struct_size = sizeof e, .kind = RF_EVENT_TOKEN, .step_name = "s", .data = payload, .data_len = 16};
     int64_t start = now_ns();
-    for (long i = 0; i < total; i++) {
-        e.token_index = (uint64_t)i;
-        must(rf_run_emit(run, &e, NULL), "emit");
-    }
-    must(rf_run_end(run, RF_EVENT_RUN_COMPLETED, NULL, 0), "end");
+    emit_tokens_and_end(run, total);
     must(rf_sink_release(sink, -1), "sink release");  /* returns once the sink has every event */
     int64_t elapsed = now_ns() - start;
     pthread_join(reader, NULL);
