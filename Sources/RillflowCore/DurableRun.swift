@@ -63,7 +63,7 @@ public final class DurableRun: Sendable {
         info.writeFailures = writeFailures.load(ordering: .relaxed)
         info.lastError = lastError.withLock { $0 }
         // Retention may have deleted the oldest segments: the first seq is the first file's.
-        if info.lastSeq > 0, let first = store.segments(ofRun: runId)?.first { info.firstSeq = max(first.firstSeq, 1) }
+        if info.lastSeq > 0, let first = store.segments(ofRun: runId)?.first { info.firstSeq = first.firstSeq }
         return info
     }
 }

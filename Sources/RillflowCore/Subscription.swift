@@ -236,7 +236,7 @@ public final class Subscription: EventWaiter, @unchecked Sendable {
     private func view(_ record: UnsafeRawPointer) -> EventView {
         let index = record.load(fromByteOffset: EventRecord.sourceOffset, as: UInt32.self)
         // A reopened run's log knows no sub-workflows: their identities come from the disk.
-        if let disk, source == .disk { return EventView(record: record, source: disk.identity(index, fallback: log.identity)) }
+        if source == .disk, let disk { return EventView(record: record, source: disk.identity(index, fallback: log.identity)) }
         return EventView(record: record, source: log.source(at: index))
     }
 

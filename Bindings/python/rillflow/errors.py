@@ -42,7 +42,8 @@ class Cancelled(RillflowError):
 
 
 class CorruptHistory(RillflowError):
-    """Bytes of the durable history are damaged (RF_E_CORRUPT); the next read goes on after them."""
+    """Bytes of the durable history are damaged (RF_E_CORRUPT). The message names the file,
+    offset and seq; a stream raising it is closed, so open a new one from a later seq to read on."""
 
 
 class SystemFailure(RillflowError, OSError):
