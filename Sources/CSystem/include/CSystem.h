@@ -60,6 +60,55 @@ static inline uint64_t rf_sys_rdtsc(void) {
     return 0;
 #endif
 }
+/* A hint to the CPU that this thread is spinning on memory another thread will change. */
+static inline void rf_sys_cpu_relax(void) {
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/* Copies `length` bytes between buffers that do not overlap. Event names and token deltas are
+ * mostly a few dozen bytes: those are copied with a handful of (overlapping) word moves instead
+ * of a call into libc; longer ones go to memcpy. */
+__attribute__((always_inline)) static inline void rf_sys_copy(void *destination, const void *source, size_t length) {
+    unsigned char *d = (unsigned char *)destination;
+    const unsigned char *s = (const unsigned char *)source;
+    if (length > 32) {
+        memcpy(d, s, length);
+    } else if (length >= 16) {
+        unsigned char head[16], tail[16];
+        memcpy(head, s, 16);
+        memcpy(tail, s + length - 16, 16);
+        memcpy(d, head, 16);
+        memcpy(d + length - 16, tail, 16);
+    } else if (length >= 8) {
+        uint64_t head, tail;
+        memcpy(&head, s, 8);
+        memcpy(&tail, s + length - 8, 8);
+        memcpy(d, &head, 8);
+        memcpy(d + length - 8, &tail, 8);
+    } else if (length >= 4) {
+        uint32_t head, tail;
+        memcpy(&head, s, 4);
+        memcpy(&tail, s + length - 4, 4);
+        memcpy(d, &head, 4);
+        memcpy(d + length - 4, &tail, 4);
+    } else {
+        for (size_t i = 0; i < length; i++) d[i] = s[i];
+    }
+}
+
+/* The length of a NUL-terminated string if it is at most `limit` bytes, else `limit` + 1. Short
+ * strings (names) are scanned inline; long ones by libc. */
+__attribute__((always_inline)) static inline size_t rf_sys_bounded_length(const char *string, size_t limit) {
+    size_t inline_scan = limit < 16 ? limit + 1 : 16;
+    for (size_t i = 0; i < inline_scan; i++)
+        if (string[i] == 0) return i;
+    return inline_scan + strnlen(string + inline_scan, limit + 1 - inline_scan);
+}
+
 /* CRC-32C (Castagnoli), the checksum of durable history records: the SSE4.2 instruction where
  * the CPU has it (about 8 bytes per cycle), a table otherwise. Standard form: initial value and
  * final xor 0xFFFFFFFF, so rf_sys_crc32c("123456789", 9) == 0xE3069283. */
