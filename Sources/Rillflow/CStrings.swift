@@ -1,4 +1,5 @@
 import CRillflow
+import CSystem
 import RillflowCore
 
 #if canImport(Glibc)
@@ -8,11 +9,18 @@ import Glibc
 /// Reading C strings and byte ranges passed to the API, with the checks every caller needs.
 enum CStrings {
     /// The bytes of an optional NUL-terminated string (NULL reads as empty), at most `limit`.
+    @inline(__always)
     static func bytes(_ string: UnsafePointer<CChar>?, _ name: String, limit: Int = EventRecord.maximumNameLength) throws(APIFailure) -> UnsafeRawBufferPointer {
         guard let string else { return UnsafeRawBufferPointer(start: nil, count: 0) }
-        let length = strnlen(string, limit + 1)
-        guard length <= limit else { throw .invalidArgument("\(name) is longer than \(limit) bytes") }
+        let length = rf_sys_bounded_length(string, limit)
+        guard length <= limit else { throw tooLong(name, limit) }
         return UnsafeRawBufferPointer(start: string, count: length)
+    }
+
+    // Failures are built out of line: the checks above sit on the emit path.
+    @inline(never)
+    private static func tooLong(_ name: String, _ limit: Int) -> APIFailure {
+        .invalidArgument("\(name) is longer than \(limit) bytes")
     }
 
     /// A required NUL-terminated string, copied.
@@ -22,8 +30,14 @@ enum CStrings {
     }
 
     /// `length` bytes at `pointer`; NULL is allowed only for 0 bytes.
+    @inline(__always)
     static func data(_ pointer: UnsafeRawPointer?, _ length: UInt32, _ name: String) throws(APIFailure) -> UnsafeRawBufferPointer {
-        guard pointer != nil || length == 0 else { throw .invalidArgument("\(name) is NULL but its length is \(length)") }
+        guard pointer != nil || length == 0 else { throw nullData(name, length) }
         return UnsafeRawBufferPointer(start: pointer, count: Int(length))
+    }
+
+    @inline(never)
+    private static func nullData(_ name: String, _ length: UInt32) -> APIFailure {
+        .invalidArgument("\(name) is NULL but its length is \(length)")
     }
 }

@@ -21,12 +21,13 @@ enum EventFill {
     /// Writes `view` into a caller struct of `size` bytes (zeroing bytes beyond the known fields).
     @inline(__always)
     static func fill(_ destination: UnsafeMutableRawPointer, size: Int, from view: EventView) {
-        let source = view.source
-        var event = rf_event(
-            struct_size: UInt32(size), kind: UInt32(view.rawKind), seq: view.seq, timestamp_ns: view.timestamp,
-            run_id: source.runId, parent_run_id: source.parentRunId, root_run_id: source.rootRunId,
-            workflow_name: source.workflowNameCString, step_name: view.step, topic: view.topic,
-            attempt: view.attempt, data_len: UInt32(view.dataLength), token_index: view.tokenIndex, data: view.data)
+        var event = view.withSource { source in
+            rf_event(
+                struct_size: UInt32(size), kind: UInt32(view.rawKind), seq: view.seq, timestamp_ns: view.timestamp,
+                run_id: source.runId, parent_run_id: source.parentRunId, root_run_id: source.rootRunId,
+                workflow_name: source.workflowNameCString, step_name: view.step, topic: view.topic,
+                attempt: view.attempt, data_len: UInt32(view.dataLength), token_index: view.tokenIndex, data: view.data)
+        }
         let known = MemoryLayout<rf_event>.size
         withUnsafeBytes(of: &event) { destination.copyMemory(from: $0.baseAddress!, byteCount: known) }
         if size > known { (destination + known).initializeMemory(as: UInt8.self, repeating: 0, count: size - known) }

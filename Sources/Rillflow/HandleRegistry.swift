@@ -160,7 +160,7 @@ final class HandleRegistry: @unchecked Sendable {
 
     @inline(__always)
     private func leave(_ index: Int) {
-        let old = wordSlot(index).pointee.subtract(1, ordering: .acquiringAndReleasing).oldValue
+        let old = wordSlot(index).pointee.wrappingSubtract(1, ordering: .acquiringAndReleasing).oldValue
         if old & Self.usersMask == 1 && old & Self.liveBit == 0 {
             finalize(index, generation: old >> Self.generationShift)
         }

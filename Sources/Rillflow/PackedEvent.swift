@@ -18,7 +18,11 @@ enum PackedEvent {
     /// Writes `view` at `destination` (8-byte aligned); returns the entry's size.
     @inline(__always)
     static func write(_ view: EventView, to destination: UnsafeMutableRawPointer) -> Int {
-        let source = view.source
+        view.withSource { source in write(view, source: source, to: destination) }
+    }
+
+    @inline(__always)
+    private static func write(_ view: EventView, source: RunIdentity, to destination: UnsafeMutableRawPointer) -> Int {
         let workflowLength = strlen(source.workflowNameCString)
         let stepLength = view.stepLength, topicLength = view.topicLength, dataLength = view.dataLength
         let size = (headerSize + workflowLength + stepLength + topicLength + dataLength + 7) & ~7

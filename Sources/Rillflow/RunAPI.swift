@@ -154,11 +154,15 @@ public func rf_run_get_status(_ run: OpaquePointer!, _ outStatus: UnsafeMutableP
 }
 
 /// An event kind from the C API, or a clear error for a value this library does not define.
+@inline(__always)
 func eventKind(_ raw: rf_event_kind, _ name: String) throws(APIFailure) -> EventKind {
-    guard let value = UInt16(exactly: raw), let kind = EventKind(rawValue: value) else {
-        throw .invalidArgument("\(name) \(raw) is not an RF_EVENT_* value")
-    }
+    guard let value = UInt16(exactly: raw), let kind = EventKind(rawValue: value) else { throw notAKind(raw, name) }
     return kind
+}
+
+@inline(never)
+private func notAKind(_ raw: rf_event_kind, _ name: String) -> APIFailure {
+    .invalidArgument("\(name) \(raw) is not an RF_EVENT_* value")
 }
 
 @c @implementation

@@ -1,3 +1,5 @@
+import CSystem
+
 /// The byte layout of one event in a run's log and in its history.
 ///
 /// ```
@@ -66,16 +68,20 @@ public struct EventDraft {
 
     @inline(__always)
     private static func appendTerminated(_ bytes: UnsafeRawBufferPointer, at cursor: UnsafeMutableRawPointer) -> UnsafeMutableRawPointer {
-        if let base = bytes.baseAddress, bytes.count > 0 { cursor.copyMemory(from: base, byteCount: bytes.count) }
+        if let base = bytes.baseAddress { rf_sys_copy(cursor, base, bytes.count) }
         cursor.storeBytes(of: 0, toByteOffset: bytes.count, as: UInt8.self)
         return cursor + bytes.count + 1
     }
 
+    @inline(__always)
     var recordSize: Int { EventRecord.size(stepLength: step.count, topicLength: topic.count, dataLength: data.count) }
 
     /// Writes every field but the stamp into `record`, which has `size` (== `recordSize`) bytes.
     @inline(__always)
     func write(to record: UnsafeMutableRawPointer, size: Int, seq: UInt64, timestamp: Int64) {
+        // The padding after the data's NUL lies in the record's last word: zero that word
+        // first, and the copies below overwrite all of it but the padding.
+        record.storeBytes(of: 0, toByteOffset: size - 8, as: UInt64.self)
         record.storeBytes(of: UInt32(size), toByteOffset: EventRecord.lengthOffset, as: UInt32.self)
         record.storeBytes(of: kind.rawValue, toByteOffset: EventRecord.kindOffset, as: UInt16.self)
         record.storeBytes(of: UInt16(step.count), toByteOffset: EventRecord.stepLengthOffset, as: UInt16.self)
@@ -90,24 +96,31 @@ public struct EventDraft {
         var cursor = record + EventRecord.headerSize
         cursor = Self.appendTerminated(step, at: cursor)
         cursor = Self.appendTerminated(topic, at: cursor)
-        cursor = Self.appendTerminated(data, at: cursor)
-        let end = record + size
-        if cursor < end { cursor.initializeMemory(as: UInt8.self, repeating: 0, count: end - cursor) }
+        _ = Self.appendTerminated(data, at: cursor)
     }
 }
 
 /// A read-only view of one record: valid while the memory it points into is held.
 ///
-/// `source` is not retained: the identity belongs to the log (or history reader) the view
+/// The source identity is not retained: it belongs to the log (or history reader) the view
 /// came from, which outlives the view, so copying views costs no reference counting.
 public struct EventView {
     public let record: UnsafeRawPointer
-    public unowned(unsafe) let source: RunIdentity
+    private let sourceReference: Unmanaged<RunIdentity>
 
     public init(record: UnsafeRawPointer, source: RunIdentity) {
         self.record = record
-        self.source = source
+        sourceReference = Unmanaged.passUnretained(source)
     }
+
+    /// The emitting run's identity, as a strong reference (retained by the caller).
+    public var source: RunIdentity { sourceReference.takeUnretainedValue() }
+
+    /// Calls `body` with the emitting run's identity, without reference counting. The read
+    /// paths use this: a reader retaining the identity for every event writes its reference
+    /// count, a cache line the producers of the run then have to fetch back.
+    @inline(__always)
+    public func withSource<R>(_ body: (RunIdentity) -> R) -> R { sourceReference._withUnsafeGuaranteedRef(body) }
 
     @inline(__always) func field<T>(_ offset: Int, _ type: T.Type) -> T { record.load(fromByteOffset: offset, as: T.self) }
 
