@@ -1,6 +1,7 @@
 """Sinks from Python: every event of every run, in order per run, on the engine's thread;
 kinds filters; a raising sink retried with the same batch; stats; closing."""
 import threading
+import time
 
 import pytest
 
@@ -84,3 +85,27 @@ def test_a_sink_failing_for_good_is_disabled_and_the_run_goes_on(engine):
     assert stats["disabled"] and stats["failures"] == 2 and "RF_E_SYSTEM" in stats["last_error"]
     assert isinstance(sink.error, ZeroDivisionError)
     sink.close(timeout=1)
+
+
+def test_sink_events_equal_stream_events_field_by_field(engine):
+    delivered = []
+    sink = engine.add_sink(delivered.extend)
+    before = time.time_ns()
+    run = chatty(engine, name="fields", tokens=3).run()
+    assert run.result(timeout=10) == "ok"
+    after = time.time_ns()
+    sink.close(timeout=10)
+    streamed = list(run.events(timeout=10))
+    assert [tuple(e) for e in delivered] == [tuple(e) for e in streamed]  # byte for byte
+    tokens = [e for e in streamed if e.kind == "token"]
+    assert [(e.token_index, e.data, e.raw, e.step, e.topic) for e in tokens] == [
+        (i, f"t{i} ", f"t{i} ".encode(), "talk", "") for i in range(3)]
+    custom = next(e for e in streamed if e.kind == "custom")
+    assert (custom.topic, custom.data, custom.text) == ("notes", {"done": True}, '{"done":true}')
+    for event in streamed:
+        assert before <= event.timestamp_ns <= after
+        assert (event.run_id, event.parent_run_id, event.root_run_id) == (run.id, 0, run.id)
+        assert event.workflow == "fields" and event.attempt == (1 if event.step else 0)
+    assert [e.seq for e in streamed] == list(range(1, len(streamed) + 1))
+    assert streamed[-1].is_terminal and not any(e.is_terminal for e in streamed[:-1])
+    assert repr(tokens[0]) == "Event(seq=3, kind='token' step='talk', data=b't0 ')"

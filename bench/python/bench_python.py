@@ -1,5 +1,6 @@
 """Python binding benchmarks, each printed as "figure value unit" (run by bench/run):
   py.burst.eps              token deltas consumed with `async for` from a native producer thread
+  py.burst_fields.eps       the same, the consumer reading each event's kind and data (text)
   py.chain.us_per_step      a chain of trivial `async def` steps (one step sending itself the next event)
   py.fanout100.ms           100 trivial `async def` branches and a fan-in step
   py.latency.p50_us / p99   emit (native thread) to `async for` receipt, one event every 200 us
@@ -52,14 +53,22 @@ def rss_mib():
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / (1 << 20)
 
 
-async def burst(count):
+async def burst(count, read_fields=False):
     run = manual_run()
     stream = run.stream()
     started = time.perf_counter()
     thread = producer.producer_start(run._live_handle(), count, 24, 0)
     received = 0
-    async for event in stream:
-        received += 1
+    if read_fields:  # what a consumer printing tokens does: each event's kind and data
+        text = 0
+        async for event in stream:
+            received += 1
+            if event.kind == "token":
+                text += len(event.data)
+        assert text == count * 24, text
+    else:
+        async for event in stream:
+            received += 1
     elapsed = time.perf_counter() - started
     producer.producer_join(thread)
     assert received == count + 2, received  # run started, the tokens, run completed
@@ -184,6 +193,7 @@ def main():
     print(f"py.ref.ctypes_call.us {ctypes_call_us():.4f} us")
     asyncio.run(burst(events // 10))  # warm up
     print(f"py.burst.eps {asyncio.run(burst(events)):.0f} events/s")
+    print(f"py.burst_fields.eps {asyncio.run(burst(events, read_fields=True)):.0f} events/s")
     p50, p99 = asyncio.run(latency(max(2000, int(10_000 * SCALE))))
     print(f"py.latency.p50_us {p50:.2f} us")
     print(f"py.latency.p99_us {p99:.2f} us")

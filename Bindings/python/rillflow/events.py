@@ -1,7 +1,10 @@
 """Events as light Python objects, and the batch reader that makes them.
 
-An Event is a tuple subclass (no per-instance dict): its fields are read through properties,
-and `data` is decoded when it is read: the text of a token delta, the JSON value otherwise.
+An Event is a tuple subclass (no per-instance dict) of three items: the kind, the seq, and the
+event's packed bytes (an rf_packed_event header, the names, the data), copied out of the batch
+it came in. The other fields are decoded from those bytes when they are read, so an event that
+is only counted or filtered by kind costs a few hundred nanoseconds to make; `data` is decoded
+when it is read: the text of a token delta, the JSON value otherwise.
 """
 from __future__ import annotations
 
@@ -9,23 +12,28 @@ import ctypes
 import json
 import struct
 from operator import itemgetter
-from typing import Any
+from typing import Any, Iterator
 
 from . import _capi as c
 from .errors import check
 
 KIND_NAMES = {kind: c.lib.rf_event_kind_name(kind).decode() for kind in range(1, 17)}
 KINDS = {name: kind for kind, name in KIND_NAMES.items()}
+_TOKEN = c.RF_EVENT_TOKEN
 TERMINAL_KINDS = frozenset({c.RF_EVENT_RUN_COMPLETED, c.RF_EVENT_RUN_FAILED, c.RF_EVENT_RUN_TIMED_OUT,
                             c.RF_EVENT_RUN_CANCELLED})
 
 # The header of a packed event (rf_packed_event, 72 bytes); its names and data follow it.
 _HEADER = struct.Struct("<IIQqQQQQIIHHHH")
 assert _HEADER.size == ctypes.sizeof(c.rf_packed_event)
+_LEAD = struct.Struct("<IIQ")  # size, kind, seq: what making an Event reads
+_LENGTHS = struct.Struct("<IHHH")  # data_len, workflow_len, step_len, topic_len, at offset 60
+_I64 = struct.Struct("<q")
+_U64 = struct.Struct("<Q")
+_U32 = struct.Struct("<I")
 
 _string_at = ctypes.string_at
-# (workflow, step, topic) by their packed bytes: decoded once per distinct combination. (Looking
-# up the run ids the same way costs more: the key must then be built from two slices.)
+# (workflow, step, topic) by their packed bytes: decoded once per distinct combination.
 _sources: dict[bytes, tuple[str, str, str]] = {}
 
 
@@ -38,6 +46,15 @@ def _source_names(key: bytes, workflow_length: int, step_length: int) -> tuple[s
     return names
 
 
+def packed_entry(kind: int, seq: int, timestamp_ns: int, run_id: int, parent_run_id: int, root_run_id: int,
+                 token_index: int, attempt: int, workflow: bytes, step: bytes, topic: bytes, data: bytes) -> bytes:
+    """The packed bytes of an event given field by field (events that do not come from a packed read)."""
+    size = (_HEADER.size + len(workflow) + len(step) + len(topic) + len(data) + 7) & ~7
+    entry = _HEADER.pack(size, kind, seq, timestamp_ns, run_id, parent_run_id, root_run_id, token_index, attempt,
+                         len(data), len(workflow), len(step), len(topic), 0) + workflow + step + topic + data
+    return entry + bytes(size - len(entry))
+
+
 class Event(tuple):
     """One event of a run's stream: seq, kind (a name such as "token"), timestamp_ns, run ids,
     workflow and step names, topic, attempt, token index and data."""
@@ -46,27 +63,58 @@ class Event(tuple):
 
     kind_id: int = property(itemgetter(0))  # type: ignore[assignment]
     seq: int = property(itemgetter(1))  # type: ignore[assignment]
-    timestamp_ns: int = property(itemgetter(2))  # type: ignore[assignment]
-    run_id: int = property(itemgetter(3))  # type: ignore[assignment]
-    parent_run_id: int = property(itemgetter(4))  # type: ignore[assignment]
-    root_run_id: int = property(itemgetter(5))  # type: ignore[assignment]
-    attempt: int = property(itemgetter(7))  # type: ignore[assignment]
-    token_index: int = property(itemgetter(8))  # type: ignore[assignment]
-    raw: bytes = property(itemgetter(9))  # type: ignore[assignment]
+
+    @property
+    def timestamp_ns(self) -> int:
+        return _I64.unpack_from(self[2], 16)[0]
+
+    @property
+    def run_id(self) -> int:
+        return _U64.unpack_from(self[2], 24)[0]
+
+    @property
+    def parent_run_id(self) -> int:
+        return _U64.unpack_from(self[2], 32)[0]
+
+    @property
+    def root_run_id(self) -> int:
+        return _U64.unpack_from(self[2], 40)[0]
+
+    @property
+    def token_index(self) -> int:
+        return _U64.unpack_from(self[2], 48)[0]
+
+    @property
+    def attempt(self) -> int:
+        return _U32.unpack_from(self[2], 56)[0]
+
+    @property
+    def raw(self) -> bytes:
+        """The data, undecoded."""
+        entry = self[2]
+        length, workflow_length, step_length, topic_length = _LENGTHS.unpack_from(entry, 60)
+        start = 72 + workflow_length + step_length + topic_length
+        return entry[start:start + length]
+
+    def _names(self) -> tuple[str, str, str]:
+        entry = self[2]
+        _, workflow_length, step_length, topic_length = _LENGTHS.unpack_from(entry, 60)
+        key = entry[72:72 + workflow_length + step_length + topic_length]
+        return _sources.get(key) or _source_names(key, workflow_length, step_length)
 
     @property
     def workflow(self) -> str:
-        return self[6][0]
+        return self._names()[0]
 
     @property
     def step(self) -> str:
         """The step's name; "" for run-level events."""
-        return self[6][1]
+        return self._names()[1]
 
     @property
     def topic(self) -> str:
         """A custom event's topic; "" otherwise."""
-        return self[6][2]
+        return self._names()[2]
 
     @property
     def kind(self) -> str:
@@ -75,15 +123,17 @@ class Event(tuple):
     @property
     def data(self) -> Any:
         """The token's text for a token delta; the decoded JSON otherwise (None when empty)."""
-        raw = self[9]
-        if self[0] == c.RF_EVENT_TOKEN:
-            return raw.decode("utf-8", "replace")
-        return json.loads(raw) if raw else None
+        entry = self[2]
+        length, workflow_length, step_length, topic_length = _LENGTHS.unpack_from(entry, 60)
+        start = 72 + workflow_length + step_length + topic_length
+        if self[0] == _TOKEN:
+            return entry[start:start + length].decode("utf-8", "replace")
+        return json.loads(entry[start:start + length]) if length else None
 
     @property
     def text(self) -> str:
         """The data as text, undecoded."""
-        return self[9].decode("utf-8", "replace")
+        return self.raw.decode("utf-8", "replace")
 
     @property
     def is_terminal(self) -> bool:
@@ -91,15 +141,15 @@ class Event(tuple):
 
     def to_json(self) -> str:
         """The JSON envelope every binding and sink shares, rendered by the library itself."""
-        workflow, step, topic = (s.encode() for s in self[6])
-        raw = self[9]
+        workflow, step, topic = (s.encode() for s in self._names())
+        raw = self.raw
         event = c.rf_event(
-            struct_size=ctypes.sizeof(c.rf_event), kind=self[0], seq=self[1], timestamp_ns=self[2],
-            run_id=self[3], parent_run_id=self[4], root_run_id=self[5],
+            struct_size=ctypes.sizeof(c.rf_event), kind=self[0], seq=self[1], timestamp_ns=self.timestamp_ns,
+            run_id=self.run_id, parent_run_id=self.parent_run_id, root_run_id=self.root_run_id,
             workflow_name=ctypes.cast(ctypes.c_char_p(workflow), ctypes.c_void_p),
             step_name=ctypes.cast(ctypes.c_char_p(step), ctypes.c_void_p),
             topic=ctypes.cast(ctypes.c_char_p(topic), ctypes.c_void_p),
-            attempt=self[7], data_len=len(raw), token_index=self[8],
+            attempt=self.attempt, data_len=len(raw), token_index=self.token_index,
             data=ctypes.cast(ctypes.c_char_p(raw), ctypes.c_void_p))
         length = ctypes.c_size_t()
         c.lib.rf_event_to_json(ctypes.byref(event), None, 0, ctypes.byref(length))
@@ -108,8 +158,9 @@ class Event(tuple):
         return buffer.raw[: length.value].decode()
 
     def __repr__(self) -> str:
-        where = f" step={self.step!r}" if self.step else ""
-        return f"Event(seq={self[1]}, kind={self.kind!r}{where}, data={self[9][:60]!r})"
+        step = self.step
+        where = f" step={step!r}" if step else ""
+        return f"Event(seq={self[1]}, kind={self.kind!r}{where}, data={self.raw[:60]!r})"
 
 
 class BatchReader:
@@ -129,23 +180,24 @@ class BatchReader:
         self._count, self._used = count, used
         self._count_ref, self._used_ref = ctypes.byref(count), ctypes.byref(used)
 
-    def read(self, timeout_ms: int) -> tuple[int, list[Event]]:
-        """(status, events): RF_OK with at least one event, or the status that stopped it."""
+    def read(self, timeout_ms: int) -> tuple[int, Iterator[Event]]:
+        """(status, events): RF_OK with at least one event, or the status that stopped it.
+
+        The events are made as they are iterated, from a copy of the batch: a consumer that
+        handles each one and drops it keeps a few objects alive, not a batch of thousands, so
+        the garbage collector (which runs every few hundred surviving objects) stays idle."""
         status = c.lib.rf_subscription_read_packed(self._subscription, self._address, self._capacity, timeout_ms,
                                                    self._count_ref, self._used_ref)
         if status != 0:
-            return status, []
-        data = _string_at(self._address, self._used.value)
-        unpack, sources = _HEADER.unpack_from, _sources
-        rows = []
-        append = rows.append
-        offset = 0
-        for _ in range(self._count.value):
-            size, kind, seq, ts, run, parent, root, token, attempt, length, wlen, slen, tlen, _r = unpack(data, offset)
-            start = offset + 72
-            end = start + wlen + slen + tlen
-            key = data[start:end]
-            append((kind, seq, ts, run, parent, root, sources.get(key) or _source_names(key, wlen, slen), attempt,
-                    token, data[end:end + length]))
-            offset += size
-        return 0, list(map(Event, rows))  # made in one C loop: much cheaper than one by one
+            return status, iter(())
+        return 0, _events_in(_string_at(self._address, self._used.value), self._count.value)
+
+
+def _events_in(data: bytes, count: int) -> Iterator[Event]:
+    """The `count` packed events in `data`, in order."""
+    lead = _LEAD.unpack_from
+    offset = 0
+    for _ in range(count):
+        size, kind, seq = lead(data, offset)
+        yield Event((kind, seq, data[offset:offset + size]))
+        offset += size

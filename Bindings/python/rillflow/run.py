@@ -67,9 +67,9 @@ class Stream:
             self._fd = fd.value
         return self._fd
 
-    def _read(self) -> tuple[int, list[Event]]:
+    def _read(self) -> tuple[int, Iterator[Event]]:
         if self._handle is None:
-            return c.RF_E_END_OF_STREAM, []
+            return c.RF_E_END_OF_STREAM, iter(())
         return self._reader.read(0)
 
     async def _events(self) -> AsyncIterator[Event]:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional
 
 from . import _capi as c
 from .errors import check
-from .events import KINDS, Event
+from .events import KINDS, Event, packed_entry
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -27,9 +27,9 @@ def _events(pointer: Any, count: int) -> list[Event]:
     raw = ctypes.string_at(pointer, _RF_EVENT.size * count)
     string_at, events = ctypes.string_at, []
     for (_, kind, seq, ts, run, parent, root, workflow, step, topic, attempt, length, token, data) in _RF_EVENT.iter_unpack(raw):
-        names = (string_at(workflow).decode("utf-8", "replace"), string_at(step).decode("utf-8", "replace"),
-                 string_at(topic).decode("utf-8", "replace"))
-        events.append(Event((kind, seq, ts, run, parent, root, names, attempt, token, string_at(data, length))))
+        entry = packed_entry(kind, seq, ts, run, parent, root, token, attempt, string_at(workflow), string_at(step),
+                             string_at(topic), string_at(data, length))
+        events.append(Event((kind, seq, entry)))
     return events
 
 
