@@ -32,7 +32,6 @@ _I64 = struct.Struct("<q")
 _U64 = struct.Struct("<Q")
 _U32 = struct.Struct("<I")
 
-_string_at = ctypes.string_at
 # (workflow, step, topic) by their packed bytes: decoded once per distinct combination.
 _sources: dict[bytes, tuple[str, str, str]] = {}
 
@@ -177,6 +176,8 @@ class BatchReader:
         self._capacity = used.value + (256 << 10)
         self._buffer = ctypes.create_string_buffer(self._capacity)
         self._address = ctypes.addressof(self._buffer)
+        # Copying a batch out through a memoryview costs no foreign call (string_at is one).
+        self._view = memoryview(self._buffer).cast("B")
         self._count, self._used = count, used
         self._count_ref, self._used_ref = ctypes.byref(count), ctypes.byref(used)
 
@@ -190,7 +191,7 @@ class BatchReader:
                                                    self._count_ref, self._used_ref)
         if status != 0:
             return status, iter(())
-        return 0, _events_in(_string_at(self._address, self._used.value), self._count.value)
+        return 0, _events_in(self._view[: self._used.value].tobytes(), self._count.value)
 
 
 def _events_in(data: bytes, count: int) -> Iterator[Event]:
