@@ -29,6 +29,7 @@ final class Futex: @unchecked Sendable {
     func wait(expected: UInt32, deadline: Deadline) {
         let raw = UnsafeMutableRawPointer(word).assumingMemoryBound(to: UInt32.self)
         sleepers.add(1, ordering: .sequentiallyConsistent)
+        atomicMemoryFence(ordering: .sequentiallyConsistent)  // the kernel's read of the word stays after the count
         _ = rf_sys_futex_wait(raw, expected, deadline.remainingForFutex)
         sleepers.subtract(1, ordering: .relaxed)
     }
