@@ -1,9 +1,14 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import CSystem
 
 /// Busy-waiting for a condition another thread will make true soon, gentle on the memory it
-/// watches: between two looks it pauses for about `lookGapNanoseconds`. Each look pulls the
-/// watched cache line to this core and the writer's next store must pull it back, so looking
-/// continuously slows the very writer being waited for.
+/// watches and on the other threads: between two looks it pauses for about
+/// `lookGapNanoseconds` (each look pulls the watched cache line to this core and the writer's
+/// next store must pull it back, so looking continuously slows the very writer being waited
+/// for), then yields the CPU, so a thread ready to run on this core (a sink or the history
+/// writer, when threads outnumber cores) is not held up by the spin; with none, it returns at once.
 enum SpinWait {
     /// Measured once: how many CPU pause hints take a microsecond (from about 3 to 140 cycles
     /// each, depending on the processor).
@@ -24,6 +29,7 @@ enum SpinWait {
         let stop = WallClock.monotonicNanoseconds() + limitNanoseconds
         while true {
             for _ in 0..<pausesPerLook { rf_sys_cpu_relax() }
+            sched_yield()
             if condition() { return true }
             if WallClock.monotonicNanoseconds() >= stop { return false }
         }
