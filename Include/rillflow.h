@@ -540,9 +540,9 @@ RF_API rf_status rf_subscription_create(rf_run *run, const rf_subscription_optio
 /* Reads the next event that passes the subscription's filter into *out_event (whose
  * struct_size the caller sets). timeout_ms: 0 = do not wait, -1 = wait without limit, n > 0 =
  * wait at most n milliseconds. The event's pointers are valid until the next read, poll or
- * release of this subscription. A read that waits keeps looking for up to 20 microseconds (yielding
- * the CPU between looks) while events have lately come faster than that, so a consumer of a
- * burst costs its producers no wake-up; otherwise it sleeps in the kernel at once.
+ * release of this subscription. A read that waits keeps looking for up to 20 microseconds
+ * (yielding the CPU between looks) while events have lately come faster than that, so a
+ * consumer of a burst costs its producers no wake-up; otherwise it sleeps in the kernel at once.
  * Returns RF_OK; RF_E_AGAIN (timeout 0, nothing ready); RF_E_TIMEOUT; RF_E_END_OF_STREAM
  * after the terminal event has been read (or, for a live-tail subscription created after the
  * run ended, at once); RF_E_CLOSED if the subscription was released while waiting;
