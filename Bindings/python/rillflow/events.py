@@ -28,9 +28,6 @@ _HEADER = struct.Struct("<IIQqQQQQIIHHHH")
 assert _HEADER.size == ctypes.sizeof(c.rf_packed_event)
 _LEAD = struct.Struct("<IIQ")  # size, kind, seq: what making an Event reads
 _LENGTHS = struct.Struct("<IHHH")  # data_len, workflow_len, step_len, topic_len, at offset 60
-_I64 = struct.Struct("<q")
-_U64 = struct.Struct("<Q")
-_U32 = struct.Struct("<I")
 
 # (workflow, step, topic) by their packed bytes: decoded once per distinct combination.
 _sources: dict[bytes, tuple[str, str, str]] = {}
@@ -54,6 +51,19 @@ def packed_entry(kind: int, seq: int, timestamp_ns: int, run_id: int, parent_run
     return entry + bytes(size - len(entry))
 
 
+def _header_field(code: str, offset: int) -> property:
+    """A read-only property decoding one number of an event's packed header."""
+    unpack = struct.Struct("<" + code).unpack_from
+    return property(lambda event: unpack(event[2], offset)[0])
+
+
+def _data_of(entry: bytes) -> bytes:
+    """The data bytes of a packed event (after its header and names)."""
+    length, workflow_length, step_length, topic_length = _LENGTHS.unpack_from(entry, 60)
+    start = _HEADER.size + workflow_length + step_length + topic_length
+    return entry[start:start + length]
+
+
 class Event(tuple):
     """One event of a run's stream: seq, kind (a name such as "token"), timestamp_ns, run ids,
     workflow and step names, topic, attempt, token index and data."""
@@ -63,42 +73,23 @@ class Event(tuple):
     kind_id: int = property(itemgetter(0))  # type: ignore[assignment]
     seq: int = property(itemgetter(1))  # type: ignore[assignment]
 
-    @property
-    def timestamp_ns(self) -> int:
-        return _I64.unpack_from(self[2], 16)[0]
-
-    @property
-    def run_id(self) -> int:
-        return _U64.unpack_from(self[2], 24)[0]
-
-    @property
-    def parent_run_id(self) -> int:
-        return _U64.unpack_from(self[2], 32)[0]
-
-    @property
-    def root_run_id(self) -> int:
-        return _U64.unpack_from(self[2], 40)[0]
-
-    @property
-    def token_index(self) -> int:
-        return _U64.unpack_from(self[2], 48)[0]
-
-    @property
-    def attempt(self) -> int:
-        return _U32.unpack_from(self[2], 56)[0]
+    # Offsets in rf_packed_event.
+    timestamp_ns: int = _header_field("q", 16)  # type: ignore[assignment]
+    run_id: int = _header_field("Q", 24)  # type: ignore[assignment]
+    parent_run_id: int = _header_field("Q", 32)  # type: ignore[assignment]
+    root_run_id: int = _header_field("Q", 40)  # type: ignore[assignment]
+    token_index: int = _header_field("Q", 48)  # type: ignore[assignment]
+    attempt: int = _header_field("I", 56)  # type: ignore[assignment]
 
     @property
     def raw(self) -> bytes:
         """The data, undecoded."""
-        entry = self[2]
-        length, workflow_length, step_length, topic_length = _LENGTHS.unpack_from(entry, 60)
-        start = 72 + workflow_length + step_length + topic_length
-        return entry[start:start + length]
+        return _data_of(self[2])
 
     def _names(self) -> tuple[str, str, str]:
         entry = self[2]
         _, workflow_length, step_length, topic_length = _LENGTHS.unpack_from(entry, 60)
-        key = entry[72:72 + workflow_length + step_length + topic_length]
+        key = entry[_HEADER.size:_HEADER.size + workflow_length + step_length + topic_length]
         return _sources.get(key) or _source_names(key, workflow_length, step_length)
 
     @property
@@ -122,12 +113,10 @@ class Event(tuple):
     @property
     def data(self) -> Any:
         """The token's text for a token delta; the decoded JSON otherwise (None when empty)."""
-        entry = self[2]
-        length, workflow_length, step_length, topic_length = _LENGTHS.unpack_from(entry, 60)
-        start = 72 + workflow_length + step_length + topic_length
+        raw = _data_of(self[2])
         if self[0] == _TOKEN:
-            return entry[start:start + length].decode("utf-8", "replace")
-        return json.loads(entry[start:start + length]) if length else None
+            return raw.decode("utf-8", "replace")
+        return json.loads(raw) if raw else None
 
     @property
     def text(self) -> str:
