@@ -189,7 +189,9 @@ public final class HistoryStore: Sendable {
         guard options.maxBytes > 0 || options.maxAgeNanoseconds > 0 else { return }
         let now = rf_sys_realtime_ns()
         let doomed: [ClosedSegment] = state.withLock { state in
-            state.closed.sort { $0.modified < $1.modified }
+            // File times are only as fine as the kernel's clock tick, and segments written in
+            // one tick tie: then run ids and, within a run, file names (first seqs) give the order.
+            state.closed.sort { ($0.modified, $0.runId, $0.path) < ($1.modified, $1.runId, $1.path) }
             var total = UInt64(activeBytes) + state.closed.reduce(0) { $0 + UInt64($1.size) }
             var count = 0
             for segment in state.closed {
