@@ -543,6 +543,8 @@ RF_API rf_status rf_subscription_create(rf_run *run, const rf_subscription_optio
  * release of this subscription. A read that waits keeps looking for up to 20 microseconds
  * (yielding the CPU between looks) while events have lately come faster than that, so a
  * consumer of a burst costs its producers no wake-up; otherwise it sleeps in the kernel at once.
+ * Before it waits it may copy up to 64 KiB of the events it has read into the run's retained
+ * history (a few microseconds), work a producer would otherwise do when it needs their space.
  * Returns RF_OK; RF_E_AGAIN (timeout 0, nothing ready); RF_E_TIMEOUT; RF_E_END_OF_STREAM
  * after the terminal event has been read (or, for a live-tail subscription created after the
  * run ended, at once); RF_E_CLOSED if the subscription was released while waiting;

@@ -31,4 +31,13 @@ public final class Lock<State>: @unchecked Sendable {
         defer { pthread_mutex_unlock(mutex) }
         return try body(&state)
     }
+
+    /// Runs `body` if the lock is free at once; returns whether it ran.
+    @discardableResult
+    public func withLockIfAvailable(_ body: (inout State) -> Void) -> Bool {
+        guard pthread_mutex_trylock(mutex) == 0 else { return false }
+        defer { pthread_mutex_unlock(mutex) }
+        body(&state)
+        return true
+    }
 }

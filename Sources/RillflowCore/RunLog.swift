@@ -44,6 +44,8 @@ public final class RunLog: @unchecked Sendable {
     /// instead, and a stale hint only costs one failed CAS, which returns the true value.
     private let tailHint: UnsafeMutablePointer<Atomic<UInt>>
     private let gateCache = Atomic<Int>(0)
+    /// The history's archive position as last set, for readers to check without its lock.
+    private let archivedPosition = Atomic<Int>(0)
     private let cursors = Lock<[LogCursor]>([])
     let history: RunHistory
     let readers = WaitList()
@@ -223,27 +225,49 @@ public final class RunLog: @unchecked Sendable {
         return position
     }
 
-    /// Copies records below `required` (and a block beyond, to amortize) into the history, a
-    /// contiguous span of records per copy. Returns the archive position.
+    /// Copies records below `required` (and a block beyond, to amortize) into the history.
+    /// Returns the archive position.
     private func archive(upTo required: Int) -> Int {
         history.state.withLock { state in
             guard state.archivePosition < required else { return state.archivePosition }
-            let target = min(max(required, state.archivePosition + capacity / 4), tailPosition)
-            var position = state.archivePosition
-            var copier = SpanCopier(chunkSize: history.chunkSize)
-            while position < target, let (record, next) = committedRecord(at: position) {
-                position = next
-                if record.load(fromByteOffset: EventRecord.kindOffset, as: UInt16.self) == EventRecord.paddingKind {
-                    copier.flush(into: &state)
-                } else {
-                    copier.add(record, into: &state)
-                }
-            }
-            copier.flush(into: &state)
-            state.archivePosition = position
-            RunHistory.trim(&state, limitBytes: history.limitBytes)
-            return position
+            archive(&state, upTo: min(max(required, state.archivePosition + capacity / 4), tailPosition))
+            return state.archivePosition
         }
+    }
+
+    /// Bytes an idle reader archives at a time: a few microseconds of copying, so an event that
+    /// arrives meanwhile waits no longer than that.
+    static let idleArchiveBlock = 64 << 10
+
+    /// Called by a reader that found nothing to read, with its position: if a block or more of
+    /// the records it has passed are not archived yet, copies one block into the history. The
+    /// producer, which otherwise archives when it needs their space, then finds them done; a
+    /// waiting reader's time is free, the producer's is not. Skips the block when another
+    /// thread holds the history.
+    func archiveWhileIdle(readerPosition: Int) {
+        guard readerPosition - archivedPosition.load(ordering: .relaxed) >= Self.idleArchiveBlock else { return }
+        history.state.withLockIfAvailable { state in
+            archive(&state, upTo: min(readerPosition, state.archivePosition + Self.idleArchiveBlock))
+        }
+    }
+
+    /// Copies the committed records from the archive position up to `target` into the history,
+    /// a contiguous span of records per copy; the caller holds the history lock.
+    private func archive(_ state: inout RunHistory.State, upTo target: Int) {
+        var position = state.archivePosition
+        var copier = SpanCopier(chunkSize: history.chunkSize)
+        while position < target, let (record, next) = committedRecord(at: position) {
+            position = next
+            if record.load(fromByteOffset: EventRecord.kindOffset, as: UInt16.self) == EventRecord.paddingKind {
+                copier.flush(into: &state)
+            } else {
+                copier.add(record, into: &state)
+            }
+        }
+        copier.flush(into: &state)
+        state.archivePosition = position
+        archivedPosition.store(position, ordering: .relaxed)
+        RunHistory.trim(&state, limitBytes: history.limitBytes)
     }
 
     // MARK: - Reading

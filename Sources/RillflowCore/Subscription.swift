@@ -471,6 +471,7 @@ public final class Subscription: EventWaiter, @unchecked Sendable {
     }
 
     private func waitForData(until deadline: Deadline) {
+        if source == .ring { log.archiveWhileIdle(readerPosition: position) }
         if spinsBeforeSleeping {
             if spinForData() { return }
             spinsBeforeSleeping = false

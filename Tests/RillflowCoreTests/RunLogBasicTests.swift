@@ -24,6 +24,34 @@ import Testing
         #expect(created <= 4, "\(created) chunks were created")
         #expect(run.log.history.state.withLock { $0.totalBytes } <= 128 << 10)
     }
+
+    @Test func aWaitingReaderArchivesWhatItHasReadAndReplaysStaySeamless() throws {
+        // A 256 KiB log holds these 1,500 events (about 120 KiB) without its producer archiving.
+        // (The emit timeout turns a producer held by a reader into a failure, not a hang.)
+        let run = LogTest.startedRun(LogTest.engine(logCapacity: 256 << 10, emitTimeout: 2_000))
+        let reader = try Subscription(log: run.log, options: SubscriptionOptions())
+        for index in 0..<1_500 { try LogTest.emit(run, producer: 0, index: index) }
+        var archived: Int { run.log.history.state.withLock { $0.archivePosition } }
+        #expect(archived == 0)
+        var read = 0
+        while read < 1_500 { read += try reader.read(limit: 256, timeoutMilliseconds: 0) { _ in true } }
+        // A read that finds nothing and may not wait does no archiving either.
+        #expect(throws: RillflowError.self) { try reader.read(limit: 1, timeoutMilliseconds: 0) { _ in true } }
+        #expect(archived == 0)
+        // One that waits copies one block of what it has passed into the history meanwhile.
+        #expect(throws: RillflowError.self) { try reader.read(limit: 1, timeoutMilliseconds: 1) { _ in true } }
+        #expect(archived >= RunLog.idleArchiveBlock && archived < RunLog.idleArchiveBlock + 256)
+        #expect(run.log.history.state.withLock { $0.endSeq } > 1)
+        // A replay from seq 1 crosses from that history into the log with no gap or duplicate,
+        // and the producer's own archiving later carries on where the reader's stopped.
+        let replay = try Subscription(log: run.log, options: SubscriptionOptions(startSeq: 1))
+        reader.close()  // it would hold the producer once the log is full
+        for index in 1_500..<6_000 { try LogTest.emit(run, producer: 0, index: index) }
+        try run.end(.runCompleted, data: UnsafeRawBufferPointer(start: nil, count: 0))
+        let seen = LogTest.drain(replay)
+        #expect(seen.map(\.seq) == Array(1...6_002))
+        #expect(seen.dropFirst().prefix(6_000).map(\.data) == (0..<6_000).map { "0:\($0)" })
+    }
 }
 
 @Suite struct RunWaitTests {
