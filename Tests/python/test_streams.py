@@ -184,3 +184,24 @@ def test_dropping_a_run_cancels_it(engine):
     events = list(stream.iterate(timeout=10))
     gate.set()
     assert events[-1].kind == "run_cancelled" and events[-1].data == {"reason": "released"}
+
+
+def test_closing_a_stream_ends_a_for_loop_blocked_in_it(engine):
+    gate = threading.Event()
+    run = planner(engine, gate).run("q")
+    stream = run.stream("custom")  # the custom event comes only after the held step goes on
+    seen, finished = [], threading.Event()
+
+    def consume():
+        seen.extend(stream)  # blocked inside the library's read
+        finished.set()
+
+    consumer = threading.Thread(target=consume)
+    consumer.start()
+    assert not finished.wait(0.2)
+    stream.close()  # the read returns "closed", and the loop ends without an error
+    assert finished.wait(5)
+    consumer.join()
+    assert "custom" not in [event.kind for event in seen]  # it ended by the close, not the run
+    gate.set()
+    assert run.result(timeout=10) == "Oslo"

@@ -4,12 +4,15 @@
   py.chain.us_per_step      a chain of trivial `async def` steps (one step sending itself the next event)
   py.fanout100.ms           100 trivial `async def` branches and a fan-in step
   py.latency.p50_us / p99   emit (native thread) to `async for` receipt, one event every 200 us
+  py.latency_blocking.p50_us / p99   the same with a plain `for` loop (blocking in the library)
   py.stall.rss_growth_mib   memory growth while the consumer stalls and 200,000 events are emitted
   py.stall.lost             events that consumer missed once it read again
   py.ref.ctypes_call.us     a reference: one trivial ctypes call into the library
   py.ref.asyncio_wake.p50_us / p99   the reference for py.latency: a native thread writes its
                             send time to a pipe at the same pacing; an idle asyncio loop wakes on
                             it (add_reader, a future, the awaiting coroutine), no Rillflow involved
+  py.ref.blocking_wake.p50_us / p99  the reference for py.latency_blocking: the same writer, and a
+                            Python thread blocked in os.read on the pipe
 Usage: bench_python.py BUILD_DIR [scale]"""
 import asyncio
 import ctypes
@@ -84,6 +87,36 @@ async def latency(count):
         if event.kind_id == c.RF_EVENT_TOKEN:
             delays.append((time.monotonic_ns() - int(event.raw[:20])) / 1000)
     producer.producer_join(thread)
+    delays.sort()
+    return delays[len(delays) // 2], delays[int(len(delays) * 0.99)]
+
+
+def latency_blocking(count):
+    """py.latency, the consumer a plain `for` loop on `run.events()` (blocking in select)."""
+    run = manual_run()
+    stream = run.stream()
+    thread = producer.producer_start(run._live_handle(), count, 24, 200_000)
+    delays = []
+    for event in stream:
+        if event.kind_id == c.RF_EVENT_TOKEN:
+            delays.append((time.monotonic_ns() - int(event.raw[:20])) / 1000)
+    producer.producer_join(thread)
+    delays.sort()
+    return delays[len(delays) // 2], delays[int(len(delays) * 0.99)]
+
+
+def blocking_wake(count):
+    """Bare wake-up latency of a Python thread blocked in os.read, the same writer and pacing."""
+    read_end, write_end = os.pipe()
+    writer = producer.pipe_writer_start(write_end, count, 200_000)
+    delays = []
+    while len(delays) < count:
+        data = os.read(read_end, 8 * 64)
+        now = time.monotonic_ns()
+        delays.extend((now - int.from_bytes(data[i:i + 8], "little", signed=True)) / 1000 for i in range(0, len(data), 8))
+    producer.pipe_writer_join(writer)
+    os.close(read_end)
+    os.close(write_end)
     delays.sort()
     return delays[len(delays) // 2], delays[int(len(delays) * 0.99)]
 
@@ -197,9 +230,15 @@ def main():
     p50, p99 = asyncio.run(latency(max(2000, int(10_000 * SCALE))))
     print(f"py.latency.p50_us {p50:.2f} us")
     print(f"py.latency.p99_us {p99:.2f} us")
+    p50, p99 = latency_blocking(max(2000, int(10_000 * SCALE)))
+    print(f"py.latency_blocking.p50_us {p50:.2f} us")
+    print(f"py.latency_blocking.p99_us {p99:.2f} us")
     p50, p99 = asyncio.run(asyncio_wake(max(2000, int(10_000 * SCALE))))
     print(f"py.ref.asyncio_wake.p50_us {p50:.2f} us")
     print(f"py.ref.asyncio_wake.p99_us {p99:.2f} us")
+    p50, p99 = blocking_wake(max(2000, int(10_000 * SCALE)))
+    print(f"py.ref.blocking_wake.p50_us {p50:.2f} us")
+    print(f"py.ref.blocking_wake.p99_us {p99:.2f} us")
     chain = chain_workflow(max(1000, int(20_000 * SCALE)))
     chain()
     print(f"py.chain.us_per_step {chain():.3f} us")

@@ -1,13 +1,14 @@
 """Runs and their streams.
 
-Streams wait on the subscription's file descriptor: with the running loop's `add_reader` in
-`async for`, with `select` in a plain `for` (so Ctrl-C interrupts it). No polling thread, no
-sleeps; events are read in batches of up to 256."""
+`async for` waits on the subscription's file descriptor with the running loop's `add_reader`;
+a plain `for` waits inside the library's read (the GIL released), which wakes sooner than a
+`select` followed by a read, in slices of at most 100 ms so that Ctrl-C is handled between
+them. No polling thread, no sleeps; events are read in batches."""
 from __future__ import annotations
 
 import asyncio
 import ctypes
-import select
+import math
 import time
 from typing import TYPE_CHECKING, Any, AsyncIterator, Iterable, Iterator, Optional
 
@@ -26,6 +27,11 @@ STATUSES = {c.RF_RUN_PENDING: "pending", c.RF_RUN_RUNNING: "running", c.RF_RUN_S
             c.RF_RUN_CANCELLED: "cancelled", c.RF_RUN_INTERRUPTED: "interrupted"}
 _ENDINGS = {c.RF_EVENT_RUN_FAILED: (RunFailed, "failed"), c.RF_EVENT_RUN_TIMED_OUT: (RunTimedOut, "timed_out"),
             c.RF_EVENT_RUN_CANCELLED: (RunCancelled, "cancelled")}
+
+
+# The longest one blocking read of a plain `for` waits: Python runs signal handlers (Ctrl-C)
+# only between calls into the library, so this is how late a KeyboardInterrupt can come.
+_WAIT_SLICE_MS = 100
 
 
 class Stream:
@@ -67,10 +73,13 @@ class Stream:
             self._fd = fd.value
         return self._fd
 
-    def _read(self) -> tuple[int, Iterator[Event]]:
+    def _read(self, timeout_ms: int = 0) -> tuple[int, Iterator[Event]]:
         if self._handle is None:
             return c.RF_E_END_OF_STREAM, iter(())
-        return self._reader.read(0)
+        status, events = self._reader.read(timeout_ms)
+        if status == c.RF_E_INVALID_HANDLE and self._handle is None:
+            return c.RF_E_CLOSED, events  # closed by another thread between the check and the read
+        return status, events
 
     async def _events(self) -> AsyncIterator[Event]:
         try:
@@ -126,12 +135,15 @@ class Stream:
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
             while True:
-                status, events = self._read()
+                if deadline is None:
+                    wait_ms = _WAIT_SLICE_MS
+                else:
+                    wait_ms = min(_WAIT_SLICE_MS, max(0, math.ceil((deadline - time.monotonic()) * 1000)))
+                status, events = self._read(wait_ms)
                 if status == c.RF_OK:
                     yield from events
-                elif status == c.RF_E_AGAIN:
-                    left = None if deadline is None else max(0.0, deadline - time.monotonic())
-                    if not select.select([self._descriptor()], [], [], left)[0] and left is not None:
+                elif status in (c.RF_E_AGAIN, c.RF_E_TIMEOUT):
+                    if deadline is not None and time.monotonic() >= deadline:
                         from .errors import Timeout
                         raise Timeout(c.RF_E_TIMEOUT, f"no event within {timeout} s")
                 elif status in (c.RF_E_END_OF_STREAM, c.RF_E_CLOSED):
