@@ -46,7 +46,8 @@ final class HistoryChunk: @unchecked Sendable {
 /// The events a run retains beyond its in-memory log, oldest first, bounded in bytes.
 ///
 /// The log's producers append to it when they need to reuse log space (a block at a time, so
-/// the cost is amortized over many emits); subscriptions that start at an early seq read it.
+/// the cost is amortized over many emits), and readers about to wait append what they have
+/// read, so the producers seldom have to; subscriptions that start at an early seq read it.
 final class RunHistory: @unchecked Sendable {
     struct State {
         var chunks: [HistoryChunk] = []

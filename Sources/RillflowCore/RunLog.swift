@@ -17,8 +17,9 @@ import Synchronization
 /// Space is reused only past the *gate*: the lowest position any non-lossy reader may still
 /// look at, and the archive position up to which records were copied into the history.
 /// `gateCache` holds a recent gate so producers check a single load; when a claim would pass
-/// it, the producer recomputes it, archiving records and moving lossy readers forward as
-/// needed, and waits for non-lossy readers (spin, yield, then sleep).
+/// it, the producer recomputes it, archiving records (unless a reader about to wait has done
+/// so already) and moving lossy readers forward as needed, and waits for non-lossy readers
+/// (spin, yield, then sleep).
 public final class RunLog: @unchecked Sendable {
     // @unchecked: the buffer is shared by design; ownership of each byte range passes between
     // threads through the tail CAS, the stamps, the cursors and the gate, all atomics.
