@@ -78,31 +78,42 @@ async def burst(count, read_fields=False):
     return count / elapsed
 
 
-async def latency(count):
+def paced_stream(count):
+    """A run a native thread emits `count` tokens into, one every 200 us, a stream of it, and
+    the thread. (The caller keeps the run: a dropped run is cancelled.)"""
     run = manual_run()
     stream = run.stream()
-    thread = producer.producer_start(run._live_handle(), count, 24, 200_000)
+    return run, stream, producer.producer_start(run._live_handle(), count, 24, 200_000)
+
+
+def delay_us(event):
+    """Microseconds since the token was emitted (its data starts with that time); None for
+    other events."""
+    if event.kind_id != c.RF_EVENT_TOKEN:
+        return None
+    return (time.monotonic_ns() - int(event.raw[:20])) / 1000
+
+
+def p50_p99(delays):
+    delays = sorted(delay for delay in delays if delay is not None)
+    return delays[len(delays) // 2], delays[int(len(delays) * 0.99)]
+
+
+async def latency(count):
+    _run, stream, thread = paced_stream(count)
     delays = []
     async for event in stream:
-        if event.kind_id == c.RF_EVENT_TOKEN:
-            delays.append((time.monotonic_ns() - int(event.raw[:20])) / 1000)
+        delays.append(delay_us(event))
     producer.producer_join(thread)
-    delays.sort()
-    return delays[len(delays) // 2], delays[int(len(delays) * 0.99)]
+    return p50_p99(delays)
 
 
 def latency_blocking(count):
-    """py.latency, the consumer a plain `for` loop on `run.events()` (blocking in select)."""
-    run = manual_run()
-    stream = run.stream()
-    thread = producer.producer_start(run._live_handle(), count, 24, 200_000)
-    delays = []
-    for event in stream:
-        if event.kind_id == c.RF_EVENT_TOKEN:
-            delays.append((time.monotonic_ns() - int(event.raw[:20])) / 1000)
+    """py.latency, the consumer a plain `for` loop (waiting inside the library's read)."""
+    _run, stream, thread = paced_stream(count)
+    delays = [delay_us(event) for event in stream]
     producer.producer_join(thread)
-    delays.sort()
-    return delays[len(delays) // 2], delays[int(len(delays) * 0.99)]
+    return p50_p99(delays)
 
 
 def blocking_wake(count):
@@ -117,8 +128,7 @@ def blocking_wake(count):
     producer.pipe_writer_join(writer)
     os.close(read_end)
     os.close(write_end)
-    delays.sort()
-    return delays[len(delays) // 2], delays[int(len(delays) * 0.99)]
+    return p50_p99(delays)
 
 
 async def asyncio_wake(count):
@@ -150,8 +160,7 @@ async def asyncio_wake(count):
     producer.pipe_writer_join(writer)
     os.close(read_end)
     os.close(write_end)
-    delays.sort()
-    return delays[len(delays) // 2], delays[int(len(delays) * 0.99)]
+    return p50_p99(delays)
 
 
 async def stall(count):
