@@ -53,8 +53,7 @@ final class HandleRegistry: @unchecked Sendable {
     private let publishedSlotCount = Atomic<Int>(0)
     /// Each slot word has a pair of cache lines of its own: a producer emitting through a run
     /// handle and a consumer reading through a subscription handle (often neighbouring slots)
-    /// must not share a line, nor a pair the adjacent-line prefetcher fetches together (with
-    /// 64 bytes, c.burst16 ran about a tenth slower).
+    /// must not share a line, nor a pair the adjacent-line prefetcher fetches together.
     private static let slotStride = 128
     private let wordChunks: UnsafeMutablePointer<UnsafeMutableRawPointer?>
     private let objectChunks: UnsafeMutablePointer<UnsafeMutablePointer<Unmanaged<AnyObject>?>?>
