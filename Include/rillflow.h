@@ -906,8 +906,10 @@ RF_API rf_status rf_step_ctx_set_error(rf_step_ctx *ctx, const char *message);
 /* Ends a step whose callback returned (or is about to return) RF_STEP_PENDING, or a host-run
  * step, from any thread: result RF_OK completes it, a negative rf_status fails the try with
  * error_message (NULL = the status name, at most 4096 bytes, copied). The context becomes
- * invalid when the step has ended. Complete every pending step exactly once, even when its
- * run has ended (the completion is then ignored): until then its context stays allocated.
+ * invalid when the step has ended: for a host-run step, and for a callback that has already
+ * returned RF_STEP_PENDING, by the time this returns RF_OK; for a callback still running, when
+ * it returns. Complete every pending step exactly once, even when its run has ended (the
+ * completion is then ignored): until then its context stays allocated.
  * Returns RF_OK; RF_E_INVALID_HANDLE (also for a step that already ended, e.g. timed out);
  * RF_E_INVALID_ARGUMENT for RF_STEP_PENDING or another positive result, or an over-long
  * message; RF_E_STATE if it was already completed (its callback has not returned yet). */

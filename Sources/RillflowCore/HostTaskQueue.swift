@@ -40,7 +40,8 @@ public final class HostTaskQueue: @unchecked Sendable {
     /// The function to give a host-run step.
     public var stepFunction: StepFunction {
         { context in
-            self.push(context) ? .pending : .failed("the task queue is closed (its engine was released): no host can run this step")
+            context.awaitCompletionElsewhere()  // the host may complete it before this returns
+            return self.push(context) ? .pending : .failed("the task queue is closed (its engine was released): no host can run this step")
         }
     }
 

@@ -92,6 +92,16 @@ public final class StepContext: @unchecked Sendable {
         if concludeNow { execution.conclude(self, outcome: outcome) }
     }
 
+    /// Marks a try whose function hands the context to another thread and returns `.pending`,
+    /// before that thread can see it: a completion that arrives before the function has
+    /// returned then ends the try at once, so the context is invalid when `complete` returns
+    /// (a host that completes a task it took is told so at its next call, not at random).
+    func awaitCompletionElsewhere() {
+        withCompletion { state in
+            if state.phase == .running && state.early == nil { state.phase = .pending }
+        }
+    }
+
     /// Ends the try at its deadline, unless it has ended; true if it did. Its function may still
     /// be running: what it returns or completes afterwards is ignored.
     func expire() -> Bool {

@@ -81,6 +81,49 @@ import Testing
         #expect(run.outcome.map { Array($0.detail) } == Array("1".utf8))
     }
 
+    @Test func aTaskCompletedBeforeItsFunctionReturnedEndsThere() throws {
+        // The race a host meets when it takes a task the moment it is queued: the host's
+        // completion comes before the queueing function has returned `.pending`. Played here
+        // in order on one thread, so it happens every time.
+        let queue = try HostTaskQueue()
+        let definition = try WorkflowDefinition(name: "eager", steps: [
+            StepDefinition(name: "only", accepts: ["start"], sends: ["stop"]),
+        ])
+        let pool = try WorkerPool(threads: 1)
+        let delays = try DelayQueue()
+        defer {
+            pool.shutdown()
+            delays.shutdown()
+        }
+        let run = Run(engine: LogTest.engine(), workflowName: "eager")
+        let subscription = try Subscription(log: run.log, options: SubscriptionOptions())
+        final class AfterCompletion: @unchecked Sendable {
+            var contextEnded = false
+            var runStatus: RunStatus?
+        }
+        let after = AfterCompletion()
+        let queueIt = queue.stepFunction
+        let queueAndHostAtOnce: StepFunction = { context in
+            let returned = queueIt(context)
+            if let task = try? queue.take(timeoutMilliseconds: 0) {
+                try? task.stop(result: Array("1".utf8))
+                try? task.complete(.completed)
+                after.contextEnded = !task.whenEnded {}  // false once the try has ended (handles are retired)
+                after.runStatus = run.status
+            }
+            return returned
+        }
+        let execution = try WorkflowExecution(definition: definition, functions: [queueAndHostAtOnce],
+                                              run: run, pool: pool, delays: delays, stepBudget: 10)
+        try execution.start(input: [])
+        let kinds = LogTest.drain(subscription).map(\.kind)
+        #expect(kinds == [.runStarted, .stepStarted, .stepCompleted, .runCompleted])
+        pool.shutdown()  // joins the worker: what it saw is written before it is read here
+        // Ended by the completion itself: the context's handle is already retired, the run over.
+        #expect(after.contextEnded)
+        #expect(after.runStatus == .completed)
+    }
+
     @Test func closingWakesAWaitingTaker() throws {
         let queue = try HostTaskQueue()
         final class Outcome: @unchecked Sendable { var error: RillflowError? }
