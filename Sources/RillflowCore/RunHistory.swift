@@ -20,16 +20,14 @@ final class HistoryChunk: @unchecked Sendable {
     var endSeq: UInt64 = 0
 
     /// Chunks are mapped, not malloc'd: a dropped chunk's memory goes back to the system at
-    /// once (glibc keeps freed heap blocks of this size resident), so the history's memory
-    /// stays within its limit.
+    /// once, so the history's memory stays within its limit.
     init?(capacity: Int) {
         self.capacity = capacity
-        let mapped = mmap(nil, capacity, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
-        guard let mapped, mapped != MAP_FAILED else { return nil }
+        guard let mapped = AnonymousMemory.map(capacity) else { return nil }
         buffer = mapped
     }
 
-    deinit { munmap(buffer, capacity) }
+    deinit { AnonymousMemory.unmap(buffer, capacity) }
 
     /// The offset of the first record whose seq is at least `seq`, within the first `used` bytes.
     func offset(ofSeq seq: UInt64, used: Int) -> Int {

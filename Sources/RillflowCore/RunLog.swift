@@ -67,7 +67,10 @@ public final class RunLog: @unchecked Sendable {
         emitTimeoutMilliseconds = configuration.emitTimeoutMilliseconds.map { Int64($0) } ?? -1
         // Zeroed memory holds no valid stamp (stamps are position + 1 >= 1). Pages are touched
         // only as the log fills, so a short run costs little of its capacity.
-        buffer = UnsafeMutableRawPointer(calloc(capacity, 1)!)
+        guard let mapped = AnonymousMemory.map(capacity) else {
+            fatalError("cannot map a run log of \(capacity) bytes: errno \(errno)")
+        }
+        buffer = mapped
         tail = UnsafeMutableRawPointer.allocate(byteCount: 128, alignment: 128)
             .bindMemory(to: Atomic<WordPair>.self, capacity: 1)
         tail.initialize(to: Atomic(WordPair(first: 0, second: 1)))
@@ -78,7 +81,7 @@ public final class RunLog: @unchecked Sendable {
     }
 
     deinit {
-        free(buffer)
+        AnonymousMemory.unmap(buffer, capacity)
         tail.deinitialize(count: 1)
         UnsafeMutableRawPointer(tail).deallocate()
     }

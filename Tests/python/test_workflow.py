@@ -229,6 +229,46 @@ def test_human_in_the_loop(engine):
         run.resume("late")
 
 
+def test_result_waits_through_a_suspension_answered_by_another_thread(engine):
+    wf = Workflow("approval_elsewhere", engine=engine)
+
+    @wf.step(accepts="start", sends="review")
+    def ask(ctx, _):
+        ctx.request_input("Publish?", "review")
+
+    @wf.step(accepts="review", sends="stop")
+    def publish(ctx, answer):
+        return answer
+
+    run = wf.run()
+
+    def answer_once_suspended():
+        assert run.wait(timeout=10) == "suspended"
+        run.resume("yes")
+
+    answerer = threading.Thread(target=answer_once_suspended)
+    answerer.start()
+    assert run.result(timeout=10) == "yes"  # result() did not return at the suspension
+    answerer.join()
+
+
+def test_result_times_out_while_the_run_goes_on(engine):
+    wf = Workflow("held", engine=engine)
+    gate = threading.Event()
+
+    @wf.step(accepts="start", sends="stop")
+    def hold(ctx, _):
+        gate.wait(10)
+        return "done"
+
+    run = wf.run()
+    with pytest.raises(rillflow.Timeout, match="did not end within 0.05 s"):
+        run.result(timeout=0.05)
+    assert run.status == "running"
+    gate.set()
+    assert run.result(timeout=10) == "done"
+
+
 def test_sub_workflow(engine):
     child = Workflow("summarize", engine=engine)
 

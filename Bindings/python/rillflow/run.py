@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Iterable, Iterator, Option
 
 from . import _capi as c
 from . import _json
-from .errors import Closed, InvalidState, RunCancelled, RunError, RunFailed, RunTimedOut, check, error_for
+from .errors import Closed, InvalidState, RunCancelled, RunError, RunFailed, RunTimedOut, Timeout, check, error_for
 from .events import KINDS, TERMINAL_KINDS, BatchReader, Event
 
 if TYPE_CHECKING:
@@ -259,18 +259,25 @@ class Run:
         if terminal is None:
             raise Closed(c.RF_E_CLOSED, f"run {self.id}'s stream ended without a terminal event")
         if terminal.kind_id == c.RF_EVENT_RUN_COMPLETED:
-            data, length = ctypes.c_void_p(), ctypes.c_uint32()
-            check(c.lib.rf_run_get_result(self._live_handle(), ctypes.byref(data), ctypes.byref(length)))
-            return _json.loads(ctypes.string_at(data.value, length.value))
+            return self._completed_result()
         error, status = _ENDINGS[terminal.kind_id]
         raise error(status, f"run {self.id} {status.replace('_', ' ')}: {terminal.text}", terminal)
 
     def result(self, timeout: Optional[float] = None) -> Any:
-        """Blocks until the run ends and returns its result (raises RunError otherwise).
-        Ctrl-C cancels the run and raises KeyboardInterrupt."""
+        """Blocks until the run ends and returns its result (raises RunError otherwise, Timeout
+        after `timeout` seconds). Ctrl-C cancels the run and raises KeyboardInterrupt."""
+        deadline = None if timeout is None else time.monotonic() + timeout
         terminal = None
         try:
-            for event in self._ending_stream().iterate(timeout):
+            # One blocking call, no subscription: what most runs need. A run that fails, or is
+            # suspended meanwhile (its input may come from another thread), goes on below.
+            status = self._wait_until(deadline)
+            if status == c.RF_RUN_COMPLETED:
+                return self._completed_result()
+            if status is None:
+                raise Timeout(c.RF_E_TIMEOUT, f"run {self.id} did not end within {timeout} s")
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            for event in self._ending_stream().iterate(remaining):
                 terminal = event
         except KeyboardInterrupt:
             self._cancel_quietly("interrupted")
@@ -290,17 +297,32 @@ class Run:
     def __await__(self):  # type: ignore[no-untyped-def]
         return self._result().__await__()
 
-    def wait(self, timeout: Optional[float] = None) -> str:
-        """Waits until the run has ended or is suspended (waiting for input); returns its status."""
-        deadline = None if timeout is None else time.monotonic() + timeout
+    def _completed_result(self) -> Any:
+        data, length = ctypes.c_void_p(), ctypes.c_uint32()
+        check(c.lib.rf_run_get_result(self._live_handle(), ctypes.byref(data), ctypes.byref(length)))
+        return _json.loads(ctypes.string_at(data.value, length.value))
+
+    def _wait_until(self, deadline: Optional[float]) -> Optional[int]:
+        """Waits until the run has ended or is suspended, or until `deadline` (time.monotonic());
+        returns its RF_RUN_* status, or None if the deadline came first."""
         status = ctypes.c_uint32()
+        handle = self._live_handle()
         while True:  # in slices, so Ctrl-C is seen
-            left = 200 if deadline is None else max(0, min(200, int((deadline - time.monotonic()) * 1000)))
-            code = c.lib.rf_run_wait(self._live_handle(), left, ctypes.byref(status))
-            if code == c.RF_OK or (deadline is not None and time.monotonic() >= deadline):
-                return STATUSES[status.value]
+            left = _WAIT_SLICE_MS if deadline is None else \
+                max(0, min(_WAIT_SLICE_MS, math.ceil((deadline - time.monotonic()) * 1000)))
+            code = c.lib.rf_run_wait(handle, left, ctypes.byref(status))
+            if code == c.RF_OK:
+                return status.value
             if code not in (c.RF_E_TIMEOUT, c.RF_E_AGAIN):
                 raise error_for(code)
+            if deadline is not None and time.monotonic() >= deadline:
+                return None
+
+    def wait(self, timeout: Optional[float] = None) -> str:
+        """Waits until the run has ended or is suspended (waiting for input); returns its status
+        (its current one if `timeout` seconds pass first)."""
+        status = self._wait_until(None if timeout is None else time.monotonic() + timeout)
+        return self.status if status is None else STATUSES[status]
 
     def cancel(self, reason: Optional[str] = None) -> None:
         """Cancels the run (InvalidState if it has already ended)."""
