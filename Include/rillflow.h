@@ -404,7 +404,10 @@ RF_API rf_status rf_run_end(rf_run *run, rf_event_kind kind, const void *data, u
 
 /* Waits until the run has ended or is suspended (waiting for input: see rf_run_resume()), at
  * most timeout_ms milliseconds (-1 = without limit, 0 = do not wait), and stores its status in
- * *out_status (if not NULL) in every case. Any number of threads may wait on one run.
+ * *out_status (if not NULL) in every case. Any number of threads may wait on one run. An ended
+ * status is reported (here and by rf_run_get_status()) only once the terminal event is in the
+ * run's log, so a subscription read after this finds it. A suspended status may come a moment
+ * before INPUT_REQUIRED reaches the log; an answer given at once still follows it there.
  * Returns RF_OK when the run has ended or is suspended; RF_E_TIMEOUT (or RF_E_AGAIN for
  * timeout_ms 0) if it has not; RF_E_INVALID_HANDLE; RF_E_INVALID_ARGUMENT for a timeout_ms
  * below -1. */

@@ -101,7 +101,14 @@ public final class Run: Sendable {
     }
 
     public var id: UInt64 { identity.runId }
-    public var status: RunStatus { RunStatus(rawValue: state.load(ordering: .acquiring))! }
+    /// The run's status. An ended status is reported only once the terminal event is in the
+    /// log (`end` claims the status first, then writes the event, holding `ending` throughout),
+    /// so whoever sees it, rf_run_wait's caller for one, finds the event there too.
+    public var status: RunStatus {
+        let current = RunStatus(rawValue: state.load(ordering: .acquiring))!
+        guard current.isFinished else { return current }
+        return ending.withLock { _ in RunStatus(rawValue: state.load(ordering: .acquiring))! }
+    }
 
     /// Pending → running, with the run-started event (its data: trace context and input size).
     public func start(inputBytes: Int) throws(RillflowError) {

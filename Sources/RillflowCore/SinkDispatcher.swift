@@ -219,7 +219,7 @@ final class SinkDispatcher: @unchecked Sendable {
             }
             let arrivals = inbox
             inbox.removeAll()
-            let leaving = removals
+            var leaving = removals
             removals.removeAll()
             let removalRequest = removalRequests
             let drainRequest = drainRequests
@@ -228,6 +228,9 @@ final class SinkDispatcher: @unchecked Sendable {
             for (sink, subscription, runId) in arrivals { register(sink, subscription, runId) }
             for sink in leaving { detachAll(sink) }
             if !leaving.isEmpty {
+                // This thread lets go of the sinks before the releasing thread is told, so that
+                // thread holds the last reference: destroy runs before rf_sink_release returns.
+                leaving.removeAll()
                 monitor.lock()
                 removalsDone = max(removalsDone, removalRequest)
                 monitor.broadcast()

@@ -27,6 +27,9 @@ public final class WorkflowExecution: @unchecked Sendable {
     }
 
     private let shared: Lock<Shared>
+    /// Held while a question is asked (INPUT_REQUIRED) and while it is answered (RUN_RESUMED),
+    /// so the two events are in that order; never while waiting for anything else.
+    private let questions = Lock(())
     /// Outputs of foreach lists in progress, by group, in item order. Its own lock, held while
     /// an item's progress event is written, so the "completed" counts reach the stream in order.
     private let lists = Lock<[Int: (outputs: [[UInt8]?], done: Int)]>([:])
@@ -84,30 +87,48 @@ public final class WorkflowExecution: @unchecked Sendable {
 
     /// Delivers a human's answer to a run waiting for input: RUN_RESUMED, then the answer as the
     /// event type the step asked for.
+    ///
+    /// The answer is routed in the same critical section that stops awaiting it, so the asking
+    /// step, which may still be ending, never finds the run idle in between (neither a question
+    /// open nor the answer's steps counted). `questions` keeps RUN_RESUMED after INPUT_REQUIRED
+    /// when the answer comes the moment the status says suspended.
     public func resume(answer: [UInt8]) throws(RillflowError) {
-        let answerType = try shared.withLock { state throws(RillflowError) -> String in
-            guard !state.finished, let type = state.awaitingAnswer else {
-                throw RillflowError(.invalidState, "the run is not waiting for input")
+        var routingError: RillflowError?
+        let ready = try questions.withLock { _ throws(RillflowError) -> [Invocation] in
+            let ready = try shared.withLock { state throws(RillflowError) -> [Invocation] in
+                guard !state.finished, let type = state.awaitingAnswer else {
+                    throw RillflowError(.invalidState, "the run is not waiting for input")
+                }
+                state.awaitingAnswer = nil
+                do throws(RillflowError) { return try state.router.deliver(type, payloads: [answer]) } catch {
+                    routingError = error
+                    return []
+                }
             }
-            state.awaitingAnswer = nil
-            return type
+            _ = run.transition(from: .suspended, to: .running)
+            emitEngineEvent(.runResumed, step: "", attempt: 0) { $0.field("input_bytes", number: answer.count) }
+            return ready
         }
-        _ = run.transition(from: .suspended, to: .running)
-        emitEngineEvent(.runResumed, step: "", attempt: 0) { $0.field("input_bytes", number: answer.count) }
-        deliver(answerType, answer)
+        if let routingError { return fail(step: "", error: routingError.message, attempts: 0) }
+        for invocation in ready { launch(invocation, attempt: 1) }
     }
 
     private func suspend(asking prompt: [UInt8], answerType: String, step: String, attempt: Int) {
-        let waiting = shared.withLock { state -> Bool in
-            guard !state.finished, state.awaitingAnswer == nil else { return false }
-            state.awaitingAnswer = answerType
-            return true
+        let waiting = questions.withLock { _ in
+            let waiting = shared.withLock { state -> Bool in
+                guard !state.finished, state.awaitingAnswer == nil else { return false }
+                state.awaitingAnswer = answerType
+                return true
+            }
+            if waiting {
+                _ = run.transition(from: .running, to: .suspended)
+                emitEngineEvent(.inputRequired, step: step, attempt: attempt) { $0.field("prompt", json: prompt) }
+            }
+            return waiting
         }
         guard waiting else {
             return fail(step: step, error: "the run is already waiting for input: one question at a time", attempts: attempt)
         }
-        _ = run.transition(from: .running, to: .suspended)
-        emitEngineEvent(.inputRequired, step: step, attempt: attempt) { $0.field("prompt", json: prompt) }
     }
 
     /// The run's token usage so far.
@@ -174,12 +195,22 @@ public final class WorkflowExecution: @unchecked Sendable {
         }
     }
 
+    /// A sub-workflow ended. Its result is routed in the same critical section that stops
+    /// counting the child, so no step ending meanwhile finds this run idle in between.
     private func childEnded(_ key: ObjectIdentifier, status: RunStatus, detail: [UInt8], resultType: String, step: String) {
-        guard let child = shared.withLock({ $0.children.removeValue(forKey: key) }) else {
-            return  // this run ended first and cancelled it
+        var routingError: RillflowError?
+        let ended = shared.withLock { state -> (child: WorkflowExecution, ready: [Invocation])? in
+            guard let child = state.children.removeValue(forKey: key) else { return nil }
+            guard status == .completed, !state.finished else { return (child, []) }
+            do throws(RillflowError) { return (child, try state.router.deliver(resultType, payloads: [detail])) } catch {
+                routingError = error
+                return (child, [])
+            }
         }
+        guard let (child, ready) = ended else { return }  // this run ended first and cancelled it
+        if let routingError { return fail(step: "", error: routingError.message, attempts: 0) }
         if status == .completed {
-            deliver(resultType, detail)
+            for invocation in ready { launch(invocation, attempt: 1) }
             checkIdle()
         } else {
             let how = status == .cancelled ? "was cancelled" : status == .timedOut ? "timed out" : "failed"

@@ -133,7 +133,7 @@ import Testing
             TestThread {
                 let engine = OpaquePointer(bitPattern: engineBits)
                 var ctx: OpaquePointer?
-                while rf_engine_take_task(engine, 2_000, &ctx) == RF_OK {
+                while rf_engine_take_task(engine, -1, &ctx) == RF_OK {  // until the engine's release below
                     _ = rf_step_ctx_send(ctx, "hosted", nil, 0)
                     _ = rf_step_ctx_complete(ctx, RF_OK, nil)
                     taken.add(1, ordering: .relaxed)

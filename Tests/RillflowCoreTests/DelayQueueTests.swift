@@ -14,7 +14,8 @@ import Testing
         let log = Log()
         let done = Futex()
         let finished = Atomic<Int>(0)
-        for (value, delay) in [(3, 30_000_000), (1, 10_000_000), (2, 20_000_000), (0, 0)] as [(Int, Int64)] {
+        // 100 ms apart: scheduling all four must not take longer than that, even on a busy machine.
+        for (value, delay) in [(3, 300_000_000), (1, 100_000_000), (2, 200_000_000), (0, 0)] as [(Int, Int64)] {
             queue.schedule(after: delay) {
                 log.append(value)
                 if finished.add(1, ordering: .relaxed).newValue == 4 { done.wakeAll() }

@@ -69,6 +69,30 @@ import Testing
         ender.join()
     }
 
+    @Test func anEndedStatusIsSeenOnlyWithTheTerminalEventInTheLog() throws {
+        // A watcher spinning on the status while another thread ends the run: the moment it
+        // sees the run ended, a read that does not wait finds the terminal event.
+        for _ in 0..<300 {
+            let run = Run(engine: LogTest.engine(), workflowName: "watched")
+            try run.start(inputBytes: 0)
+            let subscription = try Subscription(log: run.log, options: SubscriptionOptions())  // at the live tail
+            let ender = TestThread {
+                try? Array("{}".utf8).withUnsafeBytes { try run.end(.runCompleted, data: $0) }
+            }
+            let giveUp = Deadline(milliseconds: 10_000)
+            while !run.status.isFinished && !giveUp.hasPassed {}
+            var kinds: [EventKind] = []
+            do {
+                _ = try subscription.read(limit: 8, timeoutMilliseconds: 0) { view in kinds.append(view.kind); return true }
+            } catch {
+                Issue.record("the run said it ended, but its terminal event was not there: \(error)")
+            }
+            ender.join()
+            #expect(kinds == [.runCompleted])
+            if kinds != [.runCompleted] { break }
+        }
+    }
+
     @Test func waitGivesUpAtItsTimeout() throws {
         let run = Run(engine: LogTest.engine(), workflowName: "waited")
         try run.start(inputBytes: 0)

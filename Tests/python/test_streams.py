@@ -130,8 +130,8 @@ def test_ctrl_c_in_a_blocking_wait_cancels_the_run(engine):
     gate = threading.Event()
     run = planner(engine, gate).run("q")
     timer = threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT))
-    timer.start()
     with pytest.raises(KeyboardInterrupt):
+        timer.start()  # inside: however late this thread gets on, the interrupt is caught here
         run.result(timeout=10)
     timer.join()
     gate.set()
