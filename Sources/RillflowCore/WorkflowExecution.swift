@@ -93,24 +93,19 @@ public final class WorkflowExecution: @unchecked Sendable {
     /// open nor the answer's steps counted). `questions` keeps RUN_RESUMED after INPUT_REQUIRED
     /// when the answer comes the moment the status says suspended.
     public func resume(answer: [UInt8]) throws(RillflowError) {
-        var routingError: RillflowError?
-        let ready = try questions.withLock { _ throws(RillflowError) -> [Invocation] in
-            let ready = try shared.withLock { state throws(RillflowError) -> [Invocation] in
+        let routed = try questions.withLock { _ throws(RillflowError) -> Routed in
+            let routed = try route { state throws(RillflowError) in
                 guard !state.finished, let type = state.awaitingAnswer else {
                     throw RillflowError(.invalidState, "the run is not waiting for input")
                 }
                 state.awaitingAnswer = nil
-                do throws(RillflowError) { return try state.router.deliver(type, payloads: [answer]) } catch {
-                    routingError = error
-                    return []
-                }
+                return (type, [answer])
             }
             _ = run.transition(from: .suspended, to: .running)
             emitEngineEvent(.runResumed, step: "", attempt: 0) { $0.field("input_bytes", number: answer.count) }
-            return ready
+            return routed
         }
-        if let routingError { return fail(step: "", error: routingError.message, attempts: 0) }
-        for invocation in ready { launch(invocation, attempt: 1) }
+        launch(routed)
     }
 
     private func suspend(asking prompt: [UInt8], answerType: String, step: String, attempt: Int) {
@@ -195,22 +190,16 @@ public final class WorkflowExecution: @unchecked Sendable {
         }
     }
 
-    /// A sub-workflow ended. Its result is routed in the same critical section that stops
-    /// counting the child, so no step ending meanwhile finds this run idle in between.
+    /// A sub-workflow ended: its result is routed as it stops counting as activity.
     private func childEnded(_ key: ObjectIdentifier, status: RunStatus, detail: [UInt8], resultType: String, step: String) {
-        var routingError: RillflowError?
-        let ended = shared.withLock { state -> (child: WorkflowExecution, ready: [Invocation])? in
-            guard let child = state.children.removeValue(forKey: key) else { return nil }
-            guard status == .completed, !state.finished else { return (child, []) }
-            do throws(RillflowError) { return (child, try state.router.deliver(resultType, payloads: [detail])) } catch {
-                routingError = error
-                return (child, [])
-            }
+        var child: WorkflowExecution?
+        let routed = route { state in
+            child = state.children.removeValue(forKey: key)
+            return child != nil && status == .completed ? (resultType, [detail]) : nil
         }
-        guard let (child, ready) = ended else { return }  // this run ended first and cancelled it
-        if let routingError { return fail(step: "", error: routingError.message, attempts: 0) }
+        guard let child else { return }  // this run ended first and cancelled it
         if status == .completed {
-            for invocation in ready { launch(invocation, attempt: 1) }
+            launch(routed)
             checkIdle()
         } else {
             let how = status == .cancelled ? "was cancelled" : status == .timedOut ? "timed out" : "failed"
@@ -235,16 +224,31 @@ public final class WorkflowExecution: @unchecked Sendable {
     }
 
     func deliver(_ type: String, payloads: [[UInt8]]) {
-        let ready: [Invocation]
-        do {
-            ready = try shared.withLock { state throws(RillflowError) -> [Invocation] in
-                state.finished ? [] : try state.router.deliver(type, payloads: payloads)
+        launch(route { _ in (type, payloads) })
+    }
+
+    /// Steps an event made ready, or the routing error that fails the run.
+    private typealias Routed = (ready: [Invocation], failure: RillflowError?)
+
+    /// Routes the event `prepare` returns in the critical section `prepare` runs in, so what it
+    /// changed (a question answered, a child gone) and the steps the event starts are seen
+    /// together: no step ending meanwhile finds the run idle in between. `prepare` returns nil
+    /// to route nothing, or throws to refuse; a finished run routes nothing.
+    private func route<Failure: Error>(_ prepare: (inout Shared) throws(Failure) -> (type: String, payloads: [[UInt8]])?) throws(Failure) -> Routed {
+        var failure: RillflowError?
+        let ready = try shared.withLock { state throws(Failure) -> [Invocation] in
+            guard let event = try prepare(&state), !state.finished else { return [] }
+            do throws(RillflowError) { return try state.router.deliver(event.type, payloads: event.payloads) } catch {
+                failure = error
+                return []
             }
-        } catch {
-            fail(step: "", error: error.message, attempts: 0)
-            return
         }
-        for invocation in ready { launch(invocation, attempt: 1) }
+        return (ready, failure)
+    }
+
+    private func launch(_ routed: Routed) {
+        if let failure = routed.failure { return fail(step: "", error: failure.message, attempts: 0) }
+        for invocation in routed.ready { launch(invocation, attempt: 1) }
     }
 
     private func launch(_ invocation: Invocation, attempt: Int) {
