@@ -17,16 +17,11 @@ import Testing
             StepDefinition(name: "draft", accepts: ["start"], sends: ["drafted"]),
             StepDefinition(name: "finish", accepts: ["drafted"], sends: ["stop"]),
         ])
-        let pool = try WorkerPool(threads: 1)
-        let delays = try DelayQueue()
-        defer {
-            pool.shutdown()
-            delays.shutdown()
-        }
+        let runtime = try TestRuntime(threads: 1)
+        defer { runtime.shutdown() }
         let run = Run(engine: LogTest.engine(), workflowName: "hosted")
         let subscription = try Subscription(log: run.log, options: SubscriptionOptions())
-        let execution = try WorkflowExecution(definition: definition, functions: [queue.stepFunction, queue.stepFunction],
-                                              run: run, pool: pool, delays: delays, stepBudget: 10)
+        let execution = try runtime.execution(definition, [queue.stepFunction, queue.stepFunction], run: run)
         #expect(!isReadable(queue.fileDescriptor))
         #expect(try queue.take(timeoutMilliseconds: 0) == nil)
         try execution.start(input: Array("x".utf8))
@@ -59,15 +54,10 @@ import Testing
             StepDefinition(name: "one", accepts: ["start"], sends: ["next"], runsOnHost: true),
             StepDefinition(name: "two", accepts: ["next"], sends: ["stop"], runsOnHost: true),
         ])
-        let pool = try WorkerPool(threads: 1)
-        let delays = try DelayQueue()
-        defer {
-            pool.shutdown()
-            delays.shutdown()
-        }
+        let runtime = try TestRuntime(threads: 1)
+        defer { runtime.shutdown() }
         let run = Run(engine: LogTest.engine(), workflowName: "inline")
-        let execution = try WorkflowExecution(definition: definition, functions: [queue.stepFunction, queue.stepFunction],
-                                              run: run, pool: pool, delays: delays, stepBudget: 10)
+        let execution = try runtime.execution(definition, [queue.stepFunction, queue.stepFunction], run: run)
         try execution.start(input: [])
         // Queued by start itself, on this thread: no worker hand-off.
         let first = try #require(try queue.take(timeoutMilliseconds: 0))
@@ -89,12 +79,8 @@ import Testing
         let definition = try WorkflowDefinition(name: "eager", steps: [
             StepDefinition(name: "only", accepts: ["start"], sends: ["stop"]),
         ])
-        let pool = try WorkerPool(threads: 1)
-        let delays = try DelayQueue()
-        defer {
-            pool.shutdown()
-            delays.shutdown()
-        }
+        let runtime = try TestRuntime(threads: 1)
+        defer { runtime.shutdown() }
         let run = Run(engine: LogTest.engine(), workflowName: "eager")
         let subscription = try Subscription(log: run.log, options: SubscriptionOptions())
         final class AfterCompletion: @unchecked Sendable {
@@ -113,12 +99,11 @@ import Testing
             }
             return returned
         }
-        let execution = try WorkflowExecution(definition: definition, functions: [queueAndHostAtOnce],
-                                              run: run, pool: pool, delays: delays, stepBudget: 10)
+        let execution = try runtime.execution(definition, [queueAndHostAtOnce], run: run)
         try execution.start(input: [])
         let kinds = LogTest.drain(subscription).map(\.kind)
         #expect(kinds == [.runStarted, .stepStarted, .stepCompleted, .runCompleted])
-        pool.shutdown()  // joins the worker: what it saw is written before it is read here
+        runtime.pool.shutdown()  // joins the worker: what it saw is written before it is read here
         // Ended by the completion itself: the context's handle is already retired, the run over.
         #expect(after.contextEnded)
         #expect(after.runStatus == .completed)

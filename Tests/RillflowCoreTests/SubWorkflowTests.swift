@@ -21,17 +21,12 @@ import Testing
             StepDefinition(name: "plan", accepts: ["start"], sends: ["researched"]),
             StepDefinition(name: "write", accepts: ["researched"], sends: ["stop"]),
         ])
-        let pool = try WorkerPool(threads: 2)
-        let delays = try DelayQueue()
+        let runtime = try TestRuntime(threads: 2)
         let run = Run(engine: LogTest.engine(), workflowName: "report")
         let subscription = try Subscription(log: run.log, options: SubscriptionOptions())
-        let execution = try WorkflowExecution(definition: definition, functions: [plan, write], run: run,
-                                              pool: pool, delays: delays, stepBudget: 100)
+        let execution = try runtime.execution(definition, [plan, write], run: run, stepBudget: 100)
         try execution.start(input: [])
-        return Report(execution: execution, subscription: subscription, finish: {
-            pool.shutdown()
-            delays.shutdown()
-        })
+        return Report(execution: execution, subscription: subscription, finish: runtime.shutdown)
     }
 
     @Test func aChildRunsInsideItsParentsStream() throws {

@@ -10,16 +10,11 @@ import Testing
                     threads: Int = 4, budget: Int = 1000) throws -> (events: [LogTest.Seen], run: Run) {
         let definition = try WorkflowDefinition(name: "test", steps: steps)
         let engine = LogTest.engine(logCapacity: 1 << 20)
-        let pool = try WorkerPool(threads: threads)
-        let delays = try DelayQueue()
-        defer {
-            pool.shutdown()
-            delays.shutdown()
-        }
+        let runtime = try TestRuntime(threads: threads)
+        defer { runtime.shutdown() }
         let run = Run(engine: engine, workflowName: "test")
         let subscription = try Subscription(log: run.log, options: SubscriptionOptions())
-        let execution = try WorkflowExecution(definition: definition, functions: functions, run: run, pool: pool,
-                                              delays: delays, stepBudget: budget)
+        let execution = try runtime.execution(definition, functions, run: run, stepBudget: budget)
         try execution.start(input: Array(input.utf8))
         let events = LogTest.drain(subscription)
         return (events, run)
@@ -173,41 +168,38 @@ import Testing
     }
 
     /// A workflow whose one step runs until the run ends (at most 5 s), for cancel and timeout.
-    static func startLongRun(timeout: Int64? = nil) throws -> (WorkflowExecution, Subscription, WorkerPool, DelayQueue) {
+    static func startLongRun(timeout: Int64? = nil) throws -> (WorkflowExecution, Subscription, TestRuntime) {
         let definition = try WorkflowDefinition(name: "long", steps: [StepDefinition(name: "slow", accepts: ["start"], sends: ["stop"])])
-        let pool = try WorkerPool(threads: 2)
-        let delays = try DelayQueue()
+        let runtime = try TestRuntime(threads: 2)
         let run = Run(engine: LogTest.engine(), workflowName: "long")
         let subscription = try Subscription(log: run.log, options: SubscriptionOptions())
-        let execution = try WorkflowExecution(definition: definition, functions: [{ ctx in
+        let execution = try runtime.execution(definition, [{ ctx in
             let giveUp = Deadline(milliseconds: 5_000)
             while !ctx.isCancelled && !giveUp.hasPassed {}
             return ctx.isCancelled ? .completed : .failed("never cancelled")
-        }], run: run, pool: pool, delays: delays, stepBudget: 10)
+        }], run: run)
         try execution.start(input: [], timeoutNanoseconds: timeout)
-        return (execution, subscription, pool, delays)
+        return (execution, subscription, runtime)
     }
 
     @Test func cancellingEndsTheRunAndRunningStepsSeeIt() throws {
-        let (execution, subscription, pool, delays) = try Self.startLongRun()
+        let (execution, subscription, runtime) = try Self.startLongRun()
         // Wait until the step runs, then cancel.
         let before = LogTest.drain(subscription, batch: 1, until: { $0.kind == .stepStarted })
         #expect(before.last?.kind == .stepStarted)
         #expect(execution.cancel(reason: "user"))
         #expect(!execution.cancel(reason: "again"))
         let rest = LogTest.drain(subscription)
-        pool.shutdown()
-        delays.shutdown()
+        runtime.shutdown()
         #expect(rest.last?.kind == .runCancelled)
         #expect(rest.last?.data == #"{"reason":"user"}"#)
         #expect(execution.run.status == .cancelled)
     }
 
     @Test func aRunPastItsTimeoutEndsNamingTheActiveSteps() throws {
-        let (execution, subscription, pool, delays) = try Self.startLongRun(timeout: 20_000_000)
+        let (execution, subscription, runtime) = try Self.startLongRun(timeout: 20_000_000)
         let events = LogTest.drain(subscription)
-        pool.shutdown()
-        delays.shutdown()
+        runtime.shutdown()
         // A busy machine may not start the step before the timeout (the run then ends without
         // its STEP_STARTED, and the step never runs); a started step's completion may be
         // claimed just before the terminal event. Either way the step counts as active.
@@ -290,18 +282,14 @@ import Testing
             StepDefinition(name: "ask", accepts: ["start"], sends: ["answer"]),
             StepDefinition(name: "decide", accepts: ["answer"], sends: ["stop"]),
         ])
-        let pool = try WorkerPool(threads: 2)
-        let delays = try DelayQueue()
-        defer {
-            pool.shutdown()
-            delays.shutdown()
-        }
+        let runtime = try TestRuntime(threads: 2)
+        defer { runtime.shutdown() }
         let run = Run(engine: LogTest.engine(), workflowName: "approval")
         // One watcher's stream ends at the suspension (with Values mode, it still gets the
         // input-required event it ends on); another stays open to the end.
         let untilQuestion = try Subscription(log: run.log, options: SubscriptionOptions(mode: .values, endAtSuspension: true))
         let whole = try Subscription(log: run.log, options: SubscriptionOptions())
-        let execution = try WorkflowExecution(definition: definition, functions: [
+        let execution = try runtime.execution(definition, [
             { ctx in
                 do throws(RillflowError) { try ctx.requestInput(prompt: [], answerType: "elsewhere") } catch {
                     #expect(error.message == "step 'ask' did not declare that it sends 'elsewhere', the answer's event type")
@@ -313,7 +301,7 @@ import Testing
                 try? ctx.stop(result: ctx.inputs[0])
                 return .completed
             },
-        ], run: run, pool: pool, delays: delays, stepBudget: 10)
+        ], run: run)
         #expect { try execution.resume(answer: []) } throws: { ($0 as? RillflowError)?.code == .invalidState }
         try execution.start(input: [])
 
@@ -340,16 +328,12 @@ import Testing
             StepDefinition(name: "ask", accepts: ["start"], sends: ["answer"]),
             StepDefinition(name: "finish", accepts: ["answer"], sends: ["stop"]),
         ])
-        let pool = try WorkerPool(threads: 2)
-        let delays = try DelayQueue()
-        defer {
-            pool.shutdown()
-            delays.shutdown()
-        }
+        let runtime = try TestRuntime(threads: 2)
+        defer { runtime.shutdown() }
         for _ in 0..<300 {
             let run = Run(engine: LogTest.engine(), workflowName: "quick answer")
             let subscription = try Subscription(log: run.log, options: SubscriptionOptions())
-            let execution = try WorkflowExecution(definition: definition, functions: [
+            let execution = try runtime.execution(definition, [
                 { ctx in
                     try? ctx.requestInput(prompt: Array("1".utf8), answerType: "answer")
                     return .completed
@@ -358,7 +342,7 @@ import Testing
                     try? ctx.stop(result: ctx.inputs[0])
                     return .completed
                 },
-            ], run: run, pool: pool, delays: delays, stepBudget: 10)
+            ], run: run)
             try execution.start(input: [])
             let giveUp = Deadline(milliseconds: 10_000)
             while run.status != .suspended && !giveUp.hasPassed {}
