@@ -168,6 +168,7 @@ final class HandleRegistry: @unchecked Sendable {
     }
 
     /// Runs once per retired handle, on the thread that saw the last user leave.
+    @inline(never)
     private func finalize(_ index: Int, generation: UInt64) {
         let object = objectSlot(index).pointee
         objectSlot(index).pointee = nil

@@ -29,6 +29,7 @@ public final class RunLog: @unchecked Sendable {
     private let mask: Int
     private let buffer: UnsafeMutableRawPointer
     private let emitTimeoutMilliseconds: Int64
+    private let clock = EventClock()
 
     private static let closedBit: UInt = 1 << (UInt.bitWidth - 1)
     /// Room kept for the terminal event: one with up to `terminalDataReserve` bytes of data and
@@ -91,22 +92,18 @@ public final class RunLog: @unchecked Sendable {
     /// Appends one event and returns its seq. Terminal kinds close the log: later emits fail.
     @discardableResult
     public func emit(_ draft: EventDraft) throws(RillflowError) -> UInt64 {
-        guard draft.data.count <= maxDataBytes else {
-            throw RillflowError(.tooLarge, "the event's data is \(draft.data.count) bytes; the limit (max_event_bytes) is \(maxDataBytes)")
-        }
+        guard draft.data.count <= maxDataBytes else { throw Self.tooLarge(draft, limit: maxDataBytes) }
         guard draft.step.count <= EventRecord.maximumNameLength, draft.topic.count <= EventRecord.maximumNameLength else {
-            throw RillflowError(.invalidArgument, "step names and topics are at most \(EventRecord.maximumNameLength) bytes")
+            throw Self.nameTooLong()
         }
         let size = draft.recordSize
-        let timestamp = WallClock.nowNanoseconds()
+        let timestamp = clock.nowNanoseconds()
         // Only the run's own terminal event ends its log; a child run's is just another event.
         let closes = draft.kind.isTerminal && draft.source == 0
         var deadline: Deadline?
         var current = WordPair(first: tailHint[0].load(ordering: .relaxed), second: tailHint[1].load(ordering: .relaxed))
         while true {
-            guard current.second & Self.closedBit == 0 else {
-                throw RillflowError(.invalidState, "the run has ended: no event may follow its terminal event")
-            }
+            guard current.second & Self.closedBit == 0 else { throw Self.ended() }
             let position = Int(bitPattern: current.first)
             let room = capacity - (position & mask)
             let recordPosition = room < size ? position + room : position
@@ -141,6 +138,23 @@ public final class RunLog: @unchecked Sendable {
             if producersWaiting.load(ordering: .relaxed) > 0 { spaceFutex.wakeAll() }
             return UInt64(seq)
         }
+    }
+
+    // The emit path's errors are built out of line: inlined, their string building would
+    // crowd the registers of the path every event takes.
+    @inline(never)
+    private static func tooLarge(_ draft: EventDraft, limit: Int) -> RillflowError {
+        RillflowError(.tooLarge, "the event's data is \(draft.data.count) bytes; the limit (max_event_bytes) is \(limit)")
+    }
+
+    @inline(never)
+    private static func nameTooLong() -> RillflowError {
+        RillflowError(.invalidArgument, "step names and topics are at most \(EventRecord.maximumNameLength) bytes")
+    }
+
+    @inline(never)
+    private static func ended() -> RillflowError {
+        RillflowError(.invalidState, "the run has ended: no event may follow its terminal event")
     }
 
     /// Makes an empty log look like that of a run whose events `1 ..< nextSeq` were all

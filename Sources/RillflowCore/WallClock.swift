@@ -10,7 +10,7 @@ public enum WallClock {
     /// CPU's time-stamp counter this reads it (about 11 ns here) instead of `clock_gettime`
     /// (about 28 ns); see `TSCClock`.
     @inline(__always) public static func nowNanoseconds() -> Int64 {
-        TSCClock.now() ?? rf_sys_realtime_ns()
+        TSCClock.now(TSCClock.state) ?? rf_sys_realtime_ns()
     }
 
     /// Monotonic nanoseconds, for timeouts and durations.
@@ -27,7 +27,7 @@ public enum WallClock {
 /// Used only when the kernel's clocksource is "tsc", i.e. the kernel itself found the
 /// counter constant-rate and synchronized across cores.
 enum TSCClock {
-    private struct State: ~Copyable {
+    fileprivate struct State: ~Copyable {
         let sequence = Atomic<UInt64>(0)
         let baseNanoseconds = Atomic<Int64>(0)
         let baseTicks = Atomic<UInt64>(0)
@@ -40,7 +40,7 @@ enum TSCClock {
 
     /// Allocated once and never freed: a plain pointer, so reading the clock costs no
     /// reference counting. nil where the TSC is not usable.
-    private nonisolated(unsafe) static let state: UnsafeMutablePointer<State>? = {
+    fileprivate nonisolated(unsafe) static let state: UnsafeMutablePointer<State>? = {
         guard rf_sys_rdtsc() != 0, kernelUsesTSC() else { return nil }
         let (nanoseconds, ticks) = sample()
         let state = UnsafeMutablePointer<State>.allocate(capacity: 1)
@@ -57,8 +57,10 @@ enum TSCClock {
     static var isAvailable: Bool { state != nil }
 
     /// Nanoseconds since the epoch, or nil while not calibrated yet (or not available).
+    static func now() -> Int64? { now(state) }
+
     @inline(__always)
-    static func now() -> Int64? {
+    fileprivate static func now(_ state: UnsafeMutablePointer<State>?) -> Int64? {
         guard let state else { return nil }
         while true {
             let before = state.pointee.sequence.load(ordering: .acquiring)
@@ -126,6 +128,14 @@ enum TSCClock {
         guard fgets(&buffer, 32, file) != nil else { return false }
         return String(decoding: buffer.prefix { $0 != 0 && $0 != 10 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) == "tsc"
     }
+}
+
+/// The event clock as one object holds it: `WallClock.nowNanoseconds` without the lazy-global
+/// check of the TSC state on every read (a run log reads the clock once per emit).
+struct EventClock {
+    private let tsc = TSCClock.state
+
+    @inline(__always) func nowNanoseconds() -> Int64 { TSCClock.now(tsc) ?? rf_sys_realtime_ns() }
 }
 
 /// A point in monotonic time after which a wait gives up; `nil` deadline waits forever.
