@@ -9,6 +9,8 @@
  *   c.emit_floor16.ns                the reference for it: bare C doing only this design's
  *                                    necessary work per event (handle count in and out, TSC
  *                                    read, 16-byte claim, 80-byte write, release commit, fence)
+ *   c.floor16_burst.eps              those emits on one thread, read in batches on another like
+ *                                    the bare ring: the ceiling of c.burst16 for this design
  *   c.futex_wake.p50_us              the reference for c.latency: a bare futex wake, same pacing
  *   c.sink.eps                       events/s reaching a no-op C sink while a subscriber also
  *                                    reads the run (the c.burst16 workload)
@@ -406,29 +408,96 @@ static double emit_alone_ns(rf_engine *engine, long total) {
 static _Alignas(128) __int128 floor_tail;
 static _Alignas(64) _Atomic uint64_t floor_handle;
 static _Alignas(64) _Atomic uint32_t floor_waiters;
-static unsigned char floor_ring[RING_BYTES];
+static _Alignas(64) _Atomic uint64_t floor_head; /* c.floor16_burst: where its reader is */
+static _Alignas(64) unsigned char floor_ring[RING_BYTES];
+enum { FLOOR_RECORD = 80 };
+
+/* Where a record claimed at `position` goes: records never wrap; one that would is placed at
+ * the start of the ring (as in the run log, here without a padding record: sizes are fixed). */
+static inline uint64_t floor_place(uint64_t position) {
+    uint64_t room = RING_BYTES - (position & (RING_BYTES - 1));
+    return room < FLOOR_RECORD ? position + room : position;
+}
+
+/* One emit doing only the design's necessary work. `bounded`: first wait until the reader
+ * has left room (c.floor16_burst); c.emit_floor16 has no reader and overwrites freely. */
+static inline void floor_emit(long i, const char payload[16], int bounded, volatile uint64_t *sink) {
+    uint64_t word = atomic_load(&floor_handle);                     /* handle: count in */
+    atomic_compare_exchange_strong(&floor_handle, &word, word + 1);
+    uint64_t ticks = __rdtsc();                                      /* timestamp */
+    __int128 current = floor_tail;                                   /* claim position + seq */
+    uint64_t position = floor_place((uint64_t)current);
+    while (bounded && position + FLOOR_RECORD - atomic_load_explicit(&floor_head, memory_order_acquire) > RING_BYTES)
+        __builtin_ia32_pause();
+    __int128 next = (((current >> 64) + 1) << 64) | (__int128)(position + FLOOR_RECORD);
+    __sync_bool_compare_and_swap(&floor_tail, current, next);
+    unsigned char *record = floor_ring + (position & (RING_BYTES - 1));
+    memcpy(record + 16, &ticks, 8);                                  /* write */
+    memcpy(record + 24, &i, sizeof i);
+    memcpy(record + 56, payload, 16);
+    record[74] = 0;
+    atomic_store_explicit((_Atomic uint64_t *)record, position + 1, memory_order_release); /* commit */
+    atomic_thread_fence(memory_order_seq_cst);                       /* then: anyone waiting? */
+    *sink += atomic_load_explicit(&floor_waiters, memory_order_relaxed);
+    atomic_fetch_sub(&floor_handle, 1);                              /* handle: count out */
+}
+
+static void floor_reset(void) {
+    floor_tail = 0;
+    atomic_store(&floor_head, 0);
+    memset(floor_ring, 0, sizeof floor_ring); /* no stamp of an earlier use may match */
+}
 
 static double emit_floor_ns(long total) {
     const char payload[16] = "0123456789abcdef";
     volatile uint64_t sink = 0;
+    floor_reset();
     int64_t start = now_ns();
-    for (long i = 0; i < total; i++) {
-        uint64_t word = atomic_load(&floor_handle);                     /* handle: count in */
-        atomic_compare_exchange_strong(&floor_handle, &word, word + 1);
-        uint64_t ticks = __rdtsc();                                      /* timestamp */
-        __int128 current = floor_tail;                                   /* claim position + seq */
-        __sync_bool_compare_and_swap(&floor_tail, current, current + (((__int128)1) << 64) + 80);
-        unsigned char *record = floor_ring + ((uint64_t)current & (RING_BYTES - 1));
-        memcpy(record + 16, &ticks, 8);                                  /* write */
-        memcpy(record + 24, &i, sizeof i);
-        memcpy(record + 56, payload, 16);
-        record[74] = 0;
-        atomic_store_explicit((_Atomic uint64_t *)record, (uint64_t)current + 1, memory_order_release); /* commit */
-        atomic_thread_fence(memory_order_seq_cst);                       /* then: anyone waiting? */
-        sink += atomic_load_explicit(&floor_waiters, memory_order_relaxed);
-        atomic_fetch_sub(&floor_handle, 1);                              /* handle: count out */
-    }
+    for (long i = 0; i < total; i++) floor_emit(i, payload, 0, &sink);
     return (double)(now_ns() - start) / (double)total;
+}
+
+static long floor_total;
+
+static void *floor_produce(void *arg) {
+    (void)arg;
+    const char payload[16] = "0123456789abcdef";
+    volatile uint64_t sink = 0;
+    for (long i = 0; i < floor_total; i++) floor_emit(i, payload, 1, &sink);
+    return NULL;
+}
+
+/* c.floor16_burst.eps: the floor's emits on one thread, read in batches on another the way
+ * the bare ring's reader reads (follow the stamps, publish the position after each batch). */
+static double floor_burst_events_per_second(long total) {
+    floor_reset();
+    floor_total = total;
+    pthread_t thread;
+    int64_t start = now_ns();
+    pthread_create(&thread, NULL, floor_produce, NULL);
+    uint64_t position = 0;
+    long received = 0;
+    volatile long sink = 0;
+    while (received < total) {
+        uint64_t at = floor_place(position);
+        if (atomic_load_explicit((_Atomic uint64_t *)(floor_ring + (at & (RING_BYTES - 1))), memory_order_acquire) != at + 1) {
+            for (int i = 0; i < 200; i++) __builtin_ia32_pause(); /* back off, like a batch reader */
+            continue;
+        }
+        do { /* read the batch: one load per record */
+            long value;
+            memcpy(&value, floor_ring + (at & (RING_BYTES - 1)) + 24, sizeof value);
+            sink += value;
+            position = at + FLOOR_RECORD;
+            received++;
+            at = floor_place(position);
+        } while (received < total &&
+                 atomic_load_explicit((_Atomic uint64_t *)(floor_ring + (at & (RING_BYTES - 1))), memory_order_acquire) == at + 1);
+        atomic_store_explicit(&floor_head, position, memory_order_release);
+    }
+    int64_t elapsed = now_ns() - start;
+    pthread_join(thread, NULL);
+    return (double)received / ((double)elapsed / 1e9);
 }
 #endif
 
@@ -488,6 +557,7 @@ int main(int argc, char **argv) {
     if (wanted("c.emit_alone")) printf("c.emit_alone16.ns %.1f ns\n", emit_alone_ns(engine, burst / 2));
 #if defined(__x86_64__)
     if (wanted("c.emit_floor")) printf("c.emit_floor16.ns %.1f ns\n", emit_floor_ns(burst * 4));
+    if (wanted("c.floor16_burst")) printf("c.floor16_burst.eps %.0f events/s\n", floor_burst_events_per_second(burst * 2));
 #endif
     if (wanted("c.stall")) stall_figures(engine);
     if (wanted("c.sink")) printf("c.sink.eps %.0f events/s\n", sink_events_per_second(burst));
