@@ -89,7 +89,7 @@ public final class Run: Sendable {
 
     /// Writes an event into this run's log and then its ancestors' (best effort there: an
     /// ancestor that has ended takes no more events).
-    @discardableResult
+    @discardableResult @inline(__always)
     private func write(_ draft: EventDraft) throws(RillflowError) -> UInt64 {
         let seq = try log.emit(draft)
         for ancestor in ancestors {
@@ -155,13 +155,22 @@ public final class Run: Sendable {
     @discardableResult
     public func emit(_ draft: EventDraft) throws(RillflowError) -> UInt64 {
         guard !draft.kind.isTerminal, draft.kind != .lagged, draft.kind != .runStarted else {
-            throw RillflowError(.invalidArgument, "\(draft.kind.name) events are emitted by the engine, not by rf_run_emit")
+            throw Self.engineOnly(draft.kind)
         }
         let current = status
-        guard current == .running || current == .suspended else {
-            throw RillflowError(.invalidState, current == .pending ? "the run has not started: call rf_run_start first" : "the run has ended (\(current)): no event may follow its terminal event")
-        }
+        guard current == .running || current == .suspended else { throw Self.notRunning(current) }
         return try write(draft)
+    }
+
+    // Built out of line: every rf_run_emit takes the path above.
+    @inline(never)
+    private static func engineOnly(_ kind: EventKind) -> RillflowError {
+        RillflowError(.invalidArgument, "\(kind.name) events are emitted by the engine, not by rf_run_emit")
+    }
+
+    @inline(never)
+    private static func notRunning(_ current: RunStatus) -> RillflowError {
+        RillflowError(.invalidState, current == .pending ? "the run has not started: call rf_run_start first" : "the run has ended (\(current)): no event may follow its terminal event")
     }
 
     /// Ends the run with its terminal event. A pending run may only be cancelled. `detail` is
