@@ -62,6 +62,8 @@ public struct KindSet: Sendable, Equatable {
     public static var terminal: KindSet { KindSet(mask: 0xF000) }
     /// Every defined kind (bits 1 to 16).
     public static var all: KindSet { KindSet(mask: 0x1FFFE) }
+    /// Kinds only the engine writes: runStarted, the terminal kinds and lagged (bits 1, 12 to 16).
+    public static var engineOnly: KindSet { KindSet(mask: 0x1F002) }
 }
 
 /// The five stream modes: named filters over kinds. Terminal (and lagged) events always pass.

@@ -154,11 +154,13 @@ public final class Run: Sendable {
     /// Emits a non-terminal event of a running run.
     @discardableResult
     public func emit(_ draft: EventDraft) throws(RillflowError) -> UInt64 {
-        guard !draft.kind.isTerminal, draft.kind != .lagged, draft.kind != .runStarted else {
-            throw Self.engineOnly(draft.kind)
+        guard !KindSet.engineOnly.contains(draft.kind) else { throw Self.engineOnly(draft.kind) }
+        // The raw status, not `status`: an ended run is refused either way, without waiting
+        // for its terminal event to be written.
+        let current = state.load(ordering: .acquiring)
+        guard current == RunStatus.running.rawValue || current == RunStatus.suspended.rawValue else {
+            throw Self.notRunning(status)
         }
-        let current = status
-        guard current == .running || current == .suspended else { throw Self.notRunning(current) }
         return try write(draft)
     }
 

@@ -5,6 +5,7 @@ import Testing
     @Test func literalMasksMatchTheKinds() {
         #expect(KindSet.terminal == KindSet([.runCompleted, .runFailed, .runTimedOut, .runCancelled]))
         #expect(KindSet.all == KindSet(EventKind.allCases))
+        #expect(KindSet.engineOnly == KindSet([.runStarted, .runCompleted, .runFailed, .runTimedOut, .runCancelled, .lagged]))
         #expect(EventKind.allCases.filter(\.isTerminal) == [.runCompleted, .runFailed, .runTimedOut, .runCancelled])
     }
 
