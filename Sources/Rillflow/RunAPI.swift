@@ -156,7 +156,7 @@ public func rf_run_get_status(_ run: OpaquePointer!, _ outStatus: UnsafeMutableP
 /// An event kind from the C API, or a clear error for a value this library does not define.
 @inline(__always)
 func eventKind(_ raw: rf_event_kind, _ name: String) throws(APIFailure) -> EventKind {
-    guard let value = UInt16(exactly: raw), let kind = EventKind(rawValue: value) else { throw notAKind(raw, name) }
+    guard let kind = EventKind(raw: raw) else { throw notAKind(raw, name) }
     return kind
 }
 

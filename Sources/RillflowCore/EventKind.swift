@@ -40,6 +40,17 @@ public enum EventKind: UInt16, Sendable, CaseIterable {
         }
     }
 
+    /// The kind whose raw value is `raw`, or nil. The emit path checks every event's kind: this
+    /// is one compare, where the derived `init(rawValue:)` is a call into a switch. Cases are
+    /// numbered 1...16 in declaration order, and a payload-free enum's in-memory value is its
+    /// declaration index (EventKindTests pins the two together).
+    @inline(__always)
+    public init?(raw: UInt32) {
+        let index = raw &- 1
+        guard index < 16 else { return nil }
+        self = unsafeBitCast(UInt8(truncatingIfNeeded: index), to: EventKind.self)
+    }
+
     /// Terminal kinds end a run's stream: exactly one per run, and it is the last event.
     public var isTerminal: Bool { KindSet.terminal.contains(self) }
 

@@ -70,28 +70,29 @@ public struct EventDraft {
     private static func appendTerminated(_ bytes: UnsafeRawBufferPointer, at cursor: UnsafeMutableRawPointer) -> UnsafeMutableRawPointer {
         if let base = bytes.baseAddress { rf_sys_copy(cursor, base, bytes.count) }
         cursor.storeBytes(of: 0, toByteOffset: bytes.count, as: UInt8.self)
-        return cursor + bytes.count + 1
+        return cursor + (bytes.count &+ 1)
     }
 
     @inline(__always)
     var recordSize: Int { EventRecord.size(stepLength: step.count, topicLength: topic.count, dataLength: data.count) }
 
     /// Writes every field but the stamp into `record`, which has `size` (== `recordSize`) bytes.
+    /// The log has checked every length against its limit, so the narrowing below cannot cut.
     @inline(__always)
     func write(to record: UnsafeMutableRawPointer, size: Int, seq: UInt64, timestamp: Int64) {
         // The padding after the data's NUL lies in the record's last word: zero that word
         // first, and the copies below overwrite all of it but the padding.
-        record.storeBytes(of: 0, toByteOffset: size - 8, as: UInt64.self)
-        record.storeBytes(of: UInt32(size), toByteOffset: EventRecord.lengthOffset, as: UInt32.self)
+        record.storeBytes(of: 0, toByteOffset: size &- 8, as: UInt64.self)
+        record.storeBytes(of: UInt32(truncatingIfNeeded: size), toByteOffset: EventRecord.lengthOffset, as: UInt32.self)
         record.storeBytes(of: kind.rawValue, toByteOffset: EventRecord.kindOffset, as: UInt16.self)
-        record.storeBytes(of: UInt16(step.count), toByteOffset: EventRecord.stepLengthOffset, as: UInt16.self)
+        record.storeBytes(of: UInt16(truncatingIfNeeded: step.count), toByteOffset: EventRecord.stepLengthOffset, as: UInt16.self)
         record.storeBytes(of: seq, toByteOffset: EventRecord.seqOffset, as: UInt64.self)
         record.storeBytes(of: timestamp, toByteOffset: EventRecord.timestampOffset, as: Int64.self)
         record.storeBytes(of: tokenIndex, toByteOffset: EventRecord.tokenIndexOffset, as: UInt64.self)
         record.storeBytes(of: attempt, toByteOffset: EventRecord.attemptOffset, as: UInt32.self)
         record.storeBytes(of: source, toByteOffset: EventRecord.sourceOffset, as: UInt32.self)
-        record.storeBytes(of: UInt32(data.count), toByteOffset: EventRecord.dataLengthOffset, as: UInt32.self)
-        record.storeBytes(of: UInt16(topic.count), toByteOffset: EventRecord.topicLengthOffset, as: UInt16.self)
+        record.storeBytes(of: UInt32(truncatingIfNeeded: data.count), toByteOffset: EventRecord.dataLengthOffset, as: UInt32.self)
+        record.storeBytes(of: UInt16(truncatingIfNeeded: topic.count), toByteOffset: EventRecord.topicLengthOffset, as: UInt16.self)
         record.storeBytes(of: UInt16(0), toByteOffset: 54, as: UInt16.self)
         var cursor = record + EventRecord.headerSize
         cursor = Self.appendTerminated(step, at: cursor)

@@ -90,29 +90,63 @@ public final class RunLog: @unchecked Sendable {
     // MARK: - Producing
 
     /// Appends one event and returns its seq. Terminal kinds close the log: later emits fail.
-    @discardableResult
+    ///
+    /// Inlined into `Run`'s emits: the common case (room in the log, no wrap, not the terminal)
+    /// is one pass of straight-line code, and everything else goes to `claimSlowly`.
+    @discardableResult @inline(__always)
     public func emit(_ draft: EventDraft) throws(RillflowError) -> UInt64 {
-        guard draft.data.count <= maxDataBytes else { throw Self.tooLarge(draft, limit: maxDataBytes) }
-        guard draft.step.count <= EventRecord.maximumNameLength, draft.topic.count <= EventRecord.maximumNameLength else {
-            throw Self.nameTooLong()
+        let stepLength = draft.step.count, topicLength = draft.topic.count, dataLength = draft.data.count
+        guard dataLength <= maxDataBytes, stepLength <= EventRecord.maximumNameLength, topicLength <= EventRecord.maximumNameLength else {
+            throw Self.refused(draft, limit: maxDataBytes)
         }
-        let size = draft.recordSize
+        // Cannot overflow: each length is bounded above.
+        let size = (EventRecord.headerSize &+ stepLength &+ topicLength &+ dataLength &+ 3 &+ 7) & ~7
         let timestamp = clock.nowNanoseconds()
         // Only the run's own terminal event ends its log; a child run's is just another event.
         let closes = draft.kind.isTerminal && draft.source == 0
+        let position = Int(bitPattern: tailHint[0].load(ordering: .relaxed))
+        let seq = tailHint[1].load(ordering: .relaxed)
+        let recordPosition: Int
+        let claimedSeq: UInt
+        // Other events leave `terminalReserve` bytes free, so a run can always end at once,
+        // even while a subscriber is not reading.
+        if !closes, seq & Self.closedBit == 0, (position & mask) &+ size <= capacity,
+           position &+ size &+ Self.terminalReserve &- gateCache.load(ordering: .acquiring) <= capacity,
+           tail.pointee.compareExchange(
+               expected: WordPair(first: UInt(bitPattern: position), second: seq),
+               desired: WordPair(first: UInt(bitPattern: position &+ size), second: seq &+ 1),
+               ordering: .acquiringAndReleasing).exchanged {
+            tailHint[0].store(UInt(bitPattern: position &+ size), ordering: .relaxed)
+            tailHint[1].store(seq &+ 1, ordering: .relaxed)
+            recordPosition = position
+            claimedSeq = seq
+        } else {
+            (recordPosition, claimedSeq) = try claimSlowly(size: size, closes: closes)
+        }
+        let record = buffer + (recordPosition & mask)
+        draft.write(to: record, size: size, seq: UInt64(claimedSeq), timestamp: timestamp)
+        stamp(record).pointee.store(UInt64(truncatingIfNeeded: recordPosition &+ 1), ordering: .releasing)
+        if closes { readers.wakeAll() } else { readers.notify(kind: draft.kind) }
+        if producersWaiting.load(ordering: .relaxed) > 0 { spaceFutex.wakeAll() }
+        return UInt64(claimedSeq)
+    }
+
+    /// Claims `size` bytes and a seq (returning the record's position) when the fast path could not: the hint was stale, the
+    /// record must go to the start of the buffer (behind padding), the event is the terminal
+    /// one, or the log is full and producers must make room or wait.
+    @inline(never)
+    private func claimSlowly(size: Int, closes: Bool) throws(RillflowError) -> (position: Int, seq: UInt) {
         var deadline: Deadline?
-        var current = WordPair(first: tailHint[0].load(ordering: .relaxed), second: tailHint[1].load(ordering: .relaxed))
+        var current = tail.pointee.load(ordering: .relaxed)
         while true {
             guard current.second & Self.closedBit == 0 else { throw Self.ended() }
             let position = Int(bitPattern: current.first)
             let room = capacity - (position & mask)
             let recordPosition = room < size ? position + room : position
             let end = recordPosition + size
-            // Other events leave `terminalReserve` bytes free, so a run can always end at once,
-            // even while a subscriber is not reading.
             let needed = closes ? end : end + Self.terminalReserve
             if needed - gateCache.load(ordering: .acquiring) > capacity {
-                try makeRoom(upTo: needed, deadline: &deadline)
+                deadline = try makeRoom(upTo: needed, deadline: deadline)
                 current = tail.pointee.load(ordering: .relaxed)
                 continue
             }
@@ -131,25 +165,18 @@ public final class RunLog: @unchecked Sendable {
                 padding.storeBytes(of: EventRecord.paddingKind, toByteOffset: EventRecord.kindOffset, as: UInt16.self)
                 stamp(padding).pointee.store(UInt64(position + 1), ordering: .releasing)
             }
-            let record = buffer + (recordPosition & mask)
-            draft.write(to: record, size: size, seq: UInt64(seq), timestamp: timestamp)
-            stamp(record).pointee.store(UInt64(recordPosition + 1), ordering: .releasing)
-            if closes { readers.wakeAll() } else { readers.notify(kind: draft.kind) }
-            if producersWaiting.load(ordering: .relaxed) > 0 { spaceFutex.wakeAll() }
-            return UInt64(seq)
+            return (recordPosition, seq)
         }
     }
 
     // The emit path's errors are built out of line: inlined, their string building would
     // crowd the registers of the path every event takes.
     @inline(never)
-    private static func tooLarge(_ draft: EventDraft, limit: Int) -> RillflowError {
-        RillflowError(.tooLarge, "the event's data is \(draft.data.count) bytes; the limit (max_event_bytes) is \(limit)")
-    }
-
-    @inline(never)
-    private static func nameTooLong() -> RillflowError {
-        RillflowError(.invalidArgument, "step names and topics are at most \(EventRecord.maximumNameLength) bytes")
+    private static func refused(_ draft: EventDraft, limit: Int) -> RillflowError {
+        guard draft.data.count <= limit else {
+            return RillflowError(.tooLarge, "the event's data is \(draft.data.count) bytes; the limit (max_event_bytes) is \(limit)")
+        }
+        return RillflowError(.invalidArgument, "step names and topics are at most \(EventRecord.maximumNameLength) bytes")
     }
 
     @inline(never)
@@ -180,12 +207,16 @@ public final class RunLog: @unchecked Sendable {
     }
 
     /// Makes every position below `end - capacity` free to overwrite, or throws on timeout.
-    private func makeRoom(upTo end: Int, deadline: inout Deadline?) throws(RillflowError) {
+    /// Takes and returns the emit's deadline, set at its first wait (by value: an inout would
+    /// give the emit path a stack address to protect).
+    @inline(never)
+    private func makeRoom(upTo end: Int, deadline: Deadline?) throws(RillflowError) -> Deadline? {
+        var deadline = deadline
         let required = end - capacity
         var attempts = 0
         while true {
             let gate = refreshGate(required: required)
-            if gate >= required { return }
+            if gate >= required { return deadline }
             // A non-lossy reader, or a record another producer has not committed yet, is in the way.
             if deadline == nil { deadline = Deadline(milliseconds: emitTimeoutMilliseconds) }
             if deadline!.hasPassed {

@@ -9,6 +9,12 @@ import Testing
         #expect(EventKind.allCases.filter(\.isTerminal) == [.runCompleted, .runFailed, .runTimedOut, .runCancelled])
     }
 
+    @Test func rawValuesMapToTheirKindsAndNothingElse() {
+        for kind in EventKind.allCases { #expect(EventKind(raw: UInt32(kind.rawValue)) == kind) }
+        #expect(EventKind.allCases.count == 16)
+        for raw: UInt32 in [0, 17, 255, 256, 0x1_0003, UInt32.max] { #expect(EventKind(raw: raw) == nil) }
+    }
+
     @Test func modesFilterAsDocumented() {
         let none = KindSet(mask: 0)
         #expect(StreamMode.tokens.kinds(custom: none) == KindSet.all)
