@@ -37,9 +37,11 @@ public enum EventRecord {
     /// Step names and topics are at most this many bytes.
     public static let maximumNameLength = 255
 
+    /// Every length passed here is bounded (names by `maximumNameLength`, data by a 32-bit
+    /// field), so the sum cannot overflow, and the emit path need not check that it does not.
     @inline(__always)
     static func size(stepLength: Int, topicLength: Int, dataLength: Int) -> Int {
-        (headerSize + stepLength + topicLength + dataLength + 3 + 7) & ~7
+        (headerSize &+ stepLength &+ topicLength &+ dataLength &+ 3 &+ 7) & ~7
     }
 }
 

@@ -99,8 +99,7 @@ public final class RunLog: @unchecked Sendable {
         guard dataLength <= maxDataBytes, stepLength <= EventRecord.maximumNameLength, topicLength <= EventRecord.maximumNameLength else {
             throw Self.refused(draft, limit: maxDataBytes)
         }
-        // Cannot overflow: each length is bounded above.
-        let size = (EventRecord.headerSize &+ stepLength &+ topicLength &+ dataLength &+ 3 &+ 7) & ~7
+        let size = EventRecord.size(stepLength: stepLength, topicLength: topicLength, dataLength: dataLength)
         let timestamp = clock.nowNanoseconds()
         // Only the run's own terminal event ends its log; a child run's is just another event.
         let closes = draft.kind.isTerminal && draft.source == 0
@@ -131,9 +130,10 @@ public final class RunLog: @unchecked Sendable {
         return UInt64(claimedSeq)
     }
 
-    /// Claims `size` bytes and a seq (returning the record's position) when the fast path could not: the hint was stale, the
-    /// record must go to the start of the buffer (behind padding), the event is the terminal
-    /// one, or the log is full and producers must make room or wait.
+    /// Claims `size` bytes and a seq, returning the record's position, where the fast path
+    /// could not: the hint was stale, the record must go to the start of the buffer (behind
+    /// padding), the event is the terminal one, or the log is full and producers must make
+    /// room or wait.
     @inline(never)
     private func claimSlowly(size: Int, closes: Bool) throws(RillflowError) -> (position: Int, seq: UInt) {
         var deadline: Deadline?
