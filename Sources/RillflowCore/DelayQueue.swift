@@ -69,9 +69,12 @@ public final class DelayQueue: @unchecked Sendable {
                 monitor.wait(until: pending[next].due)
                 continue
             }
-            let job = pending.remove(at: next).job
+            var job: (() -> Void)? = pending.remove(at: next).job
             monitor.unlock()
-            job()
+            job!()
+            // Released before the lock is taken again: the job may hold the last reference to a
+            // run, whose teardown shuts this queue down, and `shutdown` takes the lock.
+            job = nil
             monitor.lock()
         }
         monitor.unlock()

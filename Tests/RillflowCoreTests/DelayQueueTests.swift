@@ -30,6 +30,52 @@ import Testing
         #expect(log.values == [0, 1, 2, 3])
     }
 
+    /// A flag one thread raises and another waits for, with a deadline.
+    final class Flag: Sendable {
+        private let raised = Atomic<Bool>(false)
+        private let futex = Futex()
+
+        func raise() {
+            raised.store(true, ordering: .releasing)
+            futex.wakeAll()
+        }
+
+        func wait(milliseconds: Int64) -> Bool {
+            let deadline = Deadline(milliseconds: milliseconds)
+            while !raised.load(ordering: .acquiring) && !deadline.hasPassed {
+                let observed = futex.value
+                if !raised.load(ordering: .acquiring) { futex.wait(expected: observed, deadline: deadline) }
+            }
+            return raised.load(ordering: .acquiring)
+        }
+    }
+
+    /// Shuts its queue down when the last reference to it goes, as a run's runtime does.
+    final class ShutsDownWhenReleased: Sendable {
+        let queue: DelayQueue
+        let shutDown: Flag
+        init(queue: DelayQueue, shutDown: Flag) {
+            self.queue = queue
+            self.shutDown = shutDown
+        }
+        deinit {
+            queue.shutdown()
+            shutDown.raise()
+        }
+    }
+
+    // A job holding the last reference to what owns the queue: releasing it on the queue's own
+    // thread shuts the queue down there, which must not wait for the lock that thread holds.
+    @Test func aJobMayReleaseTheLastReferenceToItsQueuesOwner() throws {
+        let shutDown = Flag()
+        do {
+            let queue = try DelayQueue()
+            let owner = ShutsDownWhenReleased(queue: queue, shutDown: shutDown)
+            queue.schedule(after: 0) { _ = owner }
+        }
+        #expect(shutDown.wait(milliseconds: 10_000), "the queue's thread deadlocked shutting its own queue down")
+    }
+
     @Test func shutdownDropsJobsNotYetDue() throws {
         let queue = try DelayQueue()
         let log = Log()
