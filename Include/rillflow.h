@@ -122,7 +122,11 @@ RF_API const char *rf_last_error(void);
  * Engine
  * ======================================================================================= */
 
-/* An engine owns worker threads, limits and defaults. Usually one per process. */
+/* An engine owns worker threads, limits and defaults. Usually one per process.
+ * The library's threads carry names a debugger, top -H or /proc/<pid>/task/<tid>/comm show:
+ * rf-worker (callback steps), rf-timer (step and run timeouts, retry backoffs) and rf-sinks
+ * (sinks and the durable history). They start with the first workflow run or sink and stop
+ * once the engine and everything created from it have been released. */
 typedef struct rf_engine rf_engine;
 
 /* Engine options. Fields left at 0 take the default named beside them. */

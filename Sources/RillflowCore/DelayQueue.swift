@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CSystem
 
 /// Runs jobs after a delay on one thread of its own (retry backoffs, timeouts), so no worker
 /// thread sleeps through a wait. Call `shutdown()` when done: the thread keeps it alive.
@@ -58,6 +59,7 @@ public final class DelayQueue: @unchecked Sendable {
     }
 
     private func loop() {
+        rf_sys_name_thread("rf-timer")
         monitor.lock()
         while !stopping {
             guard let next = pending.indices.min(by: { (pending[$0].due, pending[$0].order) < (pending[$1].due, pending[$1].order) }) else {

@@ -210,6 +210,7 @@ final class SinkDispatcher: @unchecked Sendable {
     // MARK: - The dispatcher's thread
 
     private func loop() {
+        rf_sys_name_thread("rf-sinks")
         var events = [epoll_event](repeating: epoll_event(), count: 64)
         while true {
             monitor.lock()

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CSystem
 
 /// Plain OS threads that run jobs in submission order. Callback steps run here rather than on
 /// Swift's cooperative pool because a host's callback may block. Call `shutdown()` when done:
@@ -101,6 +102,7 @@ public final class WorkerPool: @unchecked Sendable {
     }
 
     private func work() {
+        rf_sys_name_thread("rf-worker")
         let local = Local(pool: self)
         pthread_setspecific(Self.localKey, Unmanaged.passUnretained(local).toOpaque())
         defer { pthread_setspecific(Self.localKey, nil) }

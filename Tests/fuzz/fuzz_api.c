@@ -2,10 +2,11 @@
  * (create and release engines, workflows, runs, subscriptions and sinks in any order; emit payloads of
  * any size; random option structs and struct sizes; stale, foreign and NULL handles). Every
  * call must return RF_OK or a documented RF_E_* status, nothing may crash or hang (every wait
- * is bounded), and every object is released at the end of each input so leaks show. Some
- * engines keep a durable history in a scratch directory of the input's own (removed at its
- * end), and some inputs forge segment files there, which reopening and reading must reject
- * record by record without reading outside them.
+ * is bounded), and every object is released at the end of each input so leaks show, after
+ * which none of the library's threads may still run. Some engines keep a durable history in a
+ * scratch directory of the input's own (removed at its end), and some inputs forge segment
+ * files there, which reopening and reading must reject record by record without reading
+ * outside them.
  *
  *   scripts/fuzz [seconds]     builds this with -fsanitize=fuzzer,address,undefined and runs it
  */
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -356,7 +358,59 @@ static void take_task(world *w, input *in) {
     }
 }
 
+/* The process's threads before the first input (libFuzzer's own): any other thread is the
+ * library's. Counted by tid, not by the names the library gives its threads (rf-worker,
+ * rf-timer, rf-sinks): a thread just created has not named itself yet. */
+enum { MAX_BASELINE = 64 };
+static long baseline[MAX_BASELINE];
+static int baseline_count = -1;
+
+static int is_baseline(long tid) {
+    for (int i = 0; i < baseline_count; i++)
+        if (baseline[i] == tid) return 1;
+    return 0;
+}
+
+/* Threads alive now that were not there before the first input. */
+static int library_threads(void) {
+    DIR *tasks = opendir("/proc/self/task");
+    if (tasks == NULL) return 0;
+    int count = 0;
+    struct dirent *entry;
+    while ((entry = readdir(tasks)) != NULL) {
+        if (entry->d_name[0] == '.') continue;
+        if (!is_baseline(atol(entry->d_name))) count++;
+    }
+    closedir(tasks);
+    return count;
+}
+
+static void record_baseline(void) {
+    DIR *tasks = opendir("/proc/self/task");
+    baseline_count = 0;
+    if (tasks == NULL) return;
+    struct dirent *entry;
+    while ((entry = readdir(tasks)) != NULL && baseline_count < MAX_BASELINE)
+        if (entry->d_name[0] != '.') baseline[baseline_count++] = atol(entry->d_name);
+    closedir(tasks);
+}
+
+/* With every handle released, every thread the library started stops: a thread that dropped
+ * the last reference itself detaches and may still be on its way out, so wait for that, up to
+ * 5 s, and only then return to libFuzzer, whose leak check would misreport what a thread still
+ * exiting holds. A thread left running is a leak. */
+static void expect_no_library_threads(void) {
+    struct timespec pause = {0, 1000000};
+    for (int i = 0; i < 5000 && library_threads() > 0; i++) nanosleep(&pause, NULL);
+    int left = library_threads();
+    if (left > 0) {
+        fprintf(stderr, "%d library threads still running 5 s after every handle was released\n", left);
+        abort();
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    if (baseline_count < 0) record_baseline();
     input in = {data, size, 0};
     world w;
     memset(&w, 0, sizeof w);
@@ -408,6 +462,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (w.workflow_live[i]) expect(rf_workflow_release(w.workflows[i]));
         if (w.engine_live[i]) expect(rf_engine_release(w.engines[i]));
     }
+    expect_no_library_threads();
     if (history_path[0] != 0) {
         remove_tree(history_path);
         history_path[0] = 0;
