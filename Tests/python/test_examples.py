@@ -34,11 +34,13 @@ EXPECTED = {
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_example(name):
+def test_example(name, tmp_path):
+    # Each example gets a temporary directory of its own, which it must leave as it found it.
     done = subprocess.run([sys.executable, os.path.join(EXAMPLES, name), "--fast"], capture_output=True, text=True,
-                          timeout=60)
+                          timeout=60, env={**os.environ, "TMPDIR": str(tmp_path)})
     assert done.returncode == 0, done.stderr
     assert re.search(EXPECTED[name], done.stdout, re.DOTALL), done.stdout
+    assert os.listdir(tmp_path) == [], "left behind in the temporary directory"
 
 
 def read_sse(response):

@@ -2,6 +2,7 @@
 beside the live stream; afterwards the database is queried like any audit log.
     python sqlite_sink.py [--fast]
 """
+import os
 import sqlite3
 import tempfile
 
@@ -9,7 +10,8 @@ from _path import FAST  # noqa: F401
 import rillflow
 
 engine = rillflow.Engine()
-database = sqlite3.connect(tempfile.mktemp(suffix=".db"), check_same_thread=False)
+scratch = tempfile.TemporaryDirectory()  # a real audit log would live somewhere that stays
+database = sqlite3.connect(os.path.join(scratch.name, "events.db"), check_same_thread=False)
 database.execute("CREATE TABLE events (run_id INTEGER, seq INTEGER, kind TEXT, step TEXT, data TEXT, "
                  "PRIMARY KEY (run_id, seq))")
 
@@ -40,3 +42,5 @@ rows = database.execute("SELECT kind, count(*) FROM events WHERE run_id = ? GROU
                         (run.id,)).fetchall()
 print("in the database:", rows)
 print("logged:", sum(count for _, count in rows), "events")
+database.close()
+scratch.cleanup()
