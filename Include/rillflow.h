@@ -203,8 +203,10 @@ RF_API rf_status rf_engine_get_options(rf_engine *engine, rf_engine_options *out
  * Workflows, runs and subscriptions created from the engine stay valid until they are released
  * themselves, and its worker threads run until the last of them is. Since nobody can take
  * host-run steps any more, a thread waiting in rf_engine_take_task() returns RF_E_CLOSED and
- * host-run invocations that wait, or come later, fail their step.
- * Returns RF_OK or RF_E_INVALID_HANDLE. */
+ * host-run invocations that wait, or come later, fail their step. Any thread but the engine's
+ * sink thread.
+ * Returns RF_OK; RF_E_INVALID_HANDLE; RF_E_STATE when called on the engine's sink thread (from
+ * a sink callback, which the release would wait for): the handle stays valid. */
 RF_API rf_status rf_engine_release(rf_engine *engine);
 
 /* =======================================================================================
@@ -967,8 +969,10 @@ RF_API rf_status rf_engine_task_fd(rf_engine *engine, int32_t *out_fd);
 typedef struct rf_sink rf_sink;
 
 /* Takes `count` events (valid during the call only). Return RF_OK, or any negative status to
- * have the same batch offered again after the backoff. Must not call rf_sink_release() or
- * rf_engine_release() (they wait for this thread). */
+ * have the same batch offered again after the backoff. This callback, run_ended, and a destroy
+ * the sink thread runs cannot release a sink or the engine of that thread (the release would
+ * wait for the thread it runs on): rf_sink_release() and rf_engine_release() return RF_E_STATE
+ * there and change nothing. */
 typedef rf_status (*rf_sink_fn)(void *user_data, const rf_event *events, uint32_t count);
 
 /* Called after the last event of run `run_id` (its terminal event) was delivered: the moment
@@ -1012,7 +1016,9 @@ RF_API rf_status rf_sink_options_init(rf_sink_options *options, uint32_t struct_
 
 /* Adds a sink to the engine: fn(user_data, events, count) gets every event of each run created
  * from now on. destroy (NULL = none) is called with user_data once the sink is released and no
- * longer called. options may be NULL (every kind, non-lossy, retried forever every 100 ms).
+ * longer called: by rf_sink_release() before it returns; if the engine was released first, on
+ * the sink thread as it stops. On any error user_data stays the caller's (destroy is not called).
+ * options may be NULL (every kind, non-lossy, retried forever every 100 ms).
  * On success *out_sink is a new handle the caller owns and passes to rf_sink_release() once.
  * Returns RF_OK; RF_E_INVALID_HANDLE for engine; RF_E_INVALID_ARGUMENT for a NULL fn or
  * out_sink, unknown flags or kind bits, reserved0 not 0; RF_E_STRUCT_SIZE; RF_E_SYSTEM if the
@@ -1026,10 +1032,11 @@ RF_API rf_status rf_engine_add_sink(rf_engine *engine, rf_sink_fn fn, void *user
 RF_API rf_status rf_sink_get_stats(rf_sink *sink, rf_sink_stats *out_stats);
 
 /* Releases the sink: it first gets what was emitted so far, waiting at most timeout_ms (-1 =
- * without limit), then is detached from every run; destroy runs once it is no longer called.
- * Not from the sink's own callback.
+ * without limit), then is detached from every run; destroy runs once it is no longer called
+ * (see rf_engine_add_sink). Any thread but the engine's sink thread.
  * Returns RF_OK; RF_E_TIMEOUT if the sink had not caught up in time (it is released anyway);
- * RF_E_INVALID_HANDLE; RF_E_INVALID_ARGUMENT for a timeout_ms below -1. */
+ * RF_E_INVALID_HANDLE; RF_E_INVALID_ARGUMENT for a timeout_ms below -1; RF_E_STATE when called
+ * on the engine's sink thread (from a sink callback): the handle stays valid. */
 RF_API rf_status rf_sink_release(rf_sink *sink, int32_t timeout_ms);
 
 /* =======================================================================================

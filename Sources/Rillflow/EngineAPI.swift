@@ -124,6 +124,10 @@ public func rf_engine_get_options(_ engine: OpaquePointer!, _ outOptions: Unsafe
 @c @implementation
 public func rf_engine_release(_ engine: OpaquePointer!) -> rf_status {
     apiCall("rf_engine_release") { () throws(APIFailure) in
+        // Checked before the handle is retired: refused, the engine stays the caller's.
+        if let live = HandleRegistry.shared.object(for: engine, kind: .engine), unsafeDowncast(live, to: Engine.self).isSinkThread {
+            throw APIFailure(Engine.onSinkThread("the engine"))
+        }
         guard let object = HandleRegistry.shared.retire(engine, kind: .engine) else {
             throw .invalidHandle(.engine, "engine")
         }

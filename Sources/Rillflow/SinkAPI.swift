@@ -1,5 +1,6 @@
 import CRillflow
 import RillflowCore
+import Synchronization
 
 /// The object behind an `rf_sink`: the core sink and the engine it belongs to.
 final class SinkEntry: Sendable {
@@ -13,14 +14,18 @@ final class SinkEntry: Sendable {
 }
 
 /// A C sink: its callbacks and user data, called on the engine's sink thread. Destroys the
-/// user data when the last reference goes (after release, once no attachment uses it).
+/// user data once: when the release is confirmed (on the releasing thread, before
+/// rf_sink_release returns), or else when the last reference goes (the engine stopped first).
 final class CallbackSink: SinkTarget, @unchecked Sendable {
-    // @unchecked: `batch` is only used on the sink thread, one call at a time; the rest is immutable.
+    // @unchecked: `batch` is only used on the sink thread, one call at a time; the rest is
+    // immutable or atomic.
     private let function: rf_sink_fn
     private let runEndedFunction: rf_sink_run_ended_fn?
     private let userData: UnsafeMutableRawPointer?
     private let destroy: rf_destructor?
     private var batch: [rf_event] = []
+    /// Whether destroy is still to be called: cleared by the first of `removed`, `disown` and deinit.
+    private let owesDestroy = Atomic(true)
 
     init(function: rf_sink_fn, runEnded: rf_sink_run_ended_fn?, userData: UnsafeMutableRawPointer?, destroy: rf_destructor?) {
         self.function = function
@@ -29,7 +34,16 @@ final class CallbackSink: SinkTarget, @unchecked Sendable {
         self.destroy = destroy
     }
 
-    deinit { destroy?(userData) }
+    deinit { destroyOnce() }
+
+    func removed() { destroyOnce() }
+
+    /// The sink was never handed to the caller (its registration failed): user_data stays theirs.
+    func disown() { owesDestroy.store(false, ordering: .relaxed) }
+
+    private func destroyOnce() {
+        if owesDestroy.exchange(false, ordering: .acquiringAndReleasing) { destroy?(userData) }
+    }
 
     func deliver(_ events: [EventView], from log: RunLog) -> String? {
         if batch.count < events.count { batch = [rf_event](repeating: OptionsStruct.zeroed(rf_event.self), count: events.count) }
@@ -77,14 +91,18 @@ public func rf_engine_add_sink(_ engine: OpaquePointer!, _ fn: rf_sink_fn!, _ us
             retryBackoffNanoseconds: Int64(requested.retry_backoff_ms == 0 ? 100 : requested.retry_backoff_ms) * 1_000_000)
         // The callback object (and with it the duty to destroy user_data) exists only once
         // nothing can fail any more but the registration itself.
-        let sink = try engineCall { () throws(RillflowError) in
-            try engine.addSink(CallbackSink(function: fn, runEnded: requested.run_ended, userData: userData, destroy: destroy),
-                               options: sinkOptions)
-        }
+        let target = CallbackSink(function: fn, runEnded: requested.run_ended, userData: userData, destroy: destroy)
         do throws(RillflowError) {
-            outSink.pointee = try HandleRegistry.shared.register(SinkEntry(sink: sink, engine: engine), kind: .sink)
+            let sink = try engine.addSink(target, options: sinkOptions)
+            do throws(RillflowError) {
+                outSink.pointee = try HandleRegistry.shared.register(SinkEntry(sink: sink, engine: engine), kind: .sink)
+            } catch {
+                target.disown()
+                _ = try? engine.removeSink(sink, timeoutMilliseconds: 0)
+                throw error
+            }
         } catch {
-            _ = engine.removeSink(sink, timeoutMilliseconds: 0)
+            target.disown()  // on every error user_data stays the caller's
             throw APIFailure(error)
         }
     }
@@ -115,9 +133,17 @@ public func rf_sink_get_stats(_ sink: OpaquePointer!, _ outStats: UnsafeMutableP
 public func rf_sink_release(_ sink: OpaquePointer!, _ timeoutMs: Int32) -> rf_status {
     apiCall("rf_sink_release") { () throws(APIFailure) in
         guard timeoutMs >= -1 else { throw .invalidArgument("timeout_ms is \(timeoutMs); use -1 (no limit), 0 or milliseconds") }
+        // Checked before the handle is retired: refused, the sink stays the caller's.
+        guard let live = HandleRegistry.shared.object(for: sink, kind: .sink) else { throw .invalidHandle(.sink, "sink") }
+        guard !unsafeDowncast(live, to: SinkEntry.self).engine.isSinkThread else {
+            throw APIFailure(Engine.onSinkThread("a sink"))
+        }
         guard let object = HandleRegistry.shared.retire(sink, kind: .sink) else { throw .invalidHandle(.sink, "sink") }
         let entry = unsafeDowncast(object, to: SinkEntry.self)
-        guard entry.engine.removeSink(entry.sink, timeoutMilliseconds: Int64(timeoutMs)) else {
+        let removal = try engineCall { () throws(RillflowError) in
+            try entry.engine.removeSink(entry.sink, timeoutMilliseconds: Int64(timeoutMs))
+        }
+        guard removal.drained else {
             throw APIFailure(RF_E_TIMEOUT, "the sink had not taken every event within \(timeoutMs) ms; it was released anyway")
         }
     }

@@ -58,9 +58,20 @@ public final class Engine: Sendable {
         return sink
     }
 
-    /// Delivers what is ready to `sink`, then detaches it; false if that took longer than the timeout.
-    public func removeSink(_ sink: Sink, timeoutMilliseconds: Int64) -> Bool {
-        sinks.withLock { $0 }?.remove(sink, timeoutMilliseconds: timeoutMilliseconds) ?? true
+    /// Delivers what is ready to `sink`, then detaches it. Refused on the engine's sink thread
+    /// (from a sink's callback), which the removal would wait for.
+    public func removeSink(_ sink: Sink, timeoutMilliseconds: Int64) throws(RillflowError) -> SinkRemoval {
+        guard let dispatcher = sinks.withLock({ $0 }) else { return SinkRemoval(drained: true, detached: false) }
+        guard !dispatcher.isDispatcherThread else { throw Self.onSinkThread("a sink") }
+        return dispatcher.remove(sink, timeoutMilliseconds: timeoutMilliseconds)
+    }
+
+    /// Whether the caller runs on this engine's sink thread: in a sink's callback, or a
+    /// destroy that sink thread caused.
+    public var isSinkThread: Bool { sinks.withLock { $0 }?.isDispatcherThread ?? false }
+
+    public static func onSinkThread(_ what: String) -> RillflowError {
+        RillflowError(.invalidState, "called on the engine's sink thread (from a sink callback): releasing \(what) there would wait for that very thread; release it from another thread")
     }
 
     /// Called by every new root run: its events go to the sinks.

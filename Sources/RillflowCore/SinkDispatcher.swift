@@ -11,6 +11,22 @@ public protocol SinkTarget: AnyObject, Sendable {
     func deliver(_ events: [EventView], from log: RunLog) -> String?
     /// A run's stream has ended and every event of it was delivered.
     func runEnded(runId: UInt64)
+    /// The sink was removed and will never be called again. Called once, on the removing
+    /// thread, before `Engine.removeSink` returns; not called when the engine stopped first.
+    func removed()
+}
+
+extension SinkTarget {
+    public func removed() {}
+}
+
+/// How a removal went.
+public struct SinkRemoval: Sendable {
+    /// Every event emitted before the removal reached the sink (or failed for good) in time.
+    public var drained: Bool
+    /// The sink thread confirmed it will never call the sink again (false only when the
+    /// engine stopped first: then the sink is let go when the sink thread ends).
+    public var detached: Bool
 }
 
 /// How a sink takes events.
@@ -152,8 +168,13 @@ final class SinkDispatcher: @unchecked Sendable {
         poke()
     }
 
+    /// Whether the caller is the dispatcher's thread, i.e. inside a sink's callback (or a
+    /// destroy it caused). Removing, draining or stopping from there would wait for itself.
+    var isDispatcherThread: Bool { pthread_equal(thread, pthread_self()) != 0 }
+
     /// Delivers what is ready, then detaches `sink` from every run (its later runs get nothing).
-    func remove(_ sink: Sink, timeoutMilliseconds: Int64) -> Bool {
+    /// Not on the dispatcher's thread.
+    func remove(_ sink: Sink, timeoutMilliseconds: Int64) -> SinkRemoval {
         let drained = drain(timeoutMilliseconds: timeoutMilliseconds)
         sink.detached.withLock { $0 = true }
         monitor.lock()
@@ -166,8 +187,10 @@ final class SinkDispatcher: @unchecked Sendable {
         // The dispatcher thread detaches it at its next turn: after that it is never called again.
         monitor.lock()
         while removalsDone < request && !stopping { monitor.wait() }
+        let detached = removalsDone >= request
         monitor.unlock()
-        return drained
+        if detached { sink.target.removed() }
+        return SinkRemoval(drained: drained, detached: detached)
     }
 
     /// Waits until every event emitted before the call reached the sinks (or failed for good),
@@ -190,6 +213,13 @@ final class SinkDispatcher: @unchecked Sendable {
             monitor.wait(until: deadline.nanoseconds)
         }
         return drainsCompleted >= request || stopping
+    }
+
+    /// Whether `shutdown` has begun (for tests).
+    var isStopping: Bool {
+        monitor.lock()
+        defer { monitor.unlock() }
+        return stopping
     }
 
     /// Stops the thread; what was not delivered is dropped. Not from a sink's callback.
@@ -218,7 +248,7 @@ final class SinkDispatcher: @unchecked Sendable {
                 monitor.unlock()
                 break
             }
-            let arrivals = inbox
+            var arrivals = inbox
             inbox.removeAll()
             var leaving = removals
             removals.removeAll()
@@ -227,10 +257,11 @@ final class SinkDispatcher: @unchecked Sendable {
             monitor.unlock()
 
             for (sink, subscription, runId) in arrivals { register(sink, subscription, runId) }
+            // This pass's references to sinks go before a removal is confirmed: a removed sink
+            // must not be freed later on this thread.
+            arrivals.removeAll()
             for sink in leaving { detachAll(sink) }
             if !leaving.isEmpty {
-                // This thread lets go of the sinks before the releasing thread is told, so that
-                // thread holds the last reference: destroy runs before rf_sink_release returns.
                 leaving.removeAll()
                 monitor.lock()
                 removalsDone = max(removalsDone, removalRequest)
@@ -269,6 +300,13 @@ final class SinkDispatcher: @unchecked Sendable {
                 nanosleep(&pause, nil)
             }
         }
+        // Runs attached since the last pass were never registered: their subscriptions are
+        // closed too, or their cursors would hold those runs' producers at the log's bound.
+        monitor.lock()
+        let unregistered = inbox
+        inbox.removeAll()
+        monitor.unlock()
+        for (_, subscription, _) in unregistered { subscription.close() }
         for token in Array(attachments.keys) { close(token) }
     }
 

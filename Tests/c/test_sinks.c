@@ -1,7 +1,7 @@
 /* Sinks: every event of every run reaches every sink, per run in seq order, also with
  * concurrent runs; kinds filters; failing sinks retried with the same batch or disabled, never
  * stalling the live stream beyond its bound; lossy sinks whose counts add up exactly; draining
- * on release of the sink and of the engine; argument errors. */
+ * on release of the sink and of the engine; releases refused on the sink thread; argument errors. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include "stream_helpers.h"
@@ -285,11 +285,62 @@ static void test_engine_release_drains(void) {
     CHECK(atomic_load(&r.destroyed) == 1);
 }
 
+/* A sink's callbacks run on the engine's sink thread, which releasing their sink or their
+ * engine would wait for: both calls return RF_E_STATE there, and both handles stay usable. */
+typedef struct self_releaser {
+    rf_engine *engine;
+    rf_sink *sink;                /* set before any run exists, so before any callback */
+    atomic_int tried_in_fn;       /* 0 until tried, then 1 if both calls were refused as they should */
+    atomic_int tried_in_run_ended;
+    gate tried;                   /* opened after run_ended's attempt */
+} self_releaser;
+
+static int both_refused(self_releaser *s) {
+    int sink_refused = rf_sink_release(s->sink, 0) == RF_E_STATE && strstr(rf_last_error(), "sink thread") != NULL;
+    int engine_refused = rf_engine_release(s->engine) == RF_E_STATE && strstr(rf_last_error(), "sink thread") != NULL;
+    return sink_refused && engine_refused ? 1 : -1;
+}
+
+static rf_status release_from_fn(void *user_data, const rf_event *events, uint32_t count) {
+    (void)events;
+    (void)count;
+    self_releaser *s = user_data;
+    if (atomic_load(&s->tried_in_fn) == 0) atomic_store(&s->tried_in_fn, both_refused(s));
+    return RF_OK;
+}
+
+static void release_from_run_ended(void *user_data, uint64_t run_id) {
+    (void)run_id;
+    self_releaser *s = user_data;
+    atomic_store(&s->tried_in_run_ended, both_refused(s));
+    gate_open(&s->tried);
+}
+
+static void test_release_on_the_sink_thread(void) {
+    rf_engine *engine = make_engine(0, 0, 0);
+    self_releaser s = {.engine = engine, .tried = GATE_INIT};
+    rf_sink_options options;
+    must(rf_sink_options_init(&options, sizeof options), "options");
+    options.run_ended = release_from_run_ended;
+    must(rf_engine_add_sink(engine, release_from_fn, &s, NULL, &options, &s.sink), "add sink");
+    rf_run *run = NULL;
+    must(rf_run_create_manual(engine, "self-release", NULL, &run), "run");
+    must(rf_run_start(run, NULL, 0), "start");
+    must(rf_run_end(run, RF_EVENT_RUN_COMPLETED, NULL, 0), "end");
+    gate_wait(&s.tried);  /* while the handles are live: the callbacks' releases were refused */
+    CHECK_STATUS(rf_sink_release(s.sink, -1), RF_OK);
+    CHECK(atomic_load(&s.tried_in_fn) == 1);
+    CHECK(atomic_load(&s.tried_in_run_ended) == 1);
+    CHECK_STATUS(rf_engine_release(engine), RF_OK);
+    rf_run_release(run);
+}
+
 int main(void) {
     test_errors();
     test_every_event_in_order();
     test_failures();
     test_slow_sinks();
     test_engine_release_drains();
+    test_release_on_the_sink_thread();
     return check_finish();
 }

@@ -1,0 +1,96 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Synchronization
+import Testing
+import TestSupport
+@testable import RillflowCore
+
+/// Sinks on their dispatcher thread: every event of every run, in order, and stopping cleanly.
+@Suite struct SinkDispatcherTests {
+    final class Recorder: SinkTarget, @unchecked Sendable {
+        // @unchecked: written on the dispatcher thread only, read after the engine drained it.
+        var seqs: [UInt64: [UInt64]] = [:]
+        var ended: [UInt64] = []
+        var failuresLeft: Int
+        init(failures: Int = 0) { failuresLeft = failures }
+
+        func deliver(_ events: [EventView], from log: RunLog) -> String? {
+            if failuresLeft > 0 {
+                failuresLeft -= 1
+                return "not yet"
+            }
+            for event in events { seqs[event.source.runId, default: []].append(event.seq) }
+            return nil
+        }
+
+        func runEnded(runId: UInt64) { ended.append(runId) }
+    }
+
+    @Test func everyRunReachesEverySinkInOrder() throws {
+        let engine = LogTest.engine(logCapacity: 64 << 10, emitTimeout: 10_000)
+        let steady = Recorder(), flaky = Recorder(failures: 3)
+        let steadySink = try engine.addSink(steady, options: SinkOptions())
+        _ = try engine.addSink(flaky, options: SinkOptions(retryBackoffNanoseconds: 1_000_000))
+        let runs = (0..<3).map { _ in LogTest.startedRun(engine) }
+        let producers = runs.map { run in
+            TestThread {
+                for index in 0..<3_000 { try! LogTest.emit(run, producer: 0, index: index) }
+                try! run.end(.runCompleted, data: UnsafeRawBufferPointer(start: nil, count: 0))
+            }
+        }
+        for producer in producers { producer.join() }
+        engine.close()  // drains the sinks, then stops their thread
+        for recorder in [steady, flaky] {
+            for run in runs { #expect(recorder.seqs[run.id] == Array(1...3_002), "run \(run.id)") }
+            #expect(Set(recorder.ended) == Set(runs.map(\.id)))
+        }
+        #expect(steadySink.currentStats.delivered == 3 * 3_002)
+        #expect(steadySink.currentStats.runs == 3)
+    }
+
+    /// A sink that holds the dispatcher's thread in its first delivery until the test opens `gate`.
+    final class HeldTarget: SinkTarget, @unchecked Sendable {
+        let entered = Atomic<Bool>(false)
+        let gate = Atomic<Bool>(false)
+
+        func deliver(_ events: [EventView], from log: RunLog) -> String? {
+            entered.store(true, ordering: .releasing)
+            _ = SinkDispatcherTests.waitUntil { self.gate.load(ordering: .acquiring) }
+            return nil
+        }
+
+        func runEnded(runId: UInt64) {}
+    }
+
+    /// Polls `condition` (yielding between looks) for up to 10 s.
+    static func waitUntil(_ condition: () -> Bool) -> Bool {
+        let deadline = Deadline(milliseconds: 10_000)
+        while !condition() {
+            if deadline.hasPassed { return false }
+            sched_yield()
+        }
+        return true
+    }
+
+    /// A run attached while the dispatcher's thread is busy, which then stops before taking it:
+    /// the run's sink subscription must be closed, not left gating the run's producers.
+    @Test func aRunAttachedAsTheDispatcherStopsDoesNotHoldItsProducers() throws {
+        let engine = LogTest.engine(logCapacity: 64 << 10, emitTimeout: 2_000)
+        let dispatcher = try SinkDispatcher()
+        let target = HeldTarget()
+        dispatcher.add(Sink(target: target, options: SinkOptions()))
+        let first = LogTest.startedRun(engine)
+        dispatcher.attach(first)
+        #expect(Self.waitUntil { target.entered.load(ordering: .acquiring) }, "the first run's events reach the sink")
+        let second = LogTest.startedRun(engine)
+        dispatcher.attach(second)
+        let stopper = TestThread { dispatcher.shutdown() }
+        #expect(Self.waitUntil { dispatcher.isStopping })
+        target.gate.store(true, ordering: .releasing)
+        stopper.join()
+        // Nobody reads the second run now: twice its log's capacity must go through at once
+        // (a forgotten subscription would make the producer wait, then time out).
+        for index in 0..<2_000 { try LogTest.emit(second, producer: 0, index: index) }
+    }
+}
