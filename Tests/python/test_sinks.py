@@ -109,3 +109,27 @@ def test_sink_events_equal_stream_events_field_by_field(engine):
     assert [e.seq for e in streamed] == list(range(1, len(streamed) + 1))
     assert streamed[-1].is_terminal and not any(e.is_terminal for e in streamed[:-1])
     assert repr(tokens[0]) == "Event(seq=3, kind='token' step='talk', data=b't0 ')"
+
+
+def test_closing_the_sink_or_its_engine_from_the_sink_is_refused_and_changes_nothing():
+    engine = rillflow.Engine(worker_threads=2, step_threads=2)
+    refused, tried = [], threading.Event()
+
+    def deliver(events):
+        if tried.is_set():
+            return
+        for close in (sink.close, engine.close):
+            try:
+                close()
+            except rillflow.InvalidState as error:
+                refused.append("sink thread" in str(error))
+        tried.set()
+
+    sink = engine.add_sink(deliver)
+    run = chatty(engine, tokens=3).run()
+    assert run.result(timeout=10) == "ok"
+    assert tried.wait(10)
+    assert refused == [True, True]
+    assert sink.stats["delivered"] > 0  # both are still open and usable
+    sink.close(timeout=5)
+    engine.close()

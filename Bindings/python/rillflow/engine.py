@@ -110,12 +110,17 @@ class Engine:
                 self._host = _Host(self)
 
     def close(self) -> None:
-        """Releases the engine: its host stops, runs and subscriptions stay usable."""
+        """Releases the engine: its host stops, runs and subscriptions stay usable. Raises
+        InvalidState in a sink's callback (the engine's sink thread), and the engine stays open."""
         with self._lock:
             handle, self._handle = self._handle, None
             host, self._host = self._host, None
         if handle is not None:
-            check(c.lib.rf_engine_release(handle))
+            status = c.lib.rf_engine_release(handle)
+            if status == c.RF_E_STATE:  # refused on the sink thread: nothing was released
+                with self._lock:
+                    self._handle, self._host = handle, host
+            check(status)
         if host is not None:
             host.stop()
 

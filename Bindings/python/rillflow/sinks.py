@@ -88,8 +88,13 @@ class Sink:
 
     def close(self, timeout: Optional[float] = None) -> None:
         """Delivers what was emitted so far (waiting at most `timeout` seconds; None: no limit),
-        then detaches the sink. Raises Timeout if it had not caught up (it is closed anyway)."""
+        then detaches the sink. Raises Timeout if it had not caught up (it is closed anyway).
+        Raises InvalidState in a sink's own callback (the sink thread), and the sink stays open."""
         with self._lock:
             handle, self._handle = self._handle, None
         if handle is not None:
-            check(c.lib.rf_sink_release(handle, -1 if timeout is None else max(0, round(timeout * 1000))))
+            status = c.lib.rf_sink_release(handle, -1 if timeout is None else max(0, round(timeout * 1000)))
+            if status == c.RF_E_STATE:  # refused on the sink thread: the handle is still ours
+                with self._lock:
+                    self._handle = handle
+            check(status)
