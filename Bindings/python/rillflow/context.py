@@ -9,7 +9,7 @@ import traceback
 from typing import TYPE_CHECKING, Any, Iterable, Optional
 
 from . import _capi as c
-from . import _json
+from . import _json, _kept
 from .errors import check, error_for
 
 if TYPE_CHECKING:
@@ -25,12 +25,16 @@ class Context:
     `InvalidHandle`. Events it sends take effect when the step returns; stream events (tokens,
     custom events, progress, state) are written at once."""
 
-    __slots__ = ("_ctx", "spec", "_info", "_inputs", "_token_index")
+    __slots__ = ("_ctx", "spec", "_info", "_event_type", "_first_input", "_inputs", "_token_index")
 
     def __init__(self, ctx: int, spec: "StepSpec", info: c.rf_step_info) -> None:
         self._ctx = ctx
         self.spec = spec
         self._info = info
+        # Copied now: the library's bytes live only as long as the context, and a try that
+        # times out while it waits for a pool thread ends its context before the code runs.
+        self._event_type: bytes = info.event_type or b""
+        self._first_input: bytes = ctypes.string_at(info.input, info.input_len) if info.input_len else b""
         self._inputs: Optional[list[Any]] = None
         self._token_index = 0
 
@@ -45,7 +49,7 @@ class Context:
     @property
     def event_type(self) -> str:
         """The event type that started this invocation ("start" for the first step)."""
-        return self._info.event_type.decode()
+        return self._event_type.decode()
 
     @property
     def attempt(self) -> int:
@@ -73,8 +77,7 @@ class Context:
         """The payload of the event that started the step (the run's input for "start")."""
         if self._inputs is not None:
             return self._inputs[0] if self._inputs else None
-        info = self._info
-        return _json.loads(ctypes.string_at(info.input, info.input_len)) if info.input_len else None
+        return _json.loads(self._first_input) if self._first_input else None
 
     @property
     def inputs(self) -> list[Any]:
@@ -200,19 +203,25 @@ def _finish(ctx: int, spec: "StepSpec", context: Context, value: Any, error: Opt
         _lib.rf_step_ctx_complete(ctx, c.RF_E_SYSTEM, _failure_message(error))
 
 
+def _never_ran(ctx: int) -> None:
+    """A `def` step still queued for a pool thread when its engine was closed: it fails."""
+    _lib.rf_step_ctx_complete(ctx, c.RF_E_CANCELLED, b"the engine was closed before this step ran")
+
+
 def run_task(host: "_Host", ctx: int) -> None:
     """Runs one taken task on the host: `async def` steps start eagerly on the host's loop (a
     step that never suspends costs no Task and no loop turn), `def` steps go to its pool."""
     info = c.rf_step_info(struct_size=ctypes.sizeof(c.rf_step_info))
     if _lib.rf_step_ctx_get_info(ctx, ctypes.byref(info)) != c.RF_OK:
         return  # its try already ended (timed out while it waited): nothing to run
-    spec = host.engine.steps.get(info.user_data or 0)
+    spec = _kept.get(info.user_data or 0)
     if spec is None:
         _lib.rf_step_ctx_complete(ctx, c.RF_E_INTERNAL, b"no Python step is registered for this task")
         return
     context = Context(ctx, spec, info)
     if not spec.is_async:
-        host.pool.submit(_run_sync, ctx, spec, context)
+        future = host.pool.submit(_run_sync, ctx, spec, context)
+        future.add_done_callback(lambda done: _never_ran(ctx) if done.cancelled() else None)
         return
     if _EAGER_TASKS:  # Python 3.12+: a real Task, started eagerly
         task = asyncio.Task(_run_async(ctx, spec, context), loop=host.loop, eager_start=True)

@@ -2,23 +2,20 @@
 
 Python steps are host-run steps: the engine queues each invocation, and a host thread owned
 by this package takes it (waiting on the engine's task fd with an asyncio loop's add_reader)
-and runs it: `async def` steps as tasks on that loop, `def` steps on a thread pool. C never
-calls into Python, so no ctypes callback exists that could be collected while C holds it.
+and runs it: `async def` steps as tasks on that loop, `def` steps on a thread pool. Steps are
+never ctypes callbacks; the only ones C calls are a sink's and the destructor that tells this
+package the library let go of a sink or step (see _kept), and those live as long as C needs them.
 """
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
 import ctypes
-import itertools
 import threading
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional
 
 from . import _capi as c
 from .errors import check
-
-if TYPE_CHECKING:
-    from .workflow import StepSpec
 
 
 class Engine:
@@ -58,8 +55,6 @@ class Engine:
         self._step_threads = step_threads
         self._host: Optional[_Host] = None
         self._lock = threading.Lock()
-        self.steps: dict[int, "StepSpec"] = {}
-        self._ids = itertools.count(1)
 
     @property
     def handle(self) -> int:
@@ -88,13 +83,6 @@ class Engine:
         handle = c.handle()
         check(c.lib.rf_engine_open_run(self.handle, run_id, ctypes.byref(handle)))
         return Run(handle.value)
-
-    def register(self, spec: "StepSpec") -> int:
-        """Gives a Python step the id it is known by to the engine (its user_data)."""
-        with self._lock:
-            step_id = next(self._ids)
-            self.steps[step_id] = spec
-        return step_id
 
     def add_sink(self, deliver, **options):  # type: ignore[no-untyped-def]
         """Adds a sink: `deliver(events)` gets every event of every run created from now on, per
@@ -186,9 +174,15 @@ class _Host:
             run_task(self, ctx.value)
 
     def stop(self) -> None:
+        """Stops taking tasks. Steps taken but not finished still end: suspended `async def`
+        steps are cancelled (they fail with CancelledError), queued `def` steps fail unrun, so
+        no run is left waiting for a step that will never complete."""
         def shut() -> None:
             self.loop.remove_reader(self.fd)
-            self.loop.stop()
+            for task in list(self.running):
+                task.cancel()
+            # After the cancelled tasks have had their turn to finish and complete their steps.
+            self.loop.call_soon(self.loop.stop)
         try:
             self.loop.call_soon_threadsafe(shut)
         except RuntimeError:

@@ -58,13 +58,16 @@ class Stream:
             array = (ctypes.c_char_p * max(len(topic_list), 1))(*topic_list)
             options.topics = ctypes.cast(array, ctypes.POINTER(ctypes.c_char_p))
             options.topic_count = len(topic_list)
-        handle = c.handle()
-        check(c.lib.rf_subscription_create(run._live_handle(), ctypes.byref(options), ctypes.byref(handle)))
-        self._handle: Optional[int] = handle.value
-        self._reader = BatchReader(handle.value)
+        # Every field close() uses is set before the subscription exists, so a failure after
+        # it was created still releases it (through __del__).
+        self._handle: Optional[int] = None
         self._fd: Optional[int] = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._waiter: Optional[asyncio.Future] = None
+        handle = c.handle()
+        check(c.lib.rf_subscription_create(run._live_handle(), ctypes.byref(options), ctypes.byref(handle)))
+        self._handle = handle.value
+        self._reader = BatchReader(handle.value)
 
     def _descriptor(self) -> int:
         if self._fd is None:
@@ -157,7 +160,8 @@ class Stream:
         """Releases the subscription. Its fd leaves the event loop first, on the loop's thread
         (a stream collected on another thread hands the work over to it)."""
         loop = self._loop
-        if loop is not None and asyncio._get_running_loop() is not loop:
+        # A loop that is not running will not run the handover: then it is done here.
+        if loop is not None and loop.is_running() and asyncio._get_running_loop() is not loop:
             try:
                 loop.call_soon_threadsafe(self._close_now)
                 return

@@ -12,6 +12,7 @@ import threading
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional
 
 from . import _capi as c
+from . import _kept
 from .errors import check
 from .events import KINDS, Event, packed_entry
 
@@ -41,8 +42,9 @@ class Sink:
                  lossy: bool = False, max_failures: int = 0, retry_backoff: float = 0.1) -> None:
         self._deliver = deliver
         self._run_ended_callable = run_ended
-        # The C callbacks: kept on this object until close() returns, after which the library
-        # never calls them again.
+        # The C callbacks live on this object, which stays alive (kept under the number the
+        # library gets as user_data) until the library lets go of the sink: dropping it
+        # without close() must not free what the sink thread calls.
         self._callback = c.rf_sink_fn(self._on_events)
         self._ended_callback = c.rf_sink_run_ended_fn(self._on_run_ended)
         options = c.rf_sink_options()
@@ -53,12 +55,17 @@ class Sink:
         options.max_failures = max_failures
         options.retry_backoff_ms = max(1, round(retry_backoff * 1000))
         options.run_ended = self._ended_callback
-        handle = c.handle()
-        check(c.lib.rf_engine_add_sink(engine.handle, self._callback, None, c.NO_DESTRUCTOR, ctypes.byref(options),
-                                       ctypes.byref(handle)))
-        self._handle: Optional[int] = handle.value
         self.error: Optional[BaseException] = None  # the last exception the callable raised
         self._lock = threading.Lock()
+        handle = c.handle()
+        number = _kept.keep(self)
+        try:
+            check(c.lib.rf_engine_add_sink(engine.handle, self._callback, _kept.user_data(number), _kept.RELEASE,
+                                           ctypes.byref(options), ctypes.byref(handle)))
+        except BaseException:
+            _kept.forget(number)  # refused: the library never took it
+            raise
+        self._handle: Optional[int] = handle.value
 
     def _on_events(self, _user_data: Any, events: Any, count: int) -> int:
         try:
@@ -90,11 +97,12 @@ class Sink:
         """Delivers what was emitted so far (waiting at most `timeout` seconds; None: no limit),
         then detaches the sink. Raises Timeout if it had not caught up (it is closed anyway).
         Raises InvalidState in a sink's own callback (the sink thread), and the sink stays open."""
+        milliseconds = -1 if timeout is None or timeout == float("inf") else min(max(0, round(timeout * 1000)), 2**31 - 1)
         with self._lock:
             handle, self._handle = self._handle, None
         if handle is not None:
-            status = c.lib.rf_sink_release(handle, -1 if timeout is None else max(0, round(timeout * 1000)))
-            if status == c.RF_E_STATE:  # refused on the sink thread: the handle is still ours
+            status = c.lib.rf_sink_release(handle, milliseconds)
+            if status not in (c.RF_OK, c.RF_E_TIMEOUT):  # not released (e.g. on the sink thread): still ours
                 with self._lock:
                     self._handle = handle
             check(status)

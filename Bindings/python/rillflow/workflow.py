@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence, Union
 
 from . import _capi as c
-from . import _json
+from . import _json, _kept
 from .engine import Engine, default_engine
 from .errors import InvalidState, check
 from .run import Run
@@ -122,11 +122,16 @@ class Workflow:
             options.retry_max_backoff_ms = round((retry.max_backoff or 0) * 1000)
             options.retry_jitter = retry.jitter
         with self._lock:
-            step_id = self.engine.register(spec)
-            check(c.lib.rf_workflow_add_step(self._live_handle(), step_name.encode(), ",".join(spec.accepts).encode(),
-                                             ",".join(spec.sends).encode(), c.NO_STEP_FN, ctypes.c_void_p(step_id),
-                                             c.NO_DESTRUCTOR,
-                                             ctypes.byref(options)))
+            # The spec lives until the library lets go of the step (_kept.RELEASE); if the
+            # step is refused, the library never took it.
+            step_id = _kept.keep(spec)
+            try:
+                check(c.lib.rf_workflow_add_step(self._live_handle(), step_name.encode(), ",".join(spec.accepts).encode(),
+                                                 ",".join(spec.sends).encode(), c.NO_STEP_FN, _kept.user_data(step_id),
+                                                 _kept.RELEASE, ctypes.byref(options)))
+            except BaseException:
+                _kept.forget(step_id)
+                raise
             self.steps[step_name] = spec
 
     def build(self) -> "Workflow":

@@ -1,0 +1,121 @@
+"""What the binding keeps alive for the library, and what it lets go: callbacks outlive the
+Python objects that made them, failed constructors release what they created, copies are taken
+before the library's memory can go, and closing an engine ends the steps it had handed out."""
+import asyncio
+import gc
+import threading
+
+import pytest
+
+import rillflow
+from rillflow import Workflow
+from rillflow import _kept
+from rillflow import run as run_module
+
+
+def one_step(engine, name, function, **options):
+    wf = Workflow(name, engine=engine)
+    wf.step(accepts="start", sends="stop", **options)(function)
+    return wf
+
+
+def test_a_sink_dropped_without_close_keeps_receiving(engine):
+    received = []
+    engine.add_sink(received.extend)  # the Sink object is not kept by the caller
+    gc.collect()
+    run = one_step(engine, "dropped_sink", lambda ctx, _: "ok").run()
+    assert run.result(timeout=10) == "ok"
+    for _ in range(10_000):
+        if any(event.kind == "run_completed" for event in received):
+            break
+        threading.Event().wait(0.001)
+    assert [event.kind for event in received][-1] == "run_completed"
+
+
+def test_sink_close_takes_any_timeout(engine):
+    for timeout in (float("inf"), 1e9):
+        sink = engine.add_sink(lambda events: None)
+        sink.close(timeout=timeout)
+        with pytest.raises(ValueError):
+            sink.stats  # closed for good: nothing was lost on the way
+
+
+def test_a_stream_whose_construction_fails_releases_its_subscription(engine, monkeypatch):
+    run = one_step(engine, "stream_failure", lambda ctx, _: "ok").run()
+    released = []
+    real_release = run_module.c.lib.rf_subscription_release
+    monkeypatch.setattr(run_module.c.lib, "rf_subscription_release", lambda handle: released.append(handle) or real_release(handle))
+
+    def failing_reader(handle):
+        raise MemoryError("simulated")
+
+    monkeypatch.setattr(run_module, "BatchReader", failing_reader)
+    with pytest.raises(MemoryError):
+        run.stream()
+    gc.collect()
+    assert len(released) == 1
+    assert run.result(timeout=10) == "ok"
+
+
+def test_a_step_definition_is_let_go_with_its_workflow_and_runs(engine):
+    before = len(_kept._objects)
+    wf = one_step(engine, "released_steps", lambda ctx, _: "ok")
+    assert len(_kept._objects) == before + 1
+    run = wf.run()
+    assert run.result(timeout=10) == "ok"
+    run.close()
+    wf.close()
+    # The library lets go once nothing uses the step, which a worker thread may see last.
+    for _ in range(10_000):
+        if len(_kept._objects) == before:
+            break
+        threading.Event().wait(0.001)
+    assert len(_kept._objects) == before
+
+
+def test_a_step_that_runs_after_its_try_timed_out_still_sees_its_input():
+    engine = rillflow.Engine(worker_threads=2, step_threads=1)
+    release, seen = threading.Event(), []
+    blocker = one_step(engine, "blocker", lambda ctx, _: release.wait(10) and "done")
+    late = one_step(engine, "late", lambda ctx, value: seen.append((ctx.event_type, value)), timeout=0.05)
+    blocking = blocker.run()
+    waiting = late.run({"payload": "x" * 100})
+    with pytest.raises(rillflow.RunError):
+        waiting.result(timeout=10)  # timed out while queued behind the blocker
+    release.set()
+    assert blocking.result(timeout=10) == "done"
+    for _ in range(10_000):
+        if seen:
+            break
+        threading.Event().wait(0.001)
+    assert seen == [("start", {"payload": "x" * 100})]
+    engine.close()
+
+
+def test_closing_the_engine_ends_the_steps_it_handed_out():
+    engine = rillflow.Engine(worker_threads=2, step_threads=1)
+    release, started = threading.Event(), threading.Event()
+
+    def block(ctx, _):
+        started.set()
+        release.wait(10)
+        return "done"
+
+    async def forever(ctx, _):
+        await asyncio.Event().wait()
+
+    blocking = one_step(engine, "blocking", block).run()
+    assert started.wait(10)
+    queued = one_step(engine, "queued", lambda ctx, _: "never").run()   # waits for the only pool thread
+    suspended = one_step(engine, "suspended", forever).run()
+    for _ in range(10_000):  # until the host has taken both
+        if engine._host is not None and engine._host.running:
+            break
+        threading.Event().wait(0.001)
+    engine.close()
+    with pytest.raises(rillflow.RunError, match="closed before this step ran"):
+        queued.result(timeout=10)
+    with pytest.raises(rillflow.RunError, match="CancelledError"):
+        suspended.result(timeout=10)
+    release.set()
+    assert blocking.result(timeout=10) == "done"
