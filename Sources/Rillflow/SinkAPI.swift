@@ -89,8 +89,8 @@ public func rf_engine_add_sink(_ engine: OpaquePointer!, _ fn: rf_sink_fn!, _ us
             kinds: requested.kinds == 0 ? .all : KindSet(mask: requested.kinds),
             maxFailures: Int(requested.max_failures),
             retryBackoffNanoseconds: Int64(requested.retry_backoff_ms == 0 ? 100 : requested.retry_backoff_ms) * 1_000_000)
-        // The callback object (and with it the duty to destroy user_data) exists only once
-        // nothing can fail any more but the registration itself.
+        // The callback object owes the destroy of user_data only once the caller has the
+        // handle: on every failure below it is disowned first.
         let target = CallbackSink(function: fn, runEnded: requested.run_ended, userData: userData, destroy: destroy)
         do throws(RillflowError) {
             let sink = try engine.addSink(target, options: sinkOptions)
