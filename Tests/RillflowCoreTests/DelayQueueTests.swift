@@ -30,26 +30,6 @@ import Testing
         #expect(log.values == [0, 1, 2, 3])
     }
 
-    /// A flag one thread raises and another waits for, with a deadline.
-    final class Flag: Sendable {
-        private let raised = Atomic<Bool>(false)
-        private let futex = Futex()
-
-        func raise() {
-            raised.store(true, ordering: .releasing)
-            futex.wakeAll()
-        }
-
-        func wait(milliseconds: Int64) -> Bool {
-            let deadline = Deadline(milliseconds: milliseconds)
-            while !raised.load(ordering: .acquiring) && !deadline.hasPassed {
-                let observed = futex.value
-                if !raised.load(ordering: .acquiring) { futex.wait(expected: observed, deadline: deadline) }
-            }
-            return raised.load(ordering: .acquiring)
-        }
-    }
-
     /// Shuts its queue down when the last reference to it goes, as a run's runtime does.
     final class ShutsDownWhenReleased: Sendable {
         let queue: DelayQueue

@@ -50,20 +50,20 @@ import TestSupport
     }
 
     /// A sink that holds the dispatcher's thread in its first delivery until the test opens `gate`.
-    final class HeldTarget: SinkTarget, @unchecked Sendable {
-        let entered = Atomic<Bool>(false)
-        let gate = Atomic<Bool>(false)
+    final class HeldTarget: SinkTarget, Sendable {
+        let entered = Flag()
+        let gate = Flag()
 
         func deliver(_ events: [EventView], from log: RunLog) -> String? {
-            entered.store(true, ordering: .releasing)
-            _ = SinkDispatcherTests.waitUntil { self.gate.load(ordering: .acquiring) }
+            entered.raise()
+            _ = gate.wait(milliseconds: 10_000)
             return nil
         }
 
         func runEnded(runId: UInt64) {}
     }
 
-    /// Polls `condition` (yielding between looks) for up to 10 s.
+    /// Polls `condition` (yielding between looks) for up to 10 s: for a state nothing signals.
     static func waitUntil(_ condition: () -> Bool) -> Bool {
         let deadline = Deadline(milliseconds: 10_000)
         while !condition() {
@@ -82,12 +82,12 @@ import TestSupport
         dispatcher.add(Sink(target: target, options: SinkOptions()))
         let first = LogTest.startedRun(engine)
         dispatcher.attach(first)
-        #expect(Self.waitUntil { target.entered.load(ordering: .acquiring) }, "the first run's events reach the sink")
+        #expect(target.entered.wait(milliseconds: 10_000), "the first run's events reach the sink")
         let second = LogTest.startedRun(engine)
         dispatcher.attach(second)
         let stopper = TestThread { dispatcher.shutdown() }
         #expect(Self.waitUntil { dispatcher.isStopping })
-        target.gate.store(true, ordering: .releasing)
+        target.gate.raise()
         stopper.join()
         // Nobody reads the second run now: twice its log's capacity must go through at once
         // (a forgotten subscription would make the producer wait, then time out).
