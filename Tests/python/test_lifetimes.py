@@ -20,16 +20,19 @@ def one_step(engine, name, function, **options):
 
 
 def test_a_sink_dropped_without_close_keeps_receiving(engine):
-    received = []
-    engine.add_sink(received.extend)  # the Sink object is not kept by the caller
+    received, completed = [], threading.Event()
+
+    def deliver(events):
+        received.extend(events)
+        if events[-1].kind == "run_completed":
+            completed.set()
+
+    engine.add_sink(deliver)  # the Sink object is not kept by the caller
     gc.collect()
     run = one_step(engine, "dropped_sink", lambda ctx, _: "ok").run()
     assert run.result(timeout=10) == "ok"
-    for _ in range(10_000):
-        if any(event.kind == "run_completed" for event in received):
-            break
-        threading.Event().wait(0.001)
-    assert [event.kind for event in received][-1] == "run_completed"
+    assert completed.wait(10)
+    assert [event.kind for event in received][0] == "run_started"
 
 
 def test_sink_close_takes_any_timeout(engine):
@@ -75,19 +78,21 @@ def test_a_step_definition_is_let_go_with_its_workflow_and_runs(engine):
 
 def test_a_step_that_runs_after_its_try_timed_out_still_sees_its_input():
     engine = rillflow.Engine(worker_threads=2, step_threads=1)
-    release, seen = threading.Event(), []
+    release, ran, seen = threading.Event(), threading.Event(), []
+
+    def late_step(ctx, value):
+        seen.append((ctx.event_type, value))
+        ran.set()
+
     blocker = one_step(engine, "blocker", lambda ctx, _: release.wait(10) and "done")
-    late = one_step(engine, "late", lambda ctx, value: seen.append((ctx.event_type, value)), timeout=0.05)
+    late = one_step(engine, "late", late_step, timeout=0.05)
     blocking = blocker.run()
     waiting = late.run({"payload": "x" * 100})
     with pytest.raises(rillflow.RunError):
         waiting.result(timeout=10)  # timed out while queued behind the blocker
     release.set()
     assert blocking.result(timeout=10) == "done"
-    for _ in range(10_000):
-        if seen:
-            break
-        threading.Event().wait(0.001)
+    assert ran.wait(10)
     assert seen == [("start", {"payload": "x" * 100})]
     engine.close()
 
@@ -108,10 +113,14 @@ def test_closing_the_engine_ends_the_steps_it_handed_out():
     assert started.wait(10)
     queued = one_step(engine, "queued", lambda ctx, _: "never").run()   # waits for the only pool thread
     suspended = one_step(engine, "suspended", forever).run()
-    for _ in range(10_000):  # until the host has taken both
-        if engine._host is not None and engine._host.running:
+    # Until the host has taken both: the def step waits in the pool's queue, the async one is
+    # a running task. Nothing signals either, so look (for at most 10 s).
+    host = engine._host
+    for _ in range(10_000):
+        if host.pool._work_queue.qsize() == 1 and host.running:
             break
         threading.Event().wait(0.001)
+    assert host.pool._work_queue.qsize() == 1 and host.running
     engine.close()
     with pytest.raises(rillflow.RunError, match="closed before this step ran"):
         queued.result(timeout=10)
