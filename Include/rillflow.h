@@ -774,14 +774,21 @@ RF_API rf_status rf_run_create(rf_workflow *workflow, const rf_run_options *opti
 /* =======================================================================================
  * Inside a step: rf_step_ctx
  *
- * A step's context is valid from the moment its code gets it until the step ends: its
- * callback returns (RF_OK or an error), or rf_step_ctx_complete() ends a pending or host-run
- * step, or its try times out. After that every call with it returns RF_E_INVALID_HANDLE.
- * Any thread may use a valid context, concurrently.
+ * A step's context is valid from the moment its code gets it until its code lets go of it:
+ * its callback returns (RF_OK or an error), or rf_step_ctx_complete() ends a pending or
+ * host-run step. After that every call with it returns RF_E_INVALID_HANDLE. Any thread may
+ * use a valid context, concurrently.
  *
- * Every function here returns RF_E_INVALID_HANDLE for a context that is not valid, and
- * RF_E_INVALID_ARGUMENT for a NULL pointer where a value is required (or NULL data with a
- * non-zero length); the others each function names.
+ * A try that outlives its step's timeout_ms ends there (it fails, and may be retried), but
+ * its context stays valid, with its info and input, until its code lets go as above: a
+ * callback still running or a host still working is never left holding freed memory. From
+ * then on its calls change nothing: they return RF_E_CANCELLED, except rf_step_ctx_get_info()
+ * and rf_step_ctx_input() (which keep working) and rf_step_ctx_complete() (RF_OK, ignored).
+ * A pending or host-run step must therefore still be completed after its timeout.
+ *
+ * Every function here returns RF_E_INVALID_HANDLE for a context that is not valid,
+ * RF_E_CANCELLED as above, and RF_E_INVALID_ARGUMENT for a NULL pointer where a value is
+ * required (or NULL data with a non-zero length); the others each function names.
  * ======================================================================================= */
 
 /* What a step invocation is. */
@@ -803,7 +810,7 @@ typedef struct rf_step_info {
 #define RF_STEP_INFO_SIZE_V1 64u
 
 /* Fills *out_info (whose struct_size the caller sets). Its strings and input stay valid while
- * the context is.
+ * the context is (also after the try has timed out, until its code lets go: see above).
  * Returns RF_OK; RF_E_INVALID_HANDLE; RF_E_INVALID_ARGUMENT; RF_E_STRUCT_SIZE. */
 RF_API rf_status rf_step_ctx_get_info(rf_step_ctx *ctx, rf_step_info *out_info);
 
@@ -884,7 +891,8 @@ RF_API rf_status rf_step_ctx_report_usage(rf_step_ctx *ctx, const rf_token_usage
 
 /* Whether the step should stop working: RF_OK while it should go on; RF_E_CANCELLED once its
  * run has ended (cancelled, timed out, failed, or stopped by another step) or its try has
- * outlived its timeout (then the context soon becomes invalid: RF_E_INVALID_HANDLE). */
+ * outlived its timeout (then its other calls return RF_E_CANCELLED too: return, or complete
+ * the step, to let go of the context). */
 RF_API rf_status rf_step_ctx_check_cancelled(rf_step_ctx *ctx);
 
 /* Asks a human for input, when this step completes: the run suspends (RF_RUN_SUSPENDED) with
@@ -917,11 +925,12 @@ RF_API rf_status rf_step_ctx_set_error(rf_step_ctx *ctx, const char *message);
  * error_message (NULL = the status name, at most 4096 bytes, copied). The context becomes
  * invalid when the step has ended: for a host-run step, and for a callback that has already
  * returned RF_STEP_PENDING, by the time this returns RF_OK; for a callback still running, when
- * it returns. Complete every pending step exactly once, even when its run has ended (the
- * completion is then ignored): until then its context stays allocated.
- * Returns RF_OK; RF_E_INVALID_HANDLE (also for a step that already ended, e.g. timed out);
- * RF_E_INVALID_ARGUMENT for RF_STEP_PENDING or another positive result, or an over-long
- * message; RF_E_STATE if it was already completed (its callback has not returned yet). */
+ * it returns. Complete every pending step exactly once, even when its run has ended or its try
+ * has timed out (the completion is then ignored): until then its context stays allocated.
+ * Returns RF_OK; RF_E_INVALID_HANDLE (also for a step that was already completed and has
+ * ended); RF_E_INVALID_ARGUMENT for RF_STEP_PENDING or another positive result, or an
+ * over-long message; RF_E_STATE if it was already completed (its callback has not returned
+ * yet). */
 RF_API rf_status rf_step_ctx_complete(rf_step_ctx *ctx, rf_status result, const char *error_message);
 
 /* =======================================================================================
@@ -935,8 +944,10 @@ RF_API rf_status rf_step_ctx_complete(rf_step_ctx *ctx, rf_status result, const 
  * ======================================================================================= */
 
 /* Takes the next waiting host-run step invocation, waiting at most timeout_ms milliseconds
- * (-1 = without limit, 0 = do not wait). *out_ctx is valid until the step ends; complete it
- * exactly once. Any number of threads may take from one engine.
+ * (-1 = without limit, 0 = do not wait). *out_ctx is valid until rf_step_ctx_complete() ends
+ * the step: complete it exactly once, also after its try has timed out. An invocation whose
+ * try timed out before any host took it is skipped. Any number of threads may take from one
+ * engine.
  * Returns RF_OK; RF_E_AGAIN (timeout_ms 0, none waiting); RF_E_TIMEOUT; RF_E_CLOSED if the
  * engine was released while the call waited; RF_E_INVALID_HANDLE (also once it was released); RF_E_INVALID_ARGUMENT
  * for a NULL out_ctx or a timeout_ms below -1; RF_E_SYSTEM if the engine's threads cannot be

@@ -43,6 +43,7 @@ extension RillflowErrorCode {
         case .invalidState: RF_E_STATE
         case .timeout: RF_E_TIMEOUT
         case .wouldBlock: RF_E_AGAIN
+        case .cancelled: RF_E_CANCELLED
         case .closed: RF_E_CLOSED
         case .endOfStream: RF_E_END_OF_STREAM
         case .tooLarge: RF_E_TOO_LARGE

@@ -126,14 +126,16 @@ final class StepAttachment: @unchecked Sendable {
     }
 }
 
-/// Context handles: one per step invocation, live until the invocation ends.
+/// Context handles: one per step invocation, live until the invocation ends and the code
+/// running it has let go (a try that times out keeps its handle, and the input it lends, until
+/// its callback returns or its pending or host-run step is completed).
 enum StepContexts {
-    /// Registers `context`; the handle is retired when its try ends. nil if the try already
-    /// ended (it timed out before it was handed out). Throws if the handle table is full.
+    /// Registers `context`; the handle is retired when the context is released. nil if the try
+    /// already ended (it timed out before it was handed out). Throws if the handle table is full.
     static func open(_ context: StepContext) throws(RillflowError) -> OpaquePointer? {
         let handle = try HandleRegistry.shared.register(context, kind: .stepContext)
         let bits = UInt(bitPattern: handle)
-        guard context.whenEnded({ _ = HandleRegistry.shared.retire(OpaquePointer(bitPattern: bits), kind: .stepContext) }) else {
+        guard context.whenReleased({ _ = HandleRegistry.shared.retire(OpaquePointer(bitPattern: bits), kind: .stepContext) }) else {
             _ = HandleRegistry.shared.retire(handle, kind: .stepContext)
             return nil
         }

@@ -5,6 +5,8 @@ public enum RillflowErrorCode: Sendable, Equatable {
     case invalidState
     case timeout
     case wouldBlock
+    /// The step's try has ended (its timeout passed) while its code still holds the context.
+    case cancelled
     case closed
     case endOfStream
     case tooLarge

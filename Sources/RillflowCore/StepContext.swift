@@ -51,8 +51,31 @@ public final class StepContext: @unchecked Sendable {
         /// Set once the try has ended and `invalidate` ran: no hook may be added after.
         var ended = false
         var endHooks: [@Sendable () -> Void] = []
+        /// The step's function has returned, or handed the context to a host that ends it.
+        var returned = false
+        /// `complete` has been called.
+        var completed = false
+        /// The function returned `.pending` (or handed the context off) and `complete` has not
+        /// come yet: whoever completes it still uses the context.
+        var owesCompletion = false
+        /// The try ended at its deadline, not by its code.
+        var expired = false
+        /// Set once the try has ended and its code has let go of the context.
+        var released = false
+        var releaseHooks: [@Sendable () -> Void] = []
         /// A message the step left for when it reports failure without one.
         var error: String?
+
+        /// Whether the step's code may still be using the context.
+        var held: Bool { !returned || owesCompletion }
+
+        /// The release hooks to run now, if the context has just become released.
+        mutating func takeReleaseHooks() -> [@Sendable () -> Void] {
+            guard ended && !held && !released else { return [] }
+            released = true
+            defer { releaseHooks = [] }
+            return releaseHooks
+        }
     }
     /// Everything mutable, behind one lock (one allocation per step, not three).
     private struct Locked {
@@ -74,22 +97,31 @@ public final class StepContext: @unchecked Sendable {
     var isPending: Bool { withCompletion { $0.phase == .pending } }
 
     /// Ends an invocation whose function returned (or will return) `.pending`. Any thread.
+    /// After the try has ended at its deadline, the first completion is accepted and ignored:
+    /// it tells the engine the code has let go of the context.
     public func complete(_ outcome: StepOutcome) throws(RillflowError) {
         guard outcome != .pending else { throw RillflowError(.invalidArgument, "a step completes as completed or failed, not pending") }
-        let concludeNow = try withCompletion { state throws(RillflowError) -> Bool in
+        let (concludeNow, hooks) = try withCompletion { state throws(RillflowError) -> (Bool, [@Sendable () -> Void]) in
+            guard !state.completed else { throw RillflowError(.invalidState, "step '\(step)' was already completed") }
             switch state.phase {
             case .running:
-                guard state.early == nil else { throw RillflowError(.invalidState, "step '\(step)' was already completed") }
                 state.early = outcome
-                return false
             case .pending:
                 state.phase = .concluded
-                return true
             case .concluded:
-                throw RillflowError(.invalidState, "step '\(step)' has already ended")
+                // Ended at its deadline while its code ran or waited to be completed; anything
+                // else that concluded it (the function's return) leaves nothing to complete.
+                guard state.expired, !state.returned || state.owesCompletion else {
+                    throw RillflowError(.invalidState, "step '\(step)' has already ended")
+                }
             }
+            let concludeNow = state.phase == .concluded && !state.completed && !state.expired
+            state.completed = true
+            state.owesCompletion = false
+            return (concludeNow, state.takeReleaseHooks())
         }
         if concludeNow { execution.conclude(self, outcome: outcome) }
+        for hook in hooks { hook() }
     }
 
     /// Marks a try whose function hands the context to another thread and returns `.pending`,
@@ -99,15 +131,19 @@ public final class StepContext: @unchecked Sendable {
     func awaitCompletionElsewhere() {
         withCompletion { state in
             if state.phase == .running && state.early == nil { state.phase = .pending }
+            state.returned = true
+            state.owesCompletion = !state.completed
         }
     }
 
     /// Ends the try at its deadline, unless it has ended; true if it did. Its function may still
-    /// be running: what it returns or completes afterwards is ignored.
+    /// be running, or a host may still hold it: what they do afterwards is refused with
+    /// `.cancelled`, their completion ignored; the context stays until they let go of it.
     func expire() -> Bool {
         withCompletion { state in
             guard state.phase != .concluded else { return false }
             state.phase = .concluded
+            state.expired = true
             return true
         }
     }
@@ -115,19 +151,24 @@ public final class StepContext: @unchecked Sendable {
     /// Called by the execution when the function returned: the outcome to conclude with now,
     /// or nil when the invocation stays pending (or was already ended by its timeout).
     func functionReturned(_ outcome: StepOutcome) -> StepOutcome? {
-        withCompletion { state in
-            guard state.phase != .concluded else { return nil }
+        let (concluded, hooks) = withCompletion { state -> (StepOutcome?, [@Sendable () -> Void]) in
+            state.returned = true
+            state.owesCompletion = outcome == .pending && !state.completed
+            let hooks = state.takeReleaseHooks()
+            guard state.phase != .concluded else { return (nil, hooks) }
             guard outcome == .pending else {
                 state.phase = .concluded
-                return outcome
+                return (outcome, hooks)
             }
             if let early = state.early {
                 state.phase = .concluded
-                return early
+                return (early, hooks)
             }
             state.phase = .pending
-            return nil
+            return (nil, hooks)
         }
+        for hook in hooks { hook() }
+        return concluded
     }
 
     /// What the step sent and whether it stopped the run; taken once, when it completed.
@@ -142,13 +183,14 @@ public final class StepContext: @unchecked Sendable {
         self.began = began
     }
 
-    /// The try has ended: the context refuses every call from now on, and its end hooks run.
+    /// The try has ended: the context refuses every call from now on, and its end hooks run
+    /// (and its release hooks, unless its code still holds it).
     func invalidate() {
         valid.store(false, ordering: .releasing)
         let hooks = withCompletion { state in
             state.ended = true
             defer { state.endHooks = [] }
-            return state.endHooks
+            return state.endHooks + state.takeReleaseHooks()
         }
         for hook in hooks { hook() }
     }
@@ -159,6 +201,18 @@ public final class StepContext: @unchecked Sendable {
         withCompletion { state in
             guard !state.ended else { return false }
             state.endHooks.append(hook)
+            return true
+        }
+    }
+
+    /// Runs `hook` once this try has ended and its code has let go of the context: its function
+    /// returned, and a step left pending (or run by the host) was completed, even when its
+    /// deadline ended it first. Until then what the context lends (its inputs) stays valid.
+    /// Returns false, without keeping it, if the try has already ended.
+    public func whenReleased(_ hook: @escaping @Sendable () -> Void) -> Bool {
+        withCompletion { state in
+            guard !state.ended else { return false }
+            state.releaseHooks.append(hook)
             return true
         }
     }
@@ -200,9 +254,15 @@ public final class StepContext: @unchecked Sendable {
     }
 
     private func checkValid() throws(RillflowError) {
-        guard valid.load(ordering: .acquiring) else {
-            throw RillflowError(.invalidState, "the step '\(step)' has returned: its context can no longer be used")
+        guard valid.load(ordering: .acquiring) else { throw refusal() }
+    }
+
+    @inline(never)
+    private func refusal() -> RillflowError {
+        guard withCompletion({ $0.expired }) else {
+            return RillflowError(.invalidState, "the step '\(step)' has returned: its context can no longer be used")
         }
+        return RillflowError(.cancelled, "this try of step '\(step)' has timed out: it changes nothing any more")
     }
 
     /// Sends an event to the steps that accept its type (when this step completes). Only types

@@ -94,7 +94,7 @@ import Testing
             if let task = try? queue.take(timeoutMilliseconds: 0) {
                 try? task.stop(result: Array("1".utf8))
                 try? task.complete(.completed)
-                after.contextEnded = !task.whenEnded {}  // false once the try has ended (handles are retired)
+                after.contextEnded = !task.whenReleased {}  // false once the try has ended (then its handle is retired)
                 after.runStatus = run.status
             }
             return returned

@@ -1,6 +1,6 @@
 /* Host-run steps: the engine's task queue, taken from blocking, without waiting, or when its
- * file descriptor is readable; completion, failure, steps mixed with callback steps, and the
- * engine's release waking a waiting host. */
+ * file descriptor is readable; completion, failure, a try timing out while the host holds it,
+ * steps mixed with callback steps, and the engine's release waking a waiting host. */
 #include <poll.h>
 #include "workflow_helpers.h"
 
@@ -147,6 +147,46 @@ static void test_host_failure(void) {
     rf_engine_release(engine);
 }
 
+/* A host-run try that times out while the host works on it: the run fails, but the context,
+ * its info and its input stay valid (ASan would see freed memory) until the host completes it;
+ * meanwhile its calls change nothing. A retry is a new task with a new context. */
+static void test_timeout_while_the_host_holds_it(void) {
+    rf_engine *engine = new_engine();
+    rf_workflow *workflow = new_workflow(engine, "hosted-timeout");
+    rf_step_options options = host_run();
+    options.timeout_ms = 20;
+    CHECK_STATUS(rf_workflow_add_step(workflow, "call", "start", "stop", NULL, NULL, NULL, &options), RF_OK);
+    must(rf_workflow_build(workflow), "build");
+    rf_subscription *subscription;
+    rf_run *run = start_run(workflow, NULL, "the input", &subscription);
+    rf_step_ctx *ctx = NULL;
+    CHECK_STATUS(rf_engine_take_task(engine, 10000, &ctx), RF_OK);
+    rf_step_info info = {.struct_size = sizeof info};
+    CHECK_STATUS(rf_step_ctx_get_info(ctx, &info), RF_OK);
+
+    seen_event events[8];
+    int count = read_events(subscription, events, 8);  /* to the end: the try timed out */
+    CHECK(events[count - 1].kind == RF_EVENT_RUN_FAILED);
+    CHECK_CONTAINS(events[count - 1].data, "timed out after 20 ms");
+
+    CHECK(info.input_len == 9 && memcmp(info.input, "the input", 10) == 0);
+    CHECK(strcmp(info.step_name, "call") == 0);
+    rf_step_info again = {.struct_size = sizeof again};
+    CHECK_STATUS(rf_step_ctx_get_info(ctx, &again), RF_OK);
+    CHECK(again.input == info.input);
+    CHECK_STATUS(rf_step_ctx_check_cancelled(ctx), RF_E_CANCELLED);
+    CHECK_STATUS(rf_step_ctx_emit_token(ctx, "late", 4, 0), RF_E_CANCELLED);
+    CHECK_CONTAINS(rf_last_error(), "timed out");
+    CHECK_STATUS(rf_step_ctx_stop(ctx, "1", 1), RF_E_CANCELLED);
+    CHECK_STATUS(rf_step_ctx_complete(ctx, RF_OK, NULL), RF_OK);  /* ignored: the host lets go */
+    CHECK_STATUS(rf_step_ctx_complete(ctx, RF_OK, NULL), RF_E_INVALID_HANDLE);
+    CHECK_STATUS(rf_step_ctx_get_info(ctx, &again), RF_E_INVALID_HANDLE);
+    rf_subscription_release(subscription);
+    rf_run_release(run);
+    rf_workflow_release(workflow);
+    rf_engine_release(engine);
+}
+
 /* Releasing the engine wakes a host waiting for tasks, and host-run steps then fail. */
 static void *take_blocking(void *arg) {
     rf_engine *engine = arg;
@@ -212,6 +252,7 @@ int main(void) {
     test_errors();
     test_host_runs_steps();
     test_host_failure();
+    test_timeout_while_the_host_holds_it();
     test_engine_release();
     test_release_with_queued_tasks();
     return check_finish();

@@ -259,8 +259,13 @@ static rf_status slow_first_try(void *user_data, rf_step_ctx *ctx) {
         struct timespec tick = {0, 1000000};
         rf_status status;
         while ((status = rf_step_ctx_check_cancelled(ctx)) == RF_OK) nanosleep(&tick, NULL);
-        /* Timed out: cancelled, then the context is gone. Either way, the try is over. */
-        CHECK(status == RF_E_CANCELLED || status == RF_E_INVALID_HANDLE);
+        /* Timed out: the try is over, but this callback still holds its context until it
+         * returns: its calls change nothing, its info stays readable. */
+        CHECK_STATUS(status, RF_E_CANCELLED);
+        CHECK_STATUS(rf_step_ctx_emit_token(ctx, "late", 4, 0), RF_E_CANCELLED);
+        rf_step_info again = {.struct_size = sizeof again};
+        CHECK_STATUS(rf_step_ctx_get_info(ctx, &again), RF_OK);
+        CHECK(again.attempt == 1 && strcmp(again.step_name, "only") == 0);
         return RF_OK;
     }
     return stop_with(ctx, "\"second try\"");
@@ -323,6 +328,37 @@ static rf_status go_pending(void *user_data, rf_step_ctx *ctx) {
     return RF_STEP_PENDING;
 }
 
+static rf_status pending_forever(void *user_data, rf_step_ctx *ctx) {
+    *(rf_step_ctx **)user_data = ctx;
+    return RF_STEP_PENDING;
+}
+
+/* A pending step whose try times out before anyone completes it: the run fails, and the
+ * context (with its input) stays until the step is completed, which is then ignored. */
+static void test_pending_past_its_timeout(rf_workflow *behind) {
+    rf_step_ctx *ctx = NULL;
+    rf_step_options options;
+    rf_step_options_init(&options, sizeof options);
+    options.timeout_ms = 20;
+    rf_workflow *workflow = new_workflow(single_worker, "pending-timeout");
+    add_step(workflow, "only", "start", "stop", pending_forever, &ctx, &options);
+    must(rf_workflow_build(workflow), "build");
+    seen_event events[8];
+    int count = run_to_end(workflow, "kept", events, 8, NULL);
+    CHECK(count == 4 && events[3].kind == RF_EVENT_RUN_FAILED);
+    CHECK_CONTAINS(events[3].data, "timed out after 20 ms");
+    CHECK(run_to_end(behind, NULL, events, 8, NULL) == 4);  /* the single worker: the callback has returned */
+    const void *input = NULL;
+    uint32_t length = 0;
+    CHECK_STATUS(rf_step_ctx_input(ctx, 0, &input, &length), RF_OK);
+    CHECK(length == 4 && memcmp(input, "kept", 5) == 0);
+    CHECK_STATUS(rf_step_ctx_check_cancelled(ctx), RF_E_CANCELLED);
+    CHECK_STATUS(rf_step_ctx_set_state(ctx, "k", "1", 1), RF_E_CANCELLED);
+    CHECK_STATUS(rf_step_ctx_complete(ctx, RF_E_SYSTEM, "too late"), RF_OK);
+    CHECK_STATUS(rf_step_ctx_complete(ctx, RF_OK, NULL), RF_E_INVALID_HANDLE);
+    rf_workflow_release(workflow);
+}
+
 static void test_pending(void) {
     rf_engine_options options;
     rf_engine_options_init_v2(&options, sizeof options);
@@ -351,6 +387,7 @@ static void test_pending(void) {
             rf_workflow_release(workflow);
         }
     }
+    test_pending_past_its_timeout(behind);
     rf_workflow_release(behind);
     rf_engine_release(single_worker);
 }

@@ -1,0 +1,131 @@
+import Synchronization
+import TestSupport
+import Testing
+@testable import RillflowCore
+
+/// A try that outlives its timeout ends there, but its context (what the C layer lends as a
+/// handle, with its input) stays until the code running it lets go: its function returns, and
+/// a pending or host-run step is completed.
+@Suite struct StepContextLifetimeTests {
+    /// Counts how often the context's release hooks ran (the C layer retires its handle there).
+    final class Releases: Sendable {
+        let count = Atomic<Int>(0)
+        let flag = Flag()
+        var value: Int { count.load(ordering: .acquiring) }
+        func watch(_ context: StepContext) -> Bool {
+            context.whenReleased {
+                self.count.add(1, ordering: .releasing)
+                self.flag.raise()
+            }
+        }
+    }
+
+    private func oneStep(timeoutMilliseconds: Int64, runsOnHost: Bool) throws -> WorkflowDefinition {
+        try WorkflowDefinition(name: "slow", steps: [
+            StepDefinition(name: "slow", accepts: ["start"], sends: ["stop"],
+                           timeoutNanoseconds: timeoutMilliseconds * 1_000_000, runsOnHost: runsOnHost),
+        ])
+    }
+
+    private func expectCancelled(_ context: StepContext) {
+        #expect(context.isCancelled)
+        do throws(RillflowError) {
+            _ = try context.emit(.token, data: Array("late".utf8))
+            Issue.record("an emit after the try timed out was accepted")
+        } catch {
+            #expect(error.code == .cancelled)
+        }
+        #expect(throws: RillflowError.self) { try context.send("stop", []) }
+    }
+
+    @Test func aHostRunTryThatTimesOutIsHeldUntilTheHostCompletesIt() throws {
+        let queue = try HostTaskQueue()
+        let runtime = try TestRuntime(threads: 1)
+        defer { runtime.shutdown() }
+        let run = Run(engine: LogTest.engine(), workflowName: "slow")
+        let subscription = try Subscription(log: run.log, options: SubscriptionOptions())
+        let execution = try runtime.execution(try oneStep(timeoutMilliseconds: 20, runsOnHost: true), [queue.stepFunction], run: run)
+        try execution.start(input: Array("input".utf8))
+        let task = try #require(try queue.take(timeoutMilliseconds: 5_000))
+        let releases = Releases()
+        #expect(releases.watch(task))
+        let input = task.nulTerminatedInput(0)
+
+        // The host is still "working" when the try times out and the run fails.
+        let kinds = LogTest.drain(subscription).map(\.kind)
+        #expect(kinds == [.runStarted, .stepStarted, .stepFailed, .runFailed])
+        #expect(releases.value == 0)
+        #expect(Array(input) == Array("input".utf8))  // still the context's memory
+        expectCancelled(task)
+
+        try task.complete(.completed)  // accepted and ignored: the host lets go
+        #expect(releases.value == 1)
+        #expect(throws: RillflowError.self) { try task.complete(.completed) }
+        #expect(releases.value == 1)
+    }
+
+    @Test func aTaskWhoseTryTimedOutBeforeAnyHostTookItIsNotHandedOut() throws {
+        let queue = try HostTaskQueue()
+        let runtime = try TestRuntime(threads: 1)
+        defer { runtime.shutdown() }
+        let run = Run(engine: LogTest.engine(), workflowName: "slow")
+        let subscription = try Subscription(log: run.log, options: SubscriptionOptions())
+        let execution = try runtime.execution(try oneStep(timeoutMilliseconds: 1, runsOnHost: true), [queue.stepFunction], run: run)
+        try execution.start(input: [])
+        #expect(LogTest.drain(subscription).last?.kind == .runFailed)
+        let task = try #require(try queue.take(timeoutMilliseconds: 0))
+        #expect(!Releases().watch(task))  // what StepContexts.open checks: nothing to run
+    }
+
+    @Test func aPendingStepThatTimesOutIsHeldUntilItIsCompleted() throws {
+        final class Kept: @unchecked Sendable { var context: StepContext? }
+        let kept = Kept()
+        let releases = Releases()
+        let handedOver = Flag()
+        let runtime = try TestRuntime(threads: 1)
+        defer { runtime.shutdown() }
+        let run = Run(engine: LogTest.engine(), workflowName: "slow")
+        let subscription = try Subscription(log: run.log, options: SubscriptionOptions())
+        let goesOnElsewhere: StepFunction = { context in
+            _ = releases.watch(context)
+            kept.context = context
+            handedOver.raise()
+            return .pending
+        }
+        let execution = try runtime.execution(try oneStep(timeoutMilliseconds: 20, runsOnHost: false), [goesOnElsewhere], run: run)
+        try execution.start(input: [])
+        #expect(handedOver.wait(milliseconds: 10_000))
+        #expect(LogTest.drain(subscription).map(\.kind) == [.runStarted, .stepStarted, .stepFailed, .runFailed])
+        let context = try #require(kept.context)
+        #expect(releases.value == 0)
+        expectCancelled(context)
+        try context.complete(.failed("gave up"))
+        #expect(releases.value == 1)
+    }
+
+    @Test func aCallbackStillRunningWhenItsTryTimesOutHoldsItUntilItReturns() throws {
+        final class Seen: @unchecked Sendable { var emitError: RillflowError? }
+        let seen = Seen()
+        let releases = Releases()
+        let mayReturn = Flag()
+        let runtime = try TestRuntime(threads: 1)
+        defer { runtime.shutdown() }
+        let run = Run(engine: LogTest.engine(), workflowName: "slow")
+        let subscription = try Subscription(log: run.log, options: SubscriptionOptions())
+        let outlivesItsTimeout: StepFunction = { context in
+            _ = releases.watch(context)
+            _ = mayReturn.wait(milliseconds: 10_000)
+            do throws(RillflowError) { _ = try context.emit(.token, data: Array("late".utf8)) } catch { seen.emitError = error }
+            return .completed
+        }
+        let execution = try runtime.execution(try oneStep(timeoutMilliseconds: 20, runsOnHost: false), [outlivesItsTimeout], run: run)
+        try execution.start(input: [])
+        #expect(LogTest.drain(subscription).map(\.kind) == [.runStarted, .stepStarted, .stepFailed, .runFailed])
+        #expect(releases.value == 0)
+        mayReturn.raise()
+        #expect(releases.flag.wait(milliseconds: 10_000))
+        runtime.pool.shutdown()  // joins the worker: what it saw is written before it is read here
+        #expect(seen.emitError?.code == .cancelled)
+        #expect(releases.value == 1)
+    }
+}
