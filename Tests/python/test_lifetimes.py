@@ -128,3 +128,28 @@ def test_closing_the_engine_ends_the_steps_it_handed_out():
         suspended.result(timeout=10)
     release.set()
     assert blocking.result(timeout=10) == "done"
+
+
+def test_a_close_from_another_thread_waits_until_the_result_is_copied(engine, monkeypatch):
+    run = one_step(engine, "copied_result", lambda ctx, _: {"answer": 42}).run()
+    assert run.wait(timeout=10) == "completed"
+    real_string_at = run_module.ctypes.string_at
+    closer_finished_during_the_copy = []
+
+    def string_at_with_a_close_racing(address, size):
+        # The library's pointer is in hand: a close now would free the bytes before the copy.
+        closer = threading.Thread(target=run.close)
+        closer.start()
+        closer.join(0.2)
+        closer_finished_during_the_copy.append(not closer.is_alive())
+        copy = real_string_at(address, size)
+        monkeypatch.setattr(run_module.ctypes, "string_at", real_string_at)
+        string_at_with_a_close_racing.closer = closer
+        return copy
+
+    monkeypatch.setattr(run_module.ctypes, "string_at", string_at_with_a_close_racing)
+    assert run.result(timeout=10) == {"answer": 42}
+    string_at_with_a_close_racing.closer.join(10)
+    assert closer_finished_during_the_copy == [False]
+    with pytest.raises(rillflow.InvalidState, match="is closed"):
+        run.result(timeout=10)

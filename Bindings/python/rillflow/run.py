@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import math
+import threading
 import time
 from typing import TYPE_CHECKING, Any, AsyncIterator, Iterable, Iterator, Optional
 
@@ -200,6 +201,9 @@ class Run:
     Releasing a Run that has not ended (close(), or dropping it) cancels it."""
 
     def __init__(self, handle: int, workflow: Optional["Workflow"] = None) -> None:
+        # Held while the result's bytes, which the run owns, are copied: close() from another
+        # thread must not free them in between.
+        self._result_lock = threading.Lock()
         self._handle: Optional[int] = handle
         self.workflow = workflow
         run_id = ctypes.c_uint64()
@@ -303,8 +307,10 @@ class Run:
 
     def _completed_result(self) -> Any:
         data, length = ctypes.c_void_p(), ctypes.c_uint32()
-        check(c.lib.rf_run_get_result(self._live_handle(), ctypes.byref(data), ctypes.byref(length)))
-        return _json.loads(ctypes.string_at(data.value, length.value))
+        with self._result_lock:
+            check(c.lib.rf_run_get_result(self._live_handle(), ctypes.byref(data), ctypes.byref(length)))
+            raw = ctypes.string_at(data.value, length.value)
+        return _json.loads(raw)
 
     def _wait_until(self, deadline: Optional[float]) -> Optional[int]:
         """Waits until the run has ended or is suspended, or until `deadline` (time.monotonic());
@@ -343,9 +349,10 @@ class Run:
 
     def close(self) -> None:
         """Releases the run (cancelling it if it has not ended); its streams stay readable."""
-        handle, self._handle = self._handle, None
-        if handle is not None:
-            c.lib.rf_run_release(handle)
+        with self._result_lock:
+            handle, self._handle = self._handle, None
+            if handle is not None:
+                c.lib.rf_run_release(handle)
 
     def __del__(self) -> None:
         try:
