@@ -1,5 +1,8 @@
 """Sinks from Python: every event of every run, in order per run, on the engine's thread;
-kinds filters; a raising sink retried with the same batch; stats; closing."""
+kinds filters; a raising sink retried with the same batch; stats; closing, also at exit."""
+import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -7,6 +10,8 @@ import pytest
 
 import rillflow
 from rillflow import Workflow
+
+from conftest import ROOT
 
 
 def chatty(engine, name="chatty", tokens=50):
@@ -133,3 +138,27 @@ def test_closing_the_sink_or_its_engine_from_the_sink_is_refused_and_changes_not
     assert sink.stats["delivered"] > 0  # both are still open and usable
     sink.close(timeout=5)
     engine.close()
+
+
+def test_a_slow_sink_gets_every_event_before_the_interpreter_exits():
+    # The script never closes its engine; the report runs after rillflow's exit handler, which
+    # was registered later (exit handlers run last first).
+    script = """
+import atexit, time
+seen = []
+atexit.register(lambda: print(" ".join(seen)))
+import rillflow
+
+def deliver(events):
+    time.sleep(0.3)  # still busy with its first batch when the script ends
+    seen.extend(event.kind for event in events)
+
+rillflow.default_engine().add_sink(deliver)
+wf = rillflow.Workflow("at_exit")
+wf.step(accepts="start", sends="stop")(lambda ctx, _: 1)
+assert wf.run().result(timeout=10) == 1
+"""
+    environment = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "Bindings", "python"))
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=environment, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["run_started", "step_started", "step_completed", "run_completed"]

@@ -9,9 +9,11 @@ package the library let go of a sink or step (see _kept), and those live as long
 from __future__ import annotations
 
 import asyncio
+import atexit
 import concurrent.futures
 import ctypes
 import threading
+import weakref
 from typing import Any, Optional
 
 from . import _capi as c
@@ -20,6 +22,8 @@ from .errors import check
 
 class Engine:
     """Worker threads, limits and defaults; usually one per process (see `default_engine()`).
+    An engine still open when the interpreter exits is closed then, so its sinks get what was
+    emitted (within the engine's sink drain timeout) before the process ends.
 
     Arguments left at 0 take the library's defaults (see rf_engine_options in rillflow.h).
     `step_threads` is the size of the thread pool that runs `def` steps. `history_dir` turns on
@@ -55,6 +59,7 @@ class Engine:
         self._step_threads = step_threads
         self._host: Optional[_Host] = None
         self._lock = threading.Lock()
+        _open_engines.add(self)
 
     @property
     def handle(self) -> int:
@@ -121,6 +126,17 @@ class Engine:
 
 _default: Optional[Engine] = None
 _default_lock = threading.Lock()
+# Engines not closed yet, closed at exit; weak, so an engine nobody uses any more can go.
+_open_engines: "weakref.WeakSet[Engine]" = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_engines() -> None:
+    for engine in list(_open_engines):
+        try:
+            engine.close()
+        except Exception:  # noqa: BLE001 - exiting: nothing left to report to
+            pass
 
 
 def default_engine() -> Engine:
