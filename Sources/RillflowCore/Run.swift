@@ -92,12 +92,17 @@ public final class Run: Sendable {
     @discardableResult @inline(__always)
     private func write(_ draft: EventDraft) throws(RillflowError) -> UInt64 {
         let seq = try log.emit(draft)
+        copyToAncestors(draft)
+        return seq
+    }
+
+    @inline(__always)
+    private func copyToAncestors(_ draft: EventDraft) {
         for ancestor in ancestors {
             var copy = draft
             copy.source = ancestor.source
             _ = try? ancestor.log.emit(copy)
         }
-        return seq
     }
 
     public var id: UInt64 { identity.runId }
@@ -177,7 +182,8 @@ public final class Run: Sendable {
 
     /// Ends the run with its terminal event. A pending run may only be cancelled. `detail` is
     /// what `outcome` will report: the result of a completed run, why it did not complete
-    /// otherwise; nil reports the event's data.
+    /// otherwise; nil reports the event's data. The event is copied into the ancestors' logs
+    /// after the status has changed.
     public func end(_ kind: EventKind, data: UnsafeRawBufferPointer, detail: [UInt8]? = nil) throws(RillflowError) {
         guard let final = RunStatus(terminal: kind) else {
             throw RillflowError(.invalidArgument, "\(kind.name) is not a terminal event kind")
@@ -186,6 +192,9 @@ public final class Run: Sendable {
             try end(kind, final: final, data: data, detail: detail, recording: &ending)
         }
         changes.wakeAll()
+        // Outside the lock: an ancestor's log may be full, and waiting for its reader must not
+        // hold up whoever asks this run's status.
+        copyToAncestors(EventDraft(kind: kind, data: data))
     }
 
     private func end(_ kind: EventKind, final: RunStatus, data: UnsafeRawBufferPointer, detail: [UInt8]?,
@@ -204,7 +213,7 @@ public final class Run: Sendable {
             current = actual
         }
         do {
-            try write(EventDraft(kind: kind, data: data))
+            try log.emit(EventDraft(kind: kind, data: data))
         } catch {
             // No state change without its event: the run is as it was, and the caller may retry.
             state.store(current, ordering: .releasing)

@@ -1,3 +1,4 @@
+import TestSupport
 import Testing
 @testable import RillflowCore
 
@@ -99,5 +100,39 @@ import Testing
         #expect(events.last?.data.contains("the sub-workflow 'research'") == true)
         #expect(events.last?.data.contains("failed: no sources") == true)
         #expect(run.status == .failed)
+    }
+
+    @Test func aChildThatEndsWhileItsParentsLogIsFullReportsItsStatusAtOnce() throws {
+        // The parent's only subscriber does not read, so the copy of the child's terminal event
+        // into the parent's log waits for room; the child's status must not wait with it.
+        let parent = LogTest.startedRun(LogTest.engine())
+        let parentReader = try Subscription(log: parent.log, options: SubscriptionOptions())
+        let child = Run(workflowName: "child", parent: parent)
+        let childReader = try Subscription(log: child.log, options: SubscriptionOptions())
+        try child.start(inputBytes: 0)
+        let data = [UInt8](repeating: UInt8(ascii: "x"), count: 100)
+        let size = EventRecord.size(stepLength: 0, topicLength: 0, dataLength: data.count)
+        // Fill the parent's log up to the room it keeps for its own terminal event.
+        while parent.log.tailPosition + size + RunLog.terminalReserve <= parent.log.capacity {
+            _ = try data.withUnsafeBytes { bytes throws(RillflowError) in try parent.emit(EventDraft(kind: .custom, data: bytes)) }
+        }
+        let ender = TestThread {
+            data.withUnsafeBytes { bytes in try? child.end(.runCompleted, data: bytes) }
+        }
+        #expect(LogTest.drain(childReader).last?.kind == .runCompleted)  // in the child's own log
+        final class Answer: @unchecked Sendable { var status: RunStatus? }
+        let answer = Answer(), answered = Flag()
+        let asker = TestThread {
+            answer.status = child.status
+            answered.raise()
+        }
+        #expect(answered.wait(milliseconds: 10_000))
+        // The parent's reader catches up: the copy gets in, after everything before it.
+        let parentKinds = LogTest.drain(parentReader, until: { $0.kind == .runCompleted }).map(\.kind)
+        ender.join()
+        asker.join()
+        #expect(answer.status == .completed)
+        #expect(parentKinds.last == .runCompleted)
+        #expect(parentKinds.filter { $0 == .custom }.count > 100)
     }
 }
