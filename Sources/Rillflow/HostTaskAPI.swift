@@ -16,8 +16,16 @@ public func rf_engine_take_task(_ engine: OpaquePointer!, _ timeoutMs: Int32, _ 
                                      : APIFailure(RF_E_TIMEOUT, "no host-run step came within \(timeoutMs) ms")
             }
             // A task whose try already ended (it timed out while it waited) is skipped: there
-            // is nothing left to run.
-            if let handle = try engineCall({ () throws(RillflowError) in try StepContexts.open(context) }) {
+            // is nothing left to run. One that cannot get a handle fails its try here: nobody
+            // else will complete it.
+            let opened: OpaquePointer?
+            do throws(RillflowError) {
+                opened = try StepContexts.open(context)
+            } catch {
+                try? context.complete(.failed("the host could not be given a context: \(error.message)"))
+                throw APIFailure(error)
+            }
+            if let handle = opened {
                 outContext.pointee = handle
                 return
             }

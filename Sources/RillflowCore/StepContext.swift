@@ -11,8 +11,9 @@ public enum StepOutcome: Sendable, Equatable {
 /// A step's code: called on a worker thread with the invocation's context.
 public typealias StepFunction = @Sendable (StepContext) -> StepOutcome
 
-/// What one invocation of a step sees. Valid only while its step function runs: afterwards
-/// every call fails with `invalidState`.
+/// What one invocation of a step sees. Valid while its try lasts: afterwards every call fails,
+/// with `invalidState`, or with `cancelled` when the try ended at its deadline while its code
+/// still held the context (which then stays, inputs included, until that code lets go).
 ///
 /// Events a step sends, and its stop, take effect when it returns `.completed`, after its
 /// step-completed event: the run's timeline reads step by step, and a failed try has no effect
@@ -48,9 +49,9 @@ public final class StepContext: @unchecked Sendable {
     struct Completion {
         var phase = Phase.running
         var early: StepOutcome?
-        /// Set once the try has ended and `invalidate` ran: no hook may be added after.
+        /// Set once the try has ended (at its deadline, or `invalidate` ran): no hook may be
+        /// added after.
         var ended = false
-        var endHooks: [@Sendable () -> Void] = []
         /// The step's function has returned, or handed the context to a host that ends it.
         var returned = false
         /// `complete` has been called.
@@ -144,6 +145,10 @@ public final class StepContext: @unchecked Sendable {
             guard state.phase != .concluded else { return false }
             state.phase = .concluded
             state.expired = true
+            // At once, not when the execution concludes the try a moment later: from here its
+            // calls change nothing, a completion releases it, and no host may take it.
+            state.ended = true
+            valid.store(false, ordering: .releasing)
             return true
         }
     }
@@ -183,26 +188,15 @@ public final class StepContext: @unchecked Sendable {
         self.began = began
     }
 
-    /// The try has ended: the context refuses every call from now on, and its end hooks run
-    /// (and its release hooks, unless its code still holds it).
+    /// The try has ended: the context refuses every call from now on, and its release hooks
+    /// run, unless its code still holds it.
     func invalidate() {
         valid.store(false, ordering: .releasing)
         let hooks = withCompletion { state in
             state.ended = true
-            defer { state.endHooks = [] }
-            return state.endHooks + state.takeReleaseHooks()
+            return state.takeReleaseHooks()
         }
         for hook in hooks { hook() }
-    }
-
-    /// Runs `hook` once this try ends (returned, completed, or timed out). Returns false, without
-    /// keeping it, if the try has already ended.
-    public func whenEnded(_ hook: @escaping @Sendable () -> Void) -> Bool {
-        withCompletion { state in
-            guard !state.ended else { return false }
-            state.endHooks.append(hook)
-            return true
-        }
     }
 
     /// Runs `hook` once this try has ended and its code has let go of the context: its function
