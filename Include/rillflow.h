@@ -490,7 +490,9 @@ RF_API rf_status rf_run_release(rf_run *run);
  * Backpressure: a non-lossy subscription (the default) never misses an event: producers
  * wait when it is a whole log behind. A lossy one (RF_SUBSCRIBE_LOSSY) is moved forward
  * instead, and its next read first returns one RF_EVENT_LAGGED event with the exact count of
- * events skipped.
+ * events skipped: the seqs first_seq to last_seq of the run's log, whatever their kind (its
+ * filter did not see them), never one before its start seq. A read waiting for an event its
+ * filter passes returns that event after the LAGGED one; being skipped does not wake it.
  * ======================================================================================= */
 
 typedef struct rf_subscription rf_subscription;
@@ -560,7 +562,10 @@ RF_API rf_status rf_subscription_create(rf_run *run, const rf_subscription_optio
  * RF_E_INVALID_HANDLE; RF_E_INVALID_ARGUMENT for a NULL out_event or a timeout below -1;
  * RF_E_STRUCT_SIZE; RF_E_STATE if another read on it is in progress; while reading from the
  * durable history, RF_E_CORRUPT once per damaged record (the next read goes on after it) and
- * RF_E_SEQ_UNAVAILABLE if events it needs were deleted by retention or could not be written. */
+ * RF_E_SEQ_UNAVAILABLE if events it needs were deleted by retention or could not be written;
+ * while replaying the run's retained history, RF_E_NO_MEMORY once if memory ran out and events
+ * it had not read were dropped from it (the message names them; the next read goes on after
+ * them). */
 RF_API rf_status rf_subscription_read(rf_subscription *subscription, rf_event *out_event,
                                       int32_t timeout_ms);
 
@@ -621,7 +626,8 @@ typedef int32_t (*rf_event_handler)(void *user_data, const rf_event *event);
  * Aeron's poll(handler, limit). *out_count (if not NULL) receives how many were handled.
  * Returns RF_OK (also when no event was ready: *out_count is 0); RF_E_END_OF_STREAM;
  * RF_E_CLOSED; RF_E_INVALID_HANDLE; RF_E_INVALID_ARGUMENT if handler is NULL or limit 0;
- * RF_E_STATE if another read on it is in progress. */
+ * RF_E_STATE if another read on it is in progress; RF_E_CORRUPT, RF_E_SEQ_UNAVAILABLE and
+ * RF_E_NO_MEMORY as rf_subscription_read() does while it replays history. */
 RF_API rf_status rf_subscription_poll(rf_subscription *subscription, rf_event_handler handler,
                                       void *user_data, uint32_t limit, uint32_t *out_count);
 

@@ -254,6 +254,9 @@ public final class RunLog: @unchecked Sendable {
                 if cursor.lossy {
                     while position & LogCursor.busyBit == 0, Int(position) < required {
                         let moved = UInt64(skipCommitted(from: Int(position), upTo: required))
+                        // Stopped at a record another producer has not committed: wait outside
+                        // the lock (makeRoom tries again), not here, holding it.
+                        if moved == position { break }
                         let (exchanged, actual) = cursor.position.compareExchange(
                             expected: position, desired: moved, ordering: .acquiringAndReleasing)
                         position = exchanged ? moved : actual

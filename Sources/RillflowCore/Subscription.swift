@@ -196,7 +196,7 @@ public final class Subscription: EventWaiter, @unchecked Sendable {
     private func collect(limit: Int, _ deliver: (EventView) -> Bool) throws(RillflowError) -> Int {
         switch source {
         case .disk: try collectFromDisk(limit: limit, deliver)
-        case .history: collectFromHistory(limit: limit, deliver)
+        case .history: try collectFromHistory(limit: limit, deliver)
         case .ring: lossy ? collectLossy(limit: limit, deliver) : collectFromLog(limit: limit, deliver)
         }
     }
@@ -206,7 +206,8 @@ public final class Subscription: EventWaiter, @unchecked Sendable {
     private func accept(_ record: UnsafeRawPointer) -> Bool {
         let seq = record.load(fromByteOffset: EventRecord.seqOffset, as: UInt64.self)
         let kind = record.load(fromByteOffset: EventRecord.kindOffset, as: UInt16.self)
-        expectedSeq = seq + 1
+        // Never lowered: after a switch from disk, older records in the log are passed over.
+        expectedSeq = max(expectedSeq, seq + 1)
         let ownEvent = record.load(fromByteOffset: EventRecord.sourceOffset, as: UInt32.self) == 0
         if ownEvent && (KindSet.terminal.contains(rawKind: kind)
                         || (endAtSuspension && kind == EventKind.inputRequired.rawValue && seq >= skipBelowSeq)) {
@@ -282,14 +283,15 @@ public final class Subscription: EventWaiter, @unchecked Sendable {
             }
             let recordLength = Int(record.load(fromByteOffset: EventRecord.lengthOffset, as: UInt32.self))
             let seq = record.load(fromByteOffset: EventRecord.seqOffset, as: UInt64.self)
-            let skipped = seq > expectedSeq ? seq - expectedSeq : 0
+            let missedFrom = firstWantedSeq
+            let skipped = seq > missedFrom ? seq - missedFrom : 0
             let needed = recordLength + (skipped > 0 ? Self.laggedRecordSize : 0)
             if used + needed > copyCapacity {
                 if used > 0 { break }
                 growCopyBuffer(to: needed)
             }
             if skipped > 0 {
-                writeLaggedRecord(at: copyBuffer + used, skipped: skipped, firstSeq: expectedSeq)
+                writeLaggedRecord(at: copyBuffer + used, skipped: skipped, firstSeq: missedFrom)
                 used += Self.laggedRecordSize
                 copied += 1
                 expectedSeq = seq
@@ -305,6 +307,10 @@ public final class Subscription: EventWaiter, @unchecked Sendable {
     }
 
     private static let laggedRecordSize = 128
+
+    /// The first seq this subscription still wants: a gap before it (events older than its
+    /// start seq, or already read from disk) is no loss and is not reported as one.
+    private var firstWantedSeq: UInt64 { max(expectedSeq, skipBelowSeq) }
 
     private func writeLaggedRecord(at record: UnsafeMutableRawPointer, skipped: UInt64, firstSeq: UInt64) {
         skippedTotal.add(skipped, ordering: .relaxed)
@@ -385,24 +391,27 @@ public final class Subscription: EventWaiter, @unchecked Sendable {
     }
 
     /// Replay from the history; one chunk per batch so a batch's views share one held chunk.
-    private func collectFromHistory(limit: Int, _ deliver: (EventView) -> Bool) -> Int {
+    private func collectFromHistory(limit: Int, _ deliver: (EventView) -> Bool) throws(RillflowError) -> Int {
         var delivered = 0
         while delivered < limit, !ended {
             if heldChunk == nil || chunkOffset >= chunkUsed {
                 if delivered > 0 { break }
-                if !advanceChunk() {  // caught up: now in the log
+                if try !advanceChunk() {  // caught up: now in the log
                     return lossy ? collectLossy(limit: limit, deliver) : collectFromLog(limit: limit, deliver)
                 }
                 continue
             }
             let record = UnsafeRawPointer(heldChunk!.buffer + chunkOffset)
             let seq = record.load(fromByteOffset: EventRecord.seqOffset, as: UInt64.self)
-            if seq > expectedSeq {
-                // Only a lossy reader can find events dropped before it read them: report the gap
-                // (from the copy buffer, alone in its batch so no other view shares that memory).
+            if seq > firstWantedSeq {
+                // Events dropped before this reader got to them: a lossy reader hears of it
+                // from a lagged event (from the copy buffer, alone in its batch so no other view
+                // shares that memory); a pinned one only when memory ran out (an error).
                 if delivered > 0 { break }
-                writeLaggedRecord(at: copyBuffer, skipped: seq - expectedSeq, firstSeq: expectedSeq)
+                let missedFrom = firstWantedSeq
                 expectedSeq = seq
+                guard lossy else { throw Self.lostToMemory(from: missedFrom, to: seq) }
+                writeLaggedRecord(at: copyBuffer, skipped: seq - missedFrom, firstSeq: missedFrom)
                 _ = deliver(view(UnsafeRawPointer(copyBuffer)))
                 return 1
             }
@@ -419,26 +428,35 @@ public final class Subscription: EventWaiter, @unchecked Sendable {
     /// Moves to the chunk holding `expectedSeq`, or into the log when the history is exhausted
     /// (returns false then). The switch happens under the history lock, where the archive
     /// position cannot move, so the splice has no gap and no duplicate.
-    private func advanceChunk() -> Bool {
+    private func advanceChunk() throws(RillflowError) -> Bool {
         let lossy = self.lossy
-        return log.history.state.withLock { state -> Bool in
-            if expectedSeq >= state.endSeq {
+        return try log.history.state.withLock { state throws(RillflowError) -> Bool in
+            // Only a lossy reader can find its next events dropped (pins protect the others,
+            // unless memory ran out); the first record it reads after them shows the gap.
+            guard expectedSeq < state.endSeq, let chunk = RunHistory.chunk(containing: expectedSeq, in: state) else {
                 state.pins[pinKey] = nil
                 cursor = log.registerAtArchive(state, lossy: lossy)
                 position = state.archivePosition
                 heldChunk = nil
                 source = .ring
-                return false
+                let missedFrom = firstWantedSeq
+                guard !lossy, missedFrom < state.endSeq else { return false }
+                expectedSeq = state.endSeq
+                throw Self.lostToMemory(from: missedFrom, to: state.endSeq)
             }
-            // Only a lossy reader can find its next events dropped (pins protect the others); the
-            // first record it reads then shows the gap.
-            let chunk = RunHistory.chunk(containing: expectedSeq, in: state)!
             heldChunk = chunk
             chunkUsed = chunk.used
             chunkOffset = chunk.offset(ofSeq: expectedSeq, used: chunkUsed)
             if !lossy { state.pins[pinKey] = expectedSeq }
             return true
         }
+    }
+
+    /// Seqs `from ..< to` left the retained history before this (non-lossy) reader got to
+    /// them: only an allocation failure drops what a reader still needs. Reading goes on after them.
+    @inline(never)
+    private static func lostToMemory(from: UInt64, to: UInt64) -> RillflowError {
+        RillflowError(.noMemory, "events \(from) to \(to - 1) were dropped from the run's retained history when memory ran out; reading goes on with event \(to)")
     }
 
     // MARK: - Waiting
