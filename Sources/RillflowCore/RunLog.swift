@@ -199,6 +199,12 @@ public final class RunLog: @unchecked Sendable {
     /// The seq the next event will get.
     public var nextSeq: UInt64 { UInt64(tail.pointee.load(ordering: .acquiring).second & ~Self.closedBit) }
 
+    /// The seq after the terminal event once it is claimed; nil while the run goes on.
+    var closedNextSeq: UInt64? {
+        let seq = tail.pointee.load(ordering: .acquiring).second
+        return seq & Self.closedBit == 0 ? nil : UInt64(seq & ~Self.closedBit)
+    }
+
     var tailPosition: Int { Int(bitPattern: tail.pointee.load(ordering: .acquiring).first) }
 
     @inline(__always)

@@ -101,7 +101,10 @@ public final class Subscription: EventWaiter, @unchecked Sendable {
                 return options.startSeq >= state.endSeq ? (.ring, nil, 0, options.startSeq, true) : (.disk, nil, 0, options.startSeq, false)
             }
             if options.startSeq >= state.endSeq {
-                return (.ring, log.registerAtArchive(state, lossy: options.lossy), state.archivePosition, state.endSeq, false)
+                // Past the terminal event, which may already be archived (then the log holds
+                // nothing more to read): the stream has ended.
+                let ended = log.closedNextSeq.map { options.startSeq >= $0 } ?? false
+                return (.ring, log.registerAtArchive(state, lossy: options.lossy), state.archivePosition, state.endSeq, ended)
             }
             if options.startSeq < state.oldestSeq,
                let (cursor, firstSeq) = log.registerAtGate(forSeq: options.startSeq, state, lossy: options.lossy) {
@@ -154,7 +157,10 @@ public final class Subscription: EventWaiter, @unchecked Sendable {
                 throw RillflowError(.wouldBlock, "no event is ready")
             }
             if deadline == nil { deadline = Deadline(milliseconds: timeoutMilliseconds) }
-            if deadline!.hasPassed { throw RillflowError(.timeout, "no event arrived within \(timeoutMilliseconds) ms") }
+            if deadline!.hasPassed {
+                refreshReadiness()  // the wait disarmed the fd: a caller may go back to polling it
+                throw RillflowError(.timeout, "no event arrived within \(timeoutMilliseconds) ms")
+            }
             waitForData(until: deadline!)
         }
     }

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import TestSupport
 import Testing
 @testable import RillflowCore
@@ -13,6 +16,36 @@ import Testing
         #expect(seen.first?.kind == .runStarted)
         #expect(seen.last?.kind == .runCompleted)
         #expect(seen.dropFirst().prefix(10).map(\.data) == (0..<10).map { "0:\($0)" })
+    }
+
+    @Test func aStartSeqPastAnArchivedTerminalEventEndsAtOnce() throws {
+        // The state a run's log is in once everything, its terminal event included, has been
+        // archived (a reader idling behind it, or a producer that was waiting for room).
+        let log = RunLog(identity: RunIdentity(runId: 1, workflowName: "archived"),
+                         configuration: try EngineConfiguration(logCapacity: 64 << 10, maxEventBytes: 4096))
+        log.freeze(nextSeq: 10)
+        for start: UInt64 in [10, 12] {
+            let subscription = try Subscription(log: log, options: SubscriptionOptions(startSeq: start))
+            #expect(throws: RillflowError(.endOfStream, "the run's stream has ended: its terminal event was read")) {
+                try subscription.read(limit: 1, timeoutMilliseconds: 0) { _ in true }
+            }
+        }
+    }
+
+    @Test func aWaitThatTimesOutLeavesTheFdWatchingForEvents() throws {
+        let run = LogTest.startedRun(LogTest.engine())
+        let subscription = try Subscription(log: run.log, options: SubscriptionOptions())
+        let fd = try subscription.fileDescriptor()
+        func readable() -> Bool {
+            var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            return poll(&entry, 1, 0) == 1
+        }
+        #expect(throws: RillflowError.self) { try subscription.read(limit: 1, timeoutMilliseconds: 0) { _ in true } }
+        #expect(!readable())
+        #expect(throws: RillflowError.self) { try subscription.read(limit: 1, timeoutMilliseconds: 5) { _ in true } }
+        #expect(!readable())
+        try LogTest.emit(run, producer: 0, index: 0)
+        #expect(readable())
     }
 
     @Test func droppedHistoryChunksAreReused() throws {
