@@ -1083,7 +1083,7 @@ RF_API rf_status rf_sink_release(rf_sink *sink, int32_t timeout_ms);
  *   oldest first, never the one being written.
  * - Run ids stay unique across processes that use the directory one after the other: a
  *   writing engine locks it (a second one gets RF_E_STATE) until rf_engine_release(), and
- *   hands out ids above every run it has seen. Releasing the engine stops its history writer
+ *   hands out ids above every run it has seen, sub-workflow runs included. Releasing the engine stops its history writer
  *   (after the sink drain): events its runs emit later are not written. RF_HISTORY_READ_ONLY
  *   opens a directory another engine writes, to read runs.
  * Do not change segment files while a process reads them: truncating one that is being read
@@ -1109,7 +1109,8 @@ typedef struct rf_history_info {
     uint64_t segments;          /* segment files started (live run) or read (reopened) */
     uint64_t corrupt_records;   /* reopened: damaged records (or headers) found and skipped */
     uint64_t torn_bytes;        /* reopened: bytes of torn tails cut off */
-    uint64_t write_failures;    /* live run: batches that failed to write and were retried */
+    uint64_t write_failures;    /* live run: batches that failed to write and were retried,
+                                   and syncs that failed (synced_seq then stays behind) */
 } rf_history_info;
 
 #define RF_HISTORY_INFO_SIZE_V1 80u

@@ -40,7 +40,9 @@ enum Files {
     static func status(_ path: String) -> (size: Int, modified: Int64)? {
         var info = stat()
         guard stat(path, &info) == 0 else { return nil }
-        return (Int(info.st_size), Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec))
+        // Clamped: a file time set far in the past or future must not overflow the nanoseconds.
+        let seconds = max(min(Int64(info.st_mtim.tv_sec), Int64.max / 1_000_000_000 - 1), Int64.min / 1_000_000_000 + 1)
+        return (Int(info.st_size), seconds * 1_000_000_000 + Int64(info.st_mtim.tv_nsec))
     }
 
     /// Makes a directory's entries (files created or removed in it) durable.

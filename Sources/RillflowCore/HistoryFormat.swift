@@ -22,6 +22,9 @@ enum HistoryFormat {
     static let segmentHeaderSize = 32
     static let recordMarker: UInt32 = 0x3148_4652  // "RFH1"
     static let identityKind: UInt16 = 0xFFFF
+    /// Seqs and run ids on disk are below this: far beyond any real run, and far enough from
+    /// the top of UInt64 that no arithmetic on them (next seq, id blocks) can overflow.
+    static let maximumSeqOrRunId: UInt64 = 1 << 62
     /// The largest record any engine writes: the largest data payload plus the envelope.
     static let maximumRecordLength = EventRecord.size(
         stepLength: EventRecord.maximumNameLength, topicLength: EventRecord.maximumNameLength,
@@ -92,6 +95,8 @@ enum HistoryFormat {
         }
         let kind = record.load(fromByteOffset: EventRecord.kindOffset, as: UInt16.self)
         guard kind == identityKind || EventKind(rawValue: kind) != nil else { return .corrupt("unknown event kind \(kind)") }
+        let seq = record.load(fromByteOffset: EventRecord.seqOffset, as: UInt64.self)
+        guard kind == identityKind || (seq >= 1 && seq < maximumSeqOrRunId) else { return .corrupt("impossible seq \(seq)") }
         return .valid(length)
     }
 

@@ -103,8 +103,8 @@ public final class HistoryStore: Sendable {
     public func runDirectory(_ runId: UInt64) -> String { options.directory + "/run-" + Files.paddedNumber(runId) }
 
     static func runId(directoryName name: String) -> UInt64? {
-        guard name.hasPrefix("run-") else { return nil }
-        return UInt64(name.dropFirst(4))
+        guard name.hasPrefix("run-"), let id = UInt64(name.dropFirst(4)), id < HistoryFormat.maximumSeqOrRunId else { return nil }
+        return id
     }
 
     struct SegmentName: Comparable {
@@ -137,8 +137,14 @@ public final class HistoryStore: Sendable {
 
     /// A root run of this engine starts: it is being written, and its id is recorded as used.
     func runStarted(_ runId: UInt64) {
+        state.withLock { _ = $0.liveRuns.insert(runId) }
+        reserve(runId)
+    }
+
+    /// Records `runId` as used (a root run's, or a sub-workflow's whose events its root's
+    /// history holds), so no later process gives it to another run.
+    func reserve(_ runId: UInt64) {
         let reserve: UInt64? = state.withLock { state in
-            state.liveRuns.insert(runId)
             guard runId >= state.reservedRunIds else { return nil }
             state.reservedRunIds = runId + Self.runIdBlock
             return state.reservedRunIds
@@ -157,7 +163,8 @@ public final class HistoryStore: Sendable {
         var bytes = [UInt8](repeating: 0, count: 32)
         let count = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress, 31) }
         guard count > 0 else { return 1 }
-        return UInt64(String(decoding: bytes[0..<count], as: UTF8.self).split(separator: "\n").first ?? "") ?? 1
+        let bound = UInt64(String(decoding: bytes[0..<count], as: UTF8.self).split(separator: "\n").first ?? "") ?? 1
+        return bound < HistoryFormat.maximumSeqOrRunId ? bound : 1  // not a number this store wrote
     }
 
     /// Writes the new bound through a temporary file and a rename, so a crash leaves the old
@@ -195,7 +202,8 @@ public final class HistoryStore: Sendable {
             var total = UInt64(activeBytes) + state.closed.reduce(0) { $0 + UInt64($1.size) }
             var count = 0
             for segment in state.closed {
-                let tooOld = options.maxAgeNanoseconds > 0 && now - segment.modified > options.maxAgeNanoseconds
+                let (age, overflow) = now.subtractingReportingOverflow(segment.modified)
+                let tooOld = options.maxAgeNanoseconds > 0 && (overflow || age > options.maxAgeNanoseconds)
                 let overSize = options.maxBytes > 0 && total > options.maxBytes
                 guard tooOld || overSize else { break }
                 total -= UInt64(segment.size)

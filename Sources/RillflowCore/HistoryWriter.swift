@@ -120,7 +120,7 @@ final class HistoryWriter: SinkTarget, @unchecked Sendable {
     private func roll(_ file: RunFile, firstSeq: UInt64) -> String? {
         if let failure = flush(file) { return failure }
         if file.fd >= 0 {
-            if store.options.fsync != .never { _ = fdatasync(file.fd) }
+            if store.options.fsync != .never { sync(file) }
             close(file)
         }
         let directory = store.runDirectory(file.durable.runId)
@@ -184,8 +184,16 @@ final class HistoryWriter: SinkTarget, @unchecked Sendable {
         return nil
     }
 
+    /// Syncs the segment; a failure is counted like a failed write (what it wrote may not
+    /// survive a crash), and synced_seq stays where it was.
     private func sync(_ file: RunFile) {
-        guard file.fd >= 0, fdatasync(file.fd) == 0 else { return }
+        guard file.fd >= 0 else { return }
+        guard fdatasync(file.fd) == 0 else {
+            file.durable.writeFailures.add(1, ordering: .relaxed)
+            let failure = Files.failure("cannot sync", file.path, errno: rf_sys_errno()).message
+            file.durable.lastError.withLock { $0 = failure }
+            return
+        }
         file.durable.syncedSeq.store(file.lastSeq, ordering: .releasing)
     }
 

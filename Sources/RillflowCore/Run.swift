@@ -55,6 +55,8 @@ public final class Run: Sendable {
         metadata = nil
         let lineage = [parent.log] + parent.ancestors.map(\.log)
         ancestors = lineage.map { ($0, $0.registerSource(identity)) }
+        // Its events are in its root's durable history: its id must stay unique across processes too.
+        lineage.last?.durable?.store.reserve(runId)
     }
 
     /// A run reopened from its durable history: finished (or interrupted, when its history has

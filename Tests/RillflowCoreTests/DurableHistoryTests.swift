@@ -52,8 +52,45 @@ import TestSupport
             if case .valid = HistoryFormat.check(record, available: length) { Issue.record("a flip at \(offset) went unnoticed") }
             (record + offset).storeBytes(of: (record + offset).load(as: UInt8.self) ^ 0x10, as: UInt8.self)
         }
+        // Sealed, so its checksum is good, yet no run reaches such a seq (a crafted file).
+        for seq: UInt64 in [0, UInt64.max] {
+            draft.write(to: record, size: length, seq: seq, timestamp: 1)
+            HistoryFormat.seal(record, length: length)
+            #expect(HistoryFormat.check(record, available: length) == .corrupt("impossible seq \(seq)"))
+        }
         record.storeBytes(of: UInt32(12), toByteOffset: EventRecord.lengthOffset, as: UInt32.self)
         #expect(HistoryFormat.check(record, available: length) == .corrupt("impossible record length 12"))
+    }
+
+    /// Sub-workflow runs' ids appear in their root's history, so later processes must not
+    /// reuse them: the directory's reserved bound covers them as it covers root runs.
+    @Test func subWorkflowRunIdsAreReservedLikeRootRunIds() throws {
+        let directory = Self.scratchDirectory()
+        defer { Self.removeTree(directory) }
+        let engine = try Self.engine(directory)
+        let root = Run(engine: engine, workflowName: "root")
+        var last = root
+        for _ in 0...HistoryStore.runIdBlock { last = Run(workflowName: "child", parent: root) }
+        let fd = open(directory + "/run-ids", O_RDONLY)
+        var bytes = [UInt8](repeating: 0, count: 32)
+        let count = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress, 31) }
+        close(fd)
+        let reserved = String(decoding: bytes[0..<max(count, 0)], as: UTF8.self)
+        #expect(UInt64(reserved.split(separator: "\n").first ?? "")! > last.id)
+        engine.close()
+    }
+
+    @Test func absurdRunIdsInADirectoryAreIgnored() throws {
+        let directory = Self.scratchDirectory()
+        defer { Self.removeTree(directory) }
+        try Files.makeDirectory(directory + "/run-18446744073709551615")
+        let fd = open(directory + "/run-ids", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        _ = write(fd, "18446744073709551000\n", 21)
+        close(fd)
+        let engine = try Self.engine(directory)  // no overflow opening it, nor creating a run
+        let run = Run(engine: engine, workflowName: "after")
+        #expect(run.id < HistoryFormat.maximumSeqOrRunId)
+        engine.close()
     }
 
     /// Four producers emit while readers start from seq 1 at different moments; each reads
