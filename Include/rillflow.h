@@ -557,12 +557,13 @@ RF_API rf_status rf_subscription_create(rf_run *run, const rf_subscription_optio
  * Before it waits it may copy up to 64 KiB of the events it has read into the run's retained
  * history (a few microseconds), work a producer would otherwise do when it needs their space.
  * Returns RF_OK; RF_E_AGAIN (timeout 0, nothing ready); RF_E_TIMEOUT; RF_E_END_OF_STREAM
- * after the terminal event has been read (or, for a live-tail subscription created after the
- * run ended, at once); RF_E_CLOSED if the subscription was released while waiting;
+ * after the terminal event has been read (or at once for a subscription that starts after it:
+ * at the live tail of an ended run, or from a later seq); RF_E_CLOSED if the subscription was released while waiting;
  * RF_E_INVALID_HANDLE; RF_E_INVALID_ARGUMENT for a NULL out_event or a timeout below -1;
  * RF_E_STRUCT_SIZE; RF_E_STATE if another read on it is in progress; while reading from the
  * durable history, RF_E_CORRUPT once per damaged record (the next read goes on after it) and
- * RF_E_SEQ_UNAVAILABLE if events it needs were deleted by retention or could not be written;
+ * RF_E_SEQ_UNAVAILABLE if events it needs were deleted by retention or could not be written,
+ * RF_E_SYSTEM if a segment file cannot be opened or mapped (the message has the errno text);
  * while replaying the run's retained history, RF_E_NO_MEMORY once if memory ran out and events
  * it had not read were dropped from it (the message names them; the next read goes on after
  * them). */

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CSystem
 
 /// A read-only memory mapping of a segment file's first `length` bytes.
 final class SegmentMapping {
@@ -200,10 +201,15 @@ final class HistoryReader {
         let path = segments[index].path
         fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
-            throw RillflowError(.sequenceUnavailable, "run \(runId)'s history segment \(path) is gone (deleted by retention?): \(String(cString: strerror(errno)))")
+            let code = rf_sys_errno()
+            guard code == ENOENT else { throw Files.failure("cannot open", path, errno: code) }
+            throw RillflowError(.sequenceUnavailable, "run \(runId)'s history segment \(path) is gone (deleted by retention?)")
         }
         segmentsRead += 1
         var info = stat()
-        mapping = fstat(fd, &info) == 0 ? SegmentMapping(fd: fd, length: Int(info.st_size)) : nil
+        guard fstat(fd, &info) == 0 else { throw Files.failure("cannot stat", path) }
+        mapping = SegmentMapping(fd: fd, length: Int(info.st_size))
+        // Empty (a segment just created) maps nothing; anything else must map.
+        if mapping == nil && info.st_size > 0 { throw Files.failure("cannot map", path) }
     }
 }

@@ -80,6 +80,33 @@ import TestSupport
         engine.close()
     }
 
+    /// A segment that exists but cannot be opened or mapped is a system error, not a gap.
+    @Test func aSegmentThatCannotBeReadIsASystemError() throws {
+        let directory = Self.scratchDirectory()
+        defer { Self.removeTree(directory) }
+        var runId: UInt64 = 0
+        do {
+            let engine = try Self.engine(directory)
+            let run = Run(engine: engine, workflowName: "unreadable")
+            try run.start(inputBytes: 0)
+            try run.end(.runCompleted, data: UnsafeRawBufferPointer(start: nil, count: 0))
+            runId = run.id
+            engine.close()
+        }
+        let engine = try Self.engine(directory)
+        defer { engine.close() }
+        let runDirectory = try #require(Files.list(directory)?.first { HistoryStore.runId(directoryName: $0) == runId })
+        let segment = try #require(Files.list(directory + "/" + runDirectory)?.first)
+        let path = directory + "/" + runDirectory + "/" + segment
+        for damage in ["a link to itself (open fails)", "a directory (mmap fails)"] {
+            unlink(path)
+            _ = rmdir(path)
+            if damage.hasPrefix("a link") { symlink(path, path) } else { try Files.makeDirectory(path) }
+            #expect(throws: RillflowError.self, "\(damage)") { try engine.openRun(id: runId) }
+            do throws(RillflowError) { _ = try engine.openRun(id: runId) } catch { #expect(error.code == .system, "\(damage): \(error)") }
+        }
+    }
+
     @Test func absurdRunIdsInADirectoryAreIgnored() throws {
         let directory = Self.scratchDirectory()
         defer { Self.removeTree(directory) }
