@@ -153,3 +153,21 @@ def test_a_close_from_another_thread_waits_until_the_result_is_copied(engine, mo
     assert closer_finished_during_the_copy == [False]
     with pytest.raises(rillflow.InvalidState, match="is closed"):
         run.result(timeout=10)
+
+
+def test_a_kept_value_whose_finalizer_lets_go_of_another_does_not_deadlock():
+    # What a step's code does when it holds the last reference to a workflow: dropping it
+    # releases the workflow, and the library's destructor for its steps calls back in.
+    class ForgetsOnFinalize:
+        def __init__(self, other):
+            self.other = other
+
+        def __del__(self):
+            _kept.forget(self.other)
+
+    inner = _kept.keep(object())
+    outer = _kept.keep(ForgetsOnFinalize(inner))
+    forgotten = threading.Event()
+    threading.Thread(target=lambda: (_kept.forget(outer), forgotten.set()), daemon=True).start()
+    assert forgotten.wait(10)
+    assert _kept.get(inner) is None and _kept.get(outer) is None

@@ -15,7 +15,9 @@ from typing import Any, Optional
 from . import _capi as c
 
 _objects: dict[int, Any] = {}
-_lock = threading.Lock()
+# Reentrant: a finalizer that runs while it is held (the garbage collector may run at any
+# allocation) may release a library object whose destructor calls forget() on this thread.
+_lock = threading.RLock()
 _ids = itertools.count(1)
 
 
@@ -34,7 +36,10 @@ def get(number: int) -> Optional[Any]:
 def forget(number: int) -> None:
     """Lets go of a kept value (the library called RELEASE, or never took the number)."""
     with _lock:
-        _objects.pop(number, None)
+        value = _objects.pop(number, None)
+    # Dropped outside the lock: it may be the last reference to an object whose finalizer
+    # releases a library object, and so calls back in here.
+    del value
 
 
 def _release(user_data: Optional[int]) -> None:
