@@ -116,7 +116,7 @@ public final class StepContext: @unchecked Sendable {
                     throw RillflowError(.invalidState, "step '\(step)' has already ended")
                 }
             }
-            let concludeNow = state.phase == .concluded && !state.completed && !state.expired
+            let concludeNow = state.phase == .concluded && !state.expired  // it was pending
             state.completed = true
             state.owesCompletion = false
             return (concludeNow, state.takeReleaseHooks())
