@@ -29,6 +29,18 @@ import TestSupport
                           history: HistoryOptions(directory: directory, fsync: .never, segmentBytes: segmentBytes))
     }
 
+    /// Writes a run of `events` custom events and `ending` with an engine of its own, which it
+    /// closes; returns the run's id.
+    static func writeRun(in directory: String, workflowName: String, events: Int, ending: EventKind) throws -> UInt64 {
+        let engine = try Self.engine(directory)
+        defer { engine.close() }
+        let run = Run(engine: engine, workflowName: workflowName)
+        try run.start(inputBytes: 0)
+        for index in 0..<events { try LogTest.emit(run, producer: 0, index: index) }
+        try run.end(ending, data: UnsafeRawBufferPointer(start: nil, count: 0))
+        return run.id
+    }
+
     @Test func crc32cIsTheCastagnoliChecksum() {
         let check = Array("123456789".utf8)
         #expect(check.withUnsafeBytes { rf_sys_crc32c($0.baseAddress, $0.count) } == 0xE306_9283)
@@ -84,15 +96,7 @@ import TestSupport
     @Test func aSegmentThatCannotBeReadIsASystemError() throws {
         let directory = Self.scratchDirectory()
         defer { Self.removeTree(directory) }
-        var runId: UInt64 = 0
-        do {
-            let engine = try Self.engine(directory)
-            let run = Run(engine: engine, workflowName: "unreadable")
-            try run.start(inputBytes: 0)
-            try run.end(.runCompleted, data: UnsafeRawBufferPointer(start: nil, count: 0))
-            runId = run.id
-            engine.close()
-        }
+        let runId = try Self.writeRun(in: directory, workflowName: "unreadable", events: 0, ending: .runCompleted)
         let engine = try Self.engine(directory)
         defer { engine.close() }
         let runDirectory = try #require(Files.list(directory)?.first { HistoryStore.runId(directoryName: $0) == runId })
@@ -172,16 +176,7 @@ import TestSupport
     @Test func aReopenedRunReadsBackItsIdentityAndEvents() throws {
         let directory = Self.scratchDirectory()
         defer { Self.removeTree(directory) }
-        var runId: UInt64 = 0
-        do {
-            let engine = try Self.engine(directory)
-            let run = Run(engine: engine, workflowName: "named")
-            try run.start(inputBytes: 0)
-            for index in 0..<100 { try LogTest.emit(run, producer: 0, index: index) }
-            try run.end(.runFailed, data: UnsafeRawBufferPointer(start: nil, count: 0))
-            runId = run.id
-            engine.close()
-        }
+        let runId = try Self.writeRun(in: directory, workflowName: "named", events: 100, ending: .runFailed)
         let engine = try Self.engine(directory)
         let reopened = try engine.openRun(id: runId)
         #expect(reopened.status == .failed && reopened.identity.workflowName == "named")

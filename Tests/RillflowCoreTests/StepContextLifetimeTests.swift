@@ -20,11 +20,18 @@ import Testing
         }
     }
 
-    private func oneStep(timeoutMilliseconds: Int64, runsOnHost: Bool) throws -> WorkflowDefinition {
-        try WorkflowDefinition(name: "slow", steps: [
+    /// Starts a run of one step "slow" (start -> stop) run by `function` on `runtime`, with a
+    /// subscription from its start.
+    private func startOneStep(_ function: @escaping StepFunction, timeoutMilliseconds: Int64, runsOnHost: Bool,
+                              input: [UInt8] = [], on runtime: TestRuntime) throws -> Subscription {
+        let definition = try WorkflowDefinition(name: "slow", steps: [
             StepDefinition(name: "slow", accepts: ["start"], sends: ["stop"],
                            timeoutNanoseconds: timeoutMilliseconds * 1_000_000, runsOnHost: runsOnHost),
         ])
+        let run = Run(engine: LogTest.engine(), workflowName: "slow")
+        let subscription = try Subscription(log: run.log, options: SubscriptionOptions())
+        try runtime.execution(definition, [function], run: run).start(input: input)
+        return subscription
     }
 
     private func expectCancelled(_ context: StepContext) {
@@ -42,10 +49,8 @@ import Testing
         let queue = try HostTaskQueue()
         let runtime = try TestRuntime(threads: 1)
         defer { runtime.shutdown() }
-        let run = Run(engine: LogTest.engine(), workflowName: "slow")
-        let subscription = try Subscription(log: run.log, options: SubscriptionOptions())
-        let execution = try runtime.execution(try oneStep(timeoutMilliseconds: 20, runsOnHost: true), [queue.stepFunction], run: run)
-        try execution.start(input: Array("input".utf8))
+        let subscription = try startOneStep(queue.stepFunction, timeoutMilliseconds: 20, runsOnHost: true,
+                                            input: Array("input".utf8), on: runtime)
         let task = try #require(try queue.take(timeoutMilliseconds: 5_000))
         let releases = Releases()
         #expect(releases.watch(task))
@@ -68,10 +73,7 @@ import Testing
         let queue = try HostTaskQueue()
         let runtime = try TestRuntime(threads: 1)
         defer { runtime.shutdown() }
-        let run = Run(engine: LogTest.engine(), workflowName: "slow")
-        let subscription = try Subscription(log: run.log, options: SubscriptionOptions())
-        let execution = try runtime.execution(try oneStep(timeoutMilliseconds: 1, runsOnHost: true), [queue.stepFunction], run: run)
-        try execution.start(input: [])
+        let subscription = try startOneStep(queue.stepFunction, timeoutMilliseconds: 1, runsOnHost: true, on: runtime)
         #expect(LogTest.drain(subscription).last?.kind == .runFailed)
         let task = try #require(try queue.take(timeoutMilliseconds: 0))
         #expect(!Releases().watch(task))  // what StepContexts.open checks: nothing to run
@@ -84,16 +86,13 @@ import Testing
         let handedOver = Flag()
         let runtime = try TestRuntime(threads: 1)
         defer { runtime.shutdown() }
-        let run = Run(engine: LogTest.engine(), workflowName: "slow")
-        let subscription = try Subscription(log: run.log, options: SubscriptionOptions())
         let goesOnElsewhere: StepFunction = { context in
             _ = releases.watch(context)
             kept.context = context
             handedOver.raise()
             return .pending
         }
-        let execution = try runtime.execution(try oneStep(timeoutMilliseconds: 20, runsOnHost: false), [goesOnElsewhere], run: run)
-        try execution.start(input: [])
+        let subscription = try startOneStep(goesOnElsewhere, timeoutMilliseconds: 20, runsOnHost: false, on: runtime)
         #expect(handedOver.wait(milliseconds: 10_000))
         #expect(LogTest.drain(subscription).map(\.kind) == [.runStarted, .stepStarted, .stepFailed, .runFailed])
         let context = try #require(kept.context)
@@ -110,16 +109,13 @@ import Testing
         let mayReturn = Flag()
         let runtime = try TestRuntime(threads: 1)
         defer { runtime.shutdown() }
-        let run = Run(engine: LogTest.engine(), workflowName: "slow")
-        let subscription = try Subscription(log: run.log, options: SubscriptionOptions())
         let outlivesItsTimeout: StepFunction = { context in
             _ = releases.watch(context)
             _ = mayReturn.wait(milliseconds: 10_000)
             do throws(RillflowError) { _ = try context.emit(.token, data: Array("late".utf8)) } catch { seen.emitError = error }
             return .completed
         }
-        let execution = try runtime.execution(try oneStep(timeoutMilliseconds: 20, runsOnHost: false), [outlivesItsTimeout], run: run)
-        try execution.start(input: [])
+        let subscription = try startOneStep(outlivesItsTimeout, timeoutMilliseconds: 20, runsOnHost: false, on: runtime)
         #expect(LogTest.drain(subscription).map(\.kind) == [.runStarted, .stepStarted, .stepFailed, .runFailed])
         #expect(releases.value == 0)
         mayReturn.raise()

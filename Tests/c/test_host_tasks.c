@@ -25,6 +25,14 @@ static rf_step_options host_run(void) {
     return options;
 }
 
+/* A built workflow of one host-run step "call" (start -> stop) with `options`. */
+static rf_workflow *one_host_step(rf_engine *engine, const char *name, const rf_step_options *options) {
+    rf_workflow *workflow = new_workflow(engine, name);
+    CHECK_STATUS(rf_workflow_add_step(workflow, "call", "start", "stop", NULL, NULL, NULL, options), RF_OK);
+    must(rf_workflow_build(workflow), "build");
+    return workflow;
+}
+
 /* A callback step between two host-run ones: upper-cases its input. */
 static rf_status shout(void *user_data, rf_step_ctx *ctx) {
     (void)user_data;
@@ -122,11 +130,9 @@ static void test_host_runs_steps(void) {
 /* A host-run step completed with an error is retried like any step, then fails the run. */
 static void test_host_failure(void) {
     rf_engine *engine = new_engine();
-    rf_workflow *workflow = new_workflow(engine, "hosted-failure");
     rf_step_options options = host_run();
     options.retry_attempts = 2;
-    CHECK_STATUS(rf_workflow_add_step(workflow, "call", "start", "stop", NULL, NULL, NULL, &options), RF_OK);
-    must(rf_workflow_build(workflow), "build");
+    rf_workflow *workflow = one_host_step(engine, "hosted-failure", &options);
     rf_subscription *subscription;
     rf_run *run = start_run(workflow, NULL, NULL, &subscription);
     for (int attempt = 1; attempt <= 2; attempt++) {
@@ -149,14 +155,12 @@ static void test_host_failure(void) {
 
 /* A host-run try that times out while the host works on it: the run fails, but the context,
  * its info and its input stay valid (ASan would see freed memory) until the host completes it;
- * meanwhile its calls change nothing. A retry is a new task with a new context. */
+ * meanwhile its calls change nothing. */
 static void test_timeout_while_the_host_holds_it(void) {
     rf_engine *engine = new_engine();
-    rf_workflow *workflow = new_workflow(engine, "hosted-timeout");
     rf_step_options options = host_run();
     options.timeout_ms = 20;
-    CHECK_STATUS(rf_workflow_add_step(workflow, "call", "start", "stop", NULL, NULL, NULL, &options), RF_OK);
-    must(rf_workflow_build(workflow), "build");
+    rf_workflow *workflow = one_host_step(engine, "hosted-timeout", &options);
     rf_subscription *subscription;
     rf_run *run = start_run(workflow, NULL, "the input", &subscription);
     rf_step_ctx *ctx = NULL;
@@ -205,10 +209,8 @@ static void test_engine_release(void) {
     pthread_t host;
     pthread_create(&host, NULL, take_blocking, engine);
     /* The workflow outlives the engine's handle. */
-    rf_workflow *workflow = new_workflow(engine, "orphaned");
     rf_step_options options = host_run();
-    CHECK_STATUS(rf_workflow_add_step(workflow, "call", "start", "stop", NULL, NULL, NULL, &options), RF_OK);
-    must(rf_workflow_build(workflow), "build");
+    rf_workflow *workflow = one_host_step(engine, "orphaned", &options);
     CHECK_STATUS(rf_engine_release(engine), RF_OK);
     pthread_join(host, NULL);  /* woken with RF_E_CLOSED */
 
@@ -228,10 +230,8 @@ static void test_engine_release(void) {
 /* Queued tasks of a released engine fail their steps. */
 static void test_release_with_queued_tasks(void) {
     rf_engine *engine = new_engine();
-    rf_workflow *workflow = new_workflow(engine, "queued");
     rf_step_options options = host_run();
-    CHECK_STATUS(rf_workflow_add_step(workflow, "call", "start", "stop", NULL, NULL, NULL, &options), RF_OK);
-    must(rf_workflow_build(workflow), "build");
+    rf_workflow *workflow = one_host_step(engine, "queued", &options);
     rf_subscription *subscription;
     rf_run *run = start_run(workflow, NULL, NULL, &subscription);
     int fd = -1;
