@@ -3,6 +3,8 @@
  *   c.burst16_4p.eps                 four producer threads -> one consumer
  *   c.ring16.eps                     the reference: a bare single-producer ring moving records
  *                                    of the same size as c.burst16's, same threads, same reads
+ *   c.ring16_tsc.eps                 that ring with one TSC read per record, the cheapest way to
+ *                                    give each event the timestamp the envelope requires
  *   c.latency.{p50,p99,max}_us       emit-to-read latency while the consumer sleeps in the kernel
  *   c.stall.rss_growth_mib, .lost    200,000 events emitted while a subscriber stalls
  *   c.emit_alone16.ns                rf_run_emit with no subscriber, one thread
@@ -225,8 +227,9 @@ static struct ring bare;
 static size_t bare_record;
 static long bare_total;
 
-static void *bare_produce(void *arg) {
-    (void)arg;
+/* The producer's loop; `timestamped` (a constant in each caller, so each gets its own loop)
+ * also stamps each record with a TSC read, the cheapest per-event clock on x86. */
+static inline void bare_produce_records(int timestamped) {
     unsigned char record[256];
     memset(record, 'x', sizeof record);
     uint64_t tail = 0;
@@ -235,20 +238,39 @@ static void *bare_produce(void *arg) {
         size_t offset = tail % RING_BYTES;
         memcpy(&bare.bytes[offset], record, bare_record);
         memcpy(&bare.bytes[offset], &i, sizeof i);
+#if defined(__x86_64__)
+        if (timestamped) {
+            uint64_t now = __rdtsc();
+            memcpy(&bare.bytes[offset + 8], &now, sizeof now);
+        }
+#else
+        (void)timestamped;
+#endif
         tail += bare_record;
         atomic_store_explicit(&bare.tail, tail, memory_order_release);
     }
+}
+
+static void *bare_produce(void *arg) {
+    (void)arg;
+    bare_produce_records(0);
     return NULL;
 }
 
-static double bare_ring_events_per_second(size_t record_size, long total) {
+static void *bare_produce_timestamped(void *arg) {
+    (void)arg;
+    bare_produce_records(1);
+    return NULL;
+}
+
+static double bare_ring_events_per_second(size_t record_size, long total, void *(*produce)(void *)) {
     bare_record = record_size;
     bare_total = total;
     atomic_store(&bare.tail, 0);
     atomic_store(&bare.head, 0);
     pthread_t thread;
     int64_t start = now_ns();
-    pthread_create(&thread, NULL, bare_produce, NULL);
+    pthread_create(&thread, NULL, produce, NULL);
     uint64_t head = 0;
     long received = 0;
     volatile long sink = 0;
@@ -554,7 +576,10 @@ int main(int argc, char **argv) {
 
     /* The same record size as c.burst16's records in the run log (56-byte header, step "s",
      * empty topic, 16 data bytes, three NULs, padded to 8 = 80 bytes). */
-    if (wanted("c.ring16")) printf("c.ring16.eps %.0f events/s\n", bare_ring_events_per_second(80, burst));
+    if (wanted("c.ring16")) printf("c.ring16.eps %.0f events/s\n", bare_ring_events_per_second(80, burst, bare_produce));
+#if defined(__x86_64__)
+    if (wanted("c.ring16_tsc")) printf("c.ring16_tsc.eps %.0f events/s\n", bare_ring_events_per_second(80, burst, bare_produce_timestamped));
+#endif
     if (wanted("c.burst16.")) printf("c.burst16.eps %.0f events/s\n", burst_events_per_second(engine, 16, 1, burst));
     if (wanted("c.burst256")) printf("c.burst256.eps %.0f events/s\n", burst_events_per_second(engine, 256, 1, burst / 2));
     if (wanted("c.burst16_4p")) printf("c.burst16_4p.eps %.0f events/s\n", burst_events_per_second(engine, 16, 4, burst));
