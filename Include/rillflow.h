@@ -562,7 +562,8 @@ RF_API rf_status rf_subscription_create(rf_run *run, const rf_subscription_optio
  * RF_E_INVALID_HANDLE; RF_E_INVALID_ARGUMENT for a NULL out_event or a timeout below -1;
  * RF_E_STRUCT_SIZE; RF_E_STATE if another read on it is in progress; while reading from the
  * durable history, RF_E_CORRUPT once per damaged record (the next read goes on after it) and
- * RF_E_SEQ_UNAVAILABLE if events it needs were deleted by retention or could not be written,
+ * RF_E_SEQ_UNAVAILABLE if events it needs were deleted by retention or could not be written
+ * (once per gap between events still on disk, the next read going on after it),
  * RF_E_SYSTEM if a segment file cannot be opened or mapped (the message has the errno text);
  * while replaying the run's retained history, RF_E_NO_MEMORY once if memory ran out and events
  * it had not read were dropped from it (the message names them; the next read goes on after
@@ -1078,7 +1079,8 @@ RF_API rf_status rf_sink_release(rf_sink *sink, int32_t timeout_ms);
  *   Whatever was written survives a crash of the process; what was synced survives a crash of
  *   the machine. Reopening a run checks every record: a torn tail (a write the crash cut short)
  *   ends the history at the last intact record, and damaged records are skipped; both are
- *   counted in rf_history_info, and reading over a damaged record returns RF_E_CORRUPT once.
+ *   counted in rf_history_info, and reading over a damaged record returns RF_E_CORRUPT once,
+ *   over seqs missing from the files (a segment deleted by hand) RF_E_SEQ_UNAVAILABLE once.
  * - Retention by size and age (history_max_bytes, history_max_age_ms), applied when the
  *   engine opens the directory and whenever a segment is closed; whole segments are deleted,
  *   oldest first, never the one being written.
@@ -1105,7 +1107,8 @@ typedef struct rf_history_info {
     uint64_t first_seq;         /* oldest event seq on disk; 0 when there is none */
     uint64_t last_seq;          /* newest event seq written (live run) or found (reopened) */
     uint64_t synced_seq;        /* newest seq the fsync policy has synced (reopened: last_seq) */
-    uint64_t records;           /* event records written (live run) or found intact (reopened) */
+    uint64_t records;           /* event records written (live run) or found intact (reopened;
+                                   below last_seq - first_seq + 1 when seqs are missing) */
     uint64_t bytes;             /* bytes of those records */
     uint64_t segments;          /* segment files started (live run) or read (reopened) */
     uint64_t corrupt_records;   /* reopened: damaged records (or headers) found and skipped */

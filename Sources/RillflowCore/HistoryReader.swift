@@ -22,9 +22,11 @@ final class SegmentMapping {
 /// Records are returned as pointers into mappings of the files, valid until
 /// `releaseViews()` (mappings replaced meanwhile are held until then). Damaged bytes are
 /// reported once each, as a `corrupt` error naming the file and offset, and skipped (the
-/// reader finds the next intact record); a gap in the seqs is reported the same way. Bytes
-/// that end inside a record at the end of a segment are a write in progress (live runs) or a
-/// torn tail (then they are counted and the history ends before them).
+/// reader finds the next intact record); a gap in the seqs is reported once, as
+/// `sequenceUnavailable`. What no intact record follows at the end of a segment (a record cut
+/// short, or zeros) is a write in progress (the segment a live run is writing) or a torn tail
+/// (then it is counted and the history ends before it); a record whose length runs past the
+/// end while intact records follow it is damage.
 final class HistoryReader {
     let store: HistoryStore
     let runId: UInt64
@@ -48,6 +50,9 @@ final class HistoryReader {
     private var lastSeq: UInt64
     /// A damaged region was just skipped: the next record's seq is taken as it comes.
     private var resynced = false
+    /// A segment was found deleted, which reported its events unavailable: the gap before the
+    /// next record is not reported again.
+    private var gapReported = false
 
     /// Starts at `startSeq` (or the oldest record when 0). Throws `notFound` when the run has
     /// no history, `sequenceUnavailable` when `startSeq` is older than its oldest segment.
@@ -116,29 +121,59 @@ final class HistoryReader {
                     offset += length
                     continue
                 }
-                if seq > lastSeq + 1 && !resynced {
+                if seq > lastSeq + 1 && !resynced && !gapReported {
                     guard first else { return nil }
                     let missing = "seqs \(lastSeq + 1) to \(seq - 1)"
                     lastSeq = seq - 1
-                    throw RillflowError(.corrupt, "\(missing) of run \(runId) are missing from its durable history (segment \(segments[index].path))")
+                    throw RillflowError(.sequenceUnavailable, "\(missing) of run \(runId) are missing from its durable history (deleted, or never written), before segment \(segments[index].path) goes on")
                 }
                 resynced = false
+                gapReported = false
                 offset += length
                 lastSeq = seq
                 bytesRead += UInt64(length)
                 return record
             case .incomplete:
+                // Cut short where the writer may still be writing, or at a torn tail; unless an
+                // intact record follows: then its length field is what is damaged.
+                let resume = isWriteInProgressPossible ? mapping.length : resumeOffset(after: offset, in: mapping)
+                if resume < mapping.length {
+                    guard first else { return nil }
+                    throw skipDamage(upTo: resume, reason: "its length runs past the end of the segment")
+                }
                 if try moveOn(first: first) { continue }
                 return nil
             case .corrupt(let reason):
+                let resume = resumeOffset(after: offset, in: mapping)
+                // Zeros up to the end: space a crash left allocated but unwritten, a torn tail.
+                if resume == mapping.length, !isWriteInProgressPossible, isZero(from: offset, in: mapping) {
+                    tornBytes += UInt64(mapping.length - offset)
+                    offset = mapping.length
+                    if try moveOn(first: first) { continue }
+                    return nil
+                }
                 guard first else { return nil }
-                let start = offset
-                offset = resumeOffset(after: start, in: mapping)
-                corruptRecords += 1
-                resynced = true
-                throw RillflowError(.corrupt, "run \(runId)'s history segment \(segments[index].path) is damaged at offset \(start) (\(reason)), after seq \(lastSeq); \(offset - start) bytes skipped")
+                throw skipDamage(upTo: resume, reason: reason)
             }
         }
+    }
+
+    /// The segment a live run's writer is appending to: bytes at its end may be a record that
+    /// is still being written.
+    private var isWriteInProgressPossible: Bool { live && index + 1 >= segments.count }
+
+    /// Counts the damaged bytes from the current offset, moves past them, and returns the
+    /// error that reports them.
+    private func skipDamage(upTo resume: Int, reason: String) -> RillflowError {
+        let start = offset
+        offset = resume
+        corruptRecords += 1
+        resynced = true
+        return RillflowError(.corrupt, "run \(runId)'s history segment \(segments[index].path) is damaged at offset \(start) (\(reason)), after seq \(lastSeq); \(resume - start) bytes skipped")
+    }
+
+    private func isZero(from start: Int, in mapping: SegmentMapping) -> Bool {
+        UnsafeRawBufferPointer(start: mapping.base + start, count: mapping.length - start).allSatisfy { $0 == 0 }
     }
 
     /// The next offset after `start` where an intact record begins, or the end of the mapping
@@ -159,8 +194,10 @@ final class HistoryReader {
         if index + 1 >= segments.count && live {
             // The writer creates the next segment only after finishing this one, so if one
             // exists now, this file's final size is what a fresh look shows.
-            if let listed = store.segments(ofRun: runId), let current = listed.firstIndex(of: segments[index]) {
-                segments = Array(listed[current...])
+            // Found by seq, not by name: retention may have deleted the file being read.
+            if let listed = store.segments(ofRun: runId) {
+                let current = segments[index]
+                segments = [current] + listed.filter { current < $0 }
                 index = 0
             }
             if index + 1 >= segments.count { return false }
@@ -203,6 +240,7 @@ final class HistoryReader {
         guard fd >= 0 else {
             let code = rf_sys_errno()
             guard code == ENOENT else { throw Files.failure("cannot open", path, errno: code) }
+            gapReported = true
             throw RillflowError(.sequenceUnavailable, "run \(runId)'s history segment \(path) is gone (deleted by retention?)")
         }
         segmentsRead += 1

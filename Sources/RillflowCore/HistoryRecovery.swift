@@ -7,8 +7,9 @@ struct RecoveredRun {
     let terminal: (kind: EventKind, data: [UInt8])?
 
     /// Reads every segment of `runId` once, checking each record: intact records are counted,
-    /// damaged ones counted and skipped, and a torn tail (a write cut short by a crash) ends
-    /// the history at the last intact record. Throws `notFound` when the run has no history.
+    /// damaged ones counted and skipped, missing seqs passed over (records then falls short of
+    /// the seq range), and a torn tail (a write cut short by a crash) ends the history at the
+    /// last intact record. Throws `notFound` when the run has no history.
     init(store: HistoryStore, runId: UInt64) throws(RillflowError) {
         let reader = try HistoryReader(store: store, runId: runId, startSeq: 0, live: false)
         var info = HistoryInfo()
@@ -25,8 +26,9 @@ struct RecoveredRun {
                 }
                 reader.releaseViews()
             } catch {
-                // Damage is counted by the reader, and the records after it are read on.
-                guard error.code == .corrupt else { throw error }
+                // Damage and gaps are reported once by the reader (damage is counted), and the
+                // records after them are read on.
+                guard error.code == .corrupt || error.code == .sequenceUnavailable else { throw error }
             }
         }
         info.syncedSeq = info.lastSeq

@@ -5,8 +5,9 @@ import CSystem
 import Synchronization
 
 /// An engine's durable history directory: one sub-directory per root run (`run-<id>`), holding
-/// that run's segment files (`<first seq>.rfh`, or `<first seq>-<n>.rfh` when a failed write
-/// made the writer start that segment again).
+/// that run's segment files (`<first seq>.rfh`, or `<seq>-<n>.rfh` when a failed write made
+/// the writer start a segment again: see `HistoryWriter` for why such a name may be newer than
+/// its first event).
 ///
 /// A writing engine holds an exclusive lock on `LOCK` until it is released (its history writer
 /// stops then), keeps run ids unique across processes (`run-ids` records how far ids were handed out;

@@ -9,7 +9,10 @@ import CSystem
 /// Records are copied into a buffer, sealed (checksum), and written with few large writes; the
 /// fsync policy decides when they are synced. A batch that fails to write is offered again by
 /// the dispatcher; its records are then written to a fresh segment (what the failed write left
-/// in the old one is a torn tail there, and readers skip records they have already seen).
+/// in the old one is a torn tail there, and readers skip records they have already seen). The
+/// fresh segment is named to sort after every segment before it, even one the failed batch
+/// started with a later first seq: a reader looking for a seq opens the last segment named at
+/// or below it and reads on, so a segment sorting before a stale one would be passed over.
 final class HistoryWriter: SinkTarget, @unchecked Sendable {
     // @unchecked: everything mutable is used only on the sink thread, one call at a time.
     private let store: HistoryStore
@@ -32,11 +35,17 @@ final class HistoryWriter: SinkTarget, @unchecked Sendable {
         var declared: [Bool] = []
         /// The last write failed: the next record starts a new segment.
         var damaged = false
+        /// The seq the newest segment's name gives (0: none yet); a new one is named at or above it.
+        var namedSeq: UInt64 = 0
         var lastSeq: UInt64 = 0
         var records: UInt64 = 0
 
         init(durable: DurableRun) { self.durable = durable }
     }
+
+    /// For tests: called before each write with the segment's path and the byte count; a
+    /// non-nil result is the number of bytes written before the write fails with EIO.
+    var writeFault: ((_ path: String, _ length: Int) -> Int?)?
 
     init(store: HistoryStore) {
         self.store = store
@@ -129,11 +138,13 @@ final class HistoryWriter: SinkTarget, @unchecked Sendable {
         } catch {
             return error.message
         }
+        // After a failed write, `firstSeq` may be older than the failed batch's last segment.
+        let nameSeq = max(firstSeq, file.namedSeq)
         var attempt = 0
         var fd: Int32 = -1
         var path = ""
         while fd < 0 {
-            path = store.segmentPath(runId: file.durable.runId, firstSeq: firstSeq, attempt: attempt)
+            path = store.segmentPath(runId: file.durable.runId, firstSeq: nameSeq, attempt: attempt)
             fd = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0o644)
             if fd < 0 {
                 let code = rf_sys_errno()
@@ -147,6 +158,7 @@ final class HistoryWriter: SinkTarget, @unchecked Sendable {
         }
         file.fd = fd
         file.path = path
+        file.namedSeq = nameSeq
         file.size = 0
         file.segmentEvents = 0
         file.damaged = false
@@ -179,6 +191,10 @@ final class HistoryWriter: SinkTarget, @unchecked Sendable {
         guard used > 0 else { return nil }
         defer { used = 0 }
         guard file.fd >= 0 else { return "no segment is open" }
+        if let written = writeFault?(file.path, used) {
+            _ = Files.writeAll(file.fd, buffer, min(written, used))
+            return Files.failure("cannot write", file.path, errno: EIO).message
+        }
         if let code = Files.writeAll(file.fd, buffer, used) { return Files.failure("cannot write", file.path, errno: code).message }
         file.durable.bytes.add(UInt64(used), ordering: .relaxed)
         return nil
@@ -201,6 +217,7 @@ final class HistoryWriter: SinkTarget, @unchecked Sendable {
         guard file.fd >= 0 else { return }
         Glibc.close(file.fd)
         file.fd = -1
+        file.size = 0  // counted from now on as a closed segment, not an open one
         store.segmentClosed(path: file.path, runId: file.durable.runId)
         store.applyRetention(activeBytes: activeBytes)
     }
