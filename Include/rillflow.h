@@ -713,7 +713,8 @@ typedef struct rf_step_options {
                                            retried); 0 = no limit */
     uint32_t retry_attempts;            /* tries in all; 0 or 1 = no retry; at most 1000 */
     uint32_t retry_initial_backoff_ms;  /* wait before the second try */
-    uint32_t retry_max_backoff_ms;      /* longest wait between tries; 0 = no cap */
+    uint32_t retry_max_backoff_ms;      /* longest wait between tries; 0 = no cap (a wait is
+                                           still never over about 292 years) */
     double retry_multiplier;            /* each wait is the previous one times this; 0 = 2.0;
                                            1 to 100 */
     double retry_jitter;                /* 0 to 1: the fraction of each wait randomized, so many

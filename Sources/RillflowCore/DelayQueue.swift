@@ -38,7 +38,9 @@ public final class DelayQueue: @unchecked Sendable {
         defer { monitor.unlock() }
         guard !stopping else { return false }
         order += 1
-        pending.append(Entry(due: WallClock.monotonicNanoseconds() + max(0, nanoseconds), order: order, job: job))
+        // Saturating: a delay near Int64.max means "never", not a trap.
+        let (due, overflow) = WallClock.monotonicNanoseconds().addingReportingOverflow(max(0, nanoseconds))
+        pending.append(Entry(due: overflow ? Int64.max : due, order: order, job: job))
         monitor.signal()
         return true
     }

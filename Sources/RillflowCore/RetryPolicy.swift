@@ -37,6 +37,11 @@ public struct RetryPolicy: Sendable, Equatable {
         for _ in 1..<max(attempt, 1) { base *= multiplier }
         if maxBackoffNanoseconds > 0 { base = min(base, Double(maxBackoffNanoseconds)) }
         let spread = base * jitter * (unit * 2 - 1)
-        return Int64(max(0, base + spread))
+        // Without a cap, a large multiplier over many tries passes any Int64 (and even Double).
+        let wait = max(0, base + spread)
+        return wait < Double(Self.longestBackoffNanoseconds) ? Int64(wait) : Self.longestBackoffNanoseconds
     }
+
+    /// The longest wait between tries, whatever the policy: about 292 years, past any run's life.
+    public static let longestBackoffNanoseconds = Int64.max / 1_000
 }

@@ -56,6 +56,19 @@ import Testing
         #expect(shutDown.wait(milliseconds: 10_000), "the queue's thread deadlocked shutting its own queue down")
     }
 
+    /// A delay too long to add to the clock means "never", and does not hold up other jobs.
+    @Test func aDelayPastTheClocksRangeIsNever() throws {
+        let queue = try DelayQueue()
+        let log = Log()
+        let ran = Flag()
+        queue.schedule(after: Int64.max) { log.append(1) }
+        queue.schedule(after: Int64.max - 1) { log.append(2) }
+        queue.schedule(after: 0) { ran.raise() }
+        #expect(ran.wait(milliseconds: 10_000))
+        queue.shutdown()
+        #expect(log.values.isEmpty)
+    }
+
     @Test func shutdownDropsJobsNotYetDue() throws {
         let queue = try DelayQueue()
         let log = Log()

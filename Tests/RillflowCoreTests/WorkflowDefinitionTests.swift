@@ -76,5 +76,10 @@ import Testing
         let jittered = RetryPolicy(attempts: 2, initialBackoffNanoseconds: 1000, multiplier: 1, maxBackoffNanoseconds: 0, jitter: 0.5)
         #expect(jittered.backoff(afterAttempt: 1, unit: 0) == 500)
         #expect(jittered.backoff(afterAttempt: 1, unit: 0.999_999) >= 1499)
+        // Uncapped, the largest multiplier over the most tries passes Int64 and then Double.
+        let huge = RetryPolicy(attempts: 1000, initialBackoffNanoseconds: 1_000_000, multiplier: 100, maxBackoffNanoseconds: 0, jitter: 1)
+        for attempt in [7, 8, 9, 200, 999] {
+            #expect(huge.backoff(afterAttempt: attempt, unit: 0.999_999) == RetryPolicy.longestBackoffNanoseconds)
+        }
     }
 }
