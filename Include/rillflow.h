@@ -138,7 +138,8 @@ typedef struct rf_engine_options {
                                    rounded up to a power of two; 64 KiB to 1 GiB; must hold
                                    the largest event (max_event_bytes + 576 bytes) */
     uint32_t max_event_bytes;   /* largest data payload of one event; 0 = 1 MiB (1048576);
-                                   at most 64 MiB */
+                                   1 KiB to 64 MiB (the engine's own events need up to 1 KiB;
+                                   since 1.2, smaller values are RF_E_INVALID_ARGUMENT) */
     uint64_t history_bytes;     /* bytes of older events each run retains in memory beyond
                                    its log, for subscribers that start at an early seq;
                                    0 = 4 MiB; UINT64_MAX = keep everything */
@@ -227,7 +228,11 @@ typedef uint32_t rf_event_kind;
 
 /* Kinds, and the data each carries. Fields in braces are JSON object members. Events the
  * engine emits carry exactly these; a manual run's host supplies the data (it should keep to
- * the same shape, and it must be JSON: the library renders JSON, it never parses it). */
+ * the same shape, and it must be JSON: the library renders JSON, it never parses it).
+ * The engine's own events are always written: where one would pass max_event_bytes (a long
+ * step error) or, for the terminal kinds, 1 KiB (the room every log keeps so that a run can
+ * always end), its strings are cut short, ending in U+2026, and a list keeps the members that
+ * fit; the run's outcome (rf_run_get_result()) keeps the whole text. */
 #define RF_EVENT_RUN_STARTED     1  /* {"trace_id": string|null, "parent_span_id": string|null,
                                         "input_bytes": n, "metadata": json (when given)} */
 #define RF_EVENT_STEP_STARTED    2  /* {"input_bytes": n}; step_name and attempt are set */
@@ -909,7 +914,8 @@ RF_API rf_status rf_step_ctx_check_cancelled(rf_step_ctx *ctx);
  * event of `answer_type`, which this step must list in its sends. prompt is JSON (len bytes,
  * copied). One question per invocation; a run waits for one answer at a time.
  * Returns RF_OK; RF_E_INVALID_HANDLE; RF_E_INVALID_ARGUMENT if answer_type is not among its
- * sends; RF_E_STATE if this invocation already asked. */
+ * sends; RF_E_TOO_LARGE if the event would pass max_event_bytes (len + 11 bytes);
+ * RF_E_STATE if this invocation already asked. */
 RF_API rf_status rf_step_ctx_request_input(rf_step_ctx *ctx, const void *prompt, uint32_t len,
                                            const char *answer_type);
 

@@ -72,10 +72,8 @@ public func rf_run_cancel(_ run: OpaquePointer!, _ reason: UnsafePointer<CChar>!
         if let execution = entry.execution {
             guard execution.cancel(reason: reason) else { throw APIFailure(RF_E_STATE, "the run has already ended (\(entry.run.status))") }
         } else {
-            var json = JSONText()
-            json.object { $0.field("reason", string: reason) }
             try engineCall { () throws(RillflowError) in
-                try json.withBytes { data throws(RillflowError) in try entry.run.end(.runCancelled, data: data, detail: Array(reason.utf8)) }
+                try entry.run.endByEngine(.runCancelled, detail: Array(reason.utf8)) { $0.field("reason", string: reason) }
             }
         }
     }

@@ -4,6 +4,7 @@ public struct EngineConfiguration: Sendable, Equatable {
     public static let minimumLogCapacity = 64 << 10
     public static let maximumLogCapacity = 1 << 30
     public static let defaultMaxEventBytes = 1 << 20
+    public static let minimumMaxEventBytes = RunLog.terminalDataReserve
     public static let maximumMaxEventBytes = 64 << 20
     public static let defaultHistoryBytes: UInt64 = 4 << 20
     public static let maximumWorkerThreads = 1024
@@ -38,8 +39,10 @@ public struct EngineConfiguration: Sendable, Equatable {
         guard logCapacity == 0 || (Self.minimumLogCapacity...Self.maximumLogCapacity).contains(logCapacity) else {
             throw RillflowError(.invalidArgument, "log_capacity is \(logCapacity); it must be 0 (2 MiB) or \(Self.minimumLogCapacity) to \(Self.maximumLogCapacity) bytes")
         }
-        guard maxEventBytes >= 0, maxEventBytes <= Self.maximumMaxEventBytes else {
-            throw RillflowError(.invalidArgument, "max_event_bytes is \(maxEventBytes); it must be 0 (1 MiB) to \(Self.maximumMaxEventBytes)")
+        // Below a terminal event's room the engine's own events (run_started, a failure)
+        // would be cut to nothing, or not fit at all.
+        guard maxEventBytes == 0 || (Self.minimumMaxEventBytes...Self.maximumMaxEventBytes).contains(maxEventBytes) else {
+            throw RillflowError(.invalidArgument, "max_event_bytes is \(maxEventBytes); it must be 0 (1 MiB) or \(Self.minimumMaxEventBytes) to \(Self.maximumMaxEventBytes)")
         }
         self.workerThreads = workerThreads == 0 ? max(1, processorCount) : workerThreads
         self.logCapacity = Self.nextPowerOfTwo(logCapacity == 0 ? Self.defaultLogCapacity : logCapacity)

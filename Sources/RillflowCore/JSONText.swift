@@ -1,8 +1,41 @@
 /// A small JSON writer: the library renders JSON, it never parses it.
 public struct JSONText {
     public private(set) var bytes: [UInt8] = []
+    /// The most UTF-8 bytes a string member keeps (longer ones are cut, ending in "…"), and
+    /// a string array's members together; set by `fitted`.
+    private var textLimit = Int.max
 
     public init() { bytes.reserveCapacity(128) }
+
+    /// The JSON `build` writes, its strings cut shorter and shorter until it fits in `limit`
+    /// bytes; `{}` (or nothing, under 2 bytes) when even empty strings do not fit. For the
+    /// engine's own events, which must be written whatever the limits: a run that could not
+    /// write its terminal event would never end. `build` may be called several times.
+    public static func fitted(limit: Int, _ build: (inout JSONText) -> Void) -> JSONText {
+        for textLimit in [Int.max, 1024, 256, 64, 0] {
+            var json = JSONText()
+            json.textLimit = textLimit
+            build(&json)
+            if json.bytes.count <= limit { return json }
+        }
+        var json = JSONText()
+        if limit >= 2 { json.bytes = Array("{}".utf8) }
+        return json
+    }
+
+    /// `value` cut to at most `limit` UTF-8 bytes at a character boundary, "…" included.
+    static func cut(_ value: String, toBytes limit: Int) -> String {
+        guard value.utf8.count > limit else { return value }
+        let ellipsis = "…"
+        var kept = String.UnicodeScalarView()
+        var used = ellipsis.utf8.count
+        for scalar in value.unicodeScalars {
+            used += UTF8.width(scalar)
+            if used > limit { break }
+            kept.append(scalar)
+        }
+        return limit >= ellipsis.utf8.count ? String(kept) + ellipsis : ""
+    }
 
     public mutating func object(_ body: (inout ObjectWriter) -> Void) {
         bytes.append(UInt8(ascii: "{"))
@@ -64,6 +97,7 @@ public struct JSONText {
         public mutating func field(_ name: StaticString, string: String?) {
             key(name)
             guard var value = string else { return text.bytes.append(contentsOf: Array("null".utf8)) }
+            value = JSONText.cut(value, toBytes: text.textLimit)
             value.withUTF8 { JSONEscaping.appendString(UnsafeRawBufferPointer($0), to: &text.bytes) }
         }
 
@@ -83,7 +117,10 @@ public struct JSONText {
         public mutating func field(_ name: StaticString, strings: [String]) {
             key(name)
             text.bytes.append(UInt8(ascii: "["))
+            var used = 0
             for (index, var string) in strings.enumerated() {
+                used += string.utf8.count
+                if used > text.textLimit { break }  // as many whole members as fit
                 if index > 0 { text.bytes.append(UInt8(ascii: ",")) }
                 string.withUTF8 { JSONEscaping.appendString(UnsafeRawBufferPointer($0), to: &text.bytes) }
             }

@@ -226,9 +226,15 @@ public final class Run: Sendable {
 
     /// Cancels the run unless it has already ended (used when its handle is released).
     public func cancelIfUnfinished(reason: StaticString) {
-        var json = JSONText()
-        json.object { $0.field("reason", string: "\(reason)") }
-        json.withBytes { data in try? end(.runCancelled, data: data) }
+        try? endByEngine(.runCancelled, detail: Array("\(reason)".utf8)) { $0.field("reason", string: "\(reason)") }
+    }
+
+    /// Ends the run with a terminal event the engine writes, its strings cut to fit the room
+    /// every log keeps for the terminal event (and max_event_bytes), so that it never fails for
+    /// want of room or size; `detail`, what `outcome` reports, stays whole.
+    public func endByEngine(_ kind: EventKind, detail: [UInt8], _ fields: (inout JSONText.ObjectWriter) -> Void) throws(RillflowError) {
+        let json = JSONText.fitted(limit: min(log.maxDataBytes, RunLog.terminalDataReserve)) { $0.object(fields) }
+        try json.withBytes { data throws(RillflowError) in try end(kind, data: data, detail: detail) }
     }
 }
 

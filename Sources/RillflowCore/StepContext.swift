@@ -285,6 +285,11 @@ public final class StepContext: @unchecked Sendable {
         guard execution.definition.steps[stepIndex].sends.contains(answerType) else {
             throw RillflowError(.invalidArgument, "step '\(step)' did not declare that it sends '\(answerType)', the answer's event type")
         }
+        // Checked now: the engine could only write the question's event cut down to nothing.
+        let eventBytes = prompt.count + #"{"prompt":}"#.utf8.count
+        guard eventBytes <= execution.run.log.maxDataBytes else {
+            throw RillflowError(.tooLarge, "the prompt's event would be \(eventBytes) bytes; the limit (max_event_bytes) is \(execution.run.log.maxDataBytes)")
+        }
         try withOutbox { box throws(RillflowError) in
             guard box.inputRequest == nil else { throw RillflowError(.invalidState, "step '\(step)' has already asked for input") }
             box.inputRequest = (prompt, answerType)

@@ -77,10 +77,8 @@ public final class WorkflowExecution: @unchecked Sendable {
     @discardableResult
     public func cancel(reason: String = "cancelled") -> Bool {
         guard markFinished() else { return false }
-        var json = JSONText()
-        json.object { $0.field("reason", string: reason) }
         let detail = Array(reason.utf8)
-        json.withBytes { data in try? run.end(.runCancelled, data: data, detail: detail) }
+        try? run.endByEngine(.runCancelled, detail: detail) { $0.field("reason", string: reason) }
         ended(.cancelled, detail: detail)
         return true
     }
@@ -138,13 +136,11 @@ public final class WorkflowExecution: @unchecked Sendable {
             return state.router.activeSteps
         }
         guard let active else { return }
-        var json = JSONText()
-        json.object {
+        let detail = Array("the run timed out after \(timeout / 1_000_000) ms; active steps: \(active.isEmpty ? "none" : active.joined(separator: ", "))".utf8)
+        try? run.endByEngine(.runTimedOut, detail: detail) {
             $0.field("timeout_ns", number: timeout)
             $0.field("active_steps", strings: active)
         }
-        let detail = Array("the run timed out after \(timeout / 1_000_000) ms; active steps: \(active.isEmpty ? "none" : active.joined(separator: ", "))".utf8)
-        json.withBytes { data in try? run.end(.runTimedOut, data: data, detail: detail) }
         ended(.timedOut, detail: detail)
     }
 
@@ -405,15 +401,13 @@ public final class WorkflowExecution: @unchecked Sendable {
 
     private func writeFailure(step: String, error: String, attempts: Int) {
         let elapsed = WallClock.monotonicNanoseconds() - startedAt
-        var json = JSONText()
-        json.object {
+        let detail = Array((step.isEmpty ? error : "step '\(step)' failed: \(error)").utf8)
+        try? run.endByEngine(.runFailed, detail: detail) {
             $0.field("step", string: step.isEmpty ? nil : step)
             $0.field("error", string: error)
             $0.field("attempts", number: attempts)
             $0.field("elapsed_ns", number: elapsed)
         }
-        let detail = Array((step.isEmpty ? error : "step '\(step)' failed: \(error)").utf8)
-        json.withBytes { data in try? run.end(.runFailed, data: data, detail: detail) }
         ended(.failed, detail: detail)
     }
 
@@ -457,8 +451,8 @@ public final class WorkflowExecution: @unchecked Sendable {
     }
 
     private func emitEngineEvent(_ kind: EventKind, step: String, attempt: Int, _ fields: (inout JSONText.ObjectWriter) -> Void) {
-        var json = JSONText()
-        json.object(fields)
+        // Cut to fit max_event_bytes: a step's error (up to 4 KiB) must not silence STEP_FAILED.
+        let json = JSONText.fitted(limit: run.log.maxDataBytes) { $0.object(fields) }
         _ = try? emit(kind, step: step, attempt: attempt, topic: "", data: json.bytes, tokenIndex: 0)
     }
 

@@ -17,7 +17,7 @@ import Testing
     }
 
     @Test(arguments: [
-        (1025, 0, 0), (0, 1000, 0), (0, (1 << 30) + 1, 0), (0, 0, (64 << 20) + 1), (-1, 0, 0),
+        (1025, 0, 0), (0, 1000, 0), (0, (1 << 30) + 1, 0), (0, 0, (64 << 20) + 1), (-1, 0, 0), (0, 0, 1023), (0, 0, 1),
         (0, 1 << 20, 1 << 20),  // a 1 MiB event does not fit in a 1 MiB log
     ])
     func outOfRangeValuesAreRefused(workers: Int, log: Int, maxEvent: Int) {

@@ -7,9 +7,8 @@ import Testing
 @Suite struct WorkflowExecutionTests {
     /// Runs `steps` with `functions` on `input` and returns every event of the run, in order.
     static func run(_ steps: [StepDefinition], _ functions: [StepFunction], input: String = "in",
-                    threads: Int = 4, budget: Int = 1000) throws -> (events: [LogTest.Seen], run: Run) {
+                    threads: Int = 4, budget: Int = 1000, engine: Engine = LogTest.engine(logCapacity: 1 << 20)) throws -> (events: [LogTest.Seen], run: Run) {
         let definition = try WorkflowDefinition(name: "test", steps: steps)
-        let engine = LogTest.engine(logCapacity: 1 << 20)
         let runtime = try TestRuntime(threads: threads)
         defer { runtime.shutdown() }
         let run = Run(engine: engine, workflowName: "test")
