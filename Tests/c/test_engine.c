@@ -164,6 +164,13 @@ static void test_out_of_range_fields(void) {
     options.max_event_bytes = (64u << 20) + 1;
     CHECK_STATUS(rf_engine_create(&options, &engine), RF_E_INVALID_ARGUMENT);
     CHECK_CONTAINS(rf_last_error(), "max_event_bytes");
+    options.max_event_bytes = 1023; /* below the room the engine's own events need */
+    CHECK_STATUS(rf_engine_create(&options, &engine), RF_E_INVALID_ARGUMENT);
+    CHECK_CONTAINS(rf_last_error(), "1024 to");
+    options.max_event_bytes = 1024;
+    CHECK_STATUS(rf_engine_create(&options, &engine), RF_OK);
+    rf_engine_release(engine);
+    engine = NULL;
 
     rf_engine_options_init_v2(&options, sizeof options);
     options.reserved0 = 1;
