@@ -1058,7 +1058,8 @@ RF_API rf_status rf_engine_add_sink(rf_engine *engine, rf_sink_fn fn, void *user
 RF_API rf_status rf_sink_get_stats(rf_sink *sink, rf_sink_stats *out_stats);
 
 /* Releases the sink: it first gets what was emitted so far, waiting at most timeout_ms (-1 =
- * without limit), then is detached from every run; destroy runs once it is no longer called
+ * without limit; other sinks, failing ones included, do not hold it up), then is detached
+ * from every run; destroy runs once it is no longer called
  * (see rf_engine_add_sink). Any thread but the engine's sink thread.
  * Returns RF_OK; RF_E_TIMEOUT if the sink had not caught up in time (it is released anyway);
  * RF_E_INVALID_HANDLE; RF_E_INVALID_ARGUMENT for a timeout_ms below -1; RF_E_STATE when called

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CSystem
+import Synchronization
 
 /// Where a sink's events go: the embedding layer's callback. Called only on the dispatcher's
 /// thread, one run's events in seq order, never concurrently with itself.
@@ -86,6 +87,9 @@ final class SinkDispatcher: @unchecked Sendable {
         let fd: Int32
         var pending: [EventView]?
         var retryAt: Int64 = 0
+        /// Out of the epoll set while a failed batch waits for its retry: its fd stays
+        /// readable meanwhile, and would wake the dispatcher again and again.
+        var muted = false
         var failures = 0
         var endedAt = false
     }
@@ -101,13 +105,30 @@ final class SinkDispatcher: @unchecked Sendable {
     private var inbox: [(Sink, Subscription, UInt64)] = []
     private var removals: [Sink] = []
     private var stopping = false
-    /// A drain asks for one full pass over every attachment that finds nothing left to deliver.
-    private var drainRequests = 0
-    private var drainsCompleted = 0
+    /// Drains asked for and still awaited. Each is done after one full pass in which no
+    /// attachment of its sink (or of any sink, when nil) had anything left to deliver.
+    private var pendingDrains: [(id: Int, sink: Sink?)] = []
+    private var nextDrainId = 0
+    private var completedDrains: Set<Int> = []
     private var removalRequests = 0
     private var removalsDone = 0
     /// Events delivered in the current pass (the dispatcher's thread only).
     private var deliveredInPass = 0
+    /// An attachment had more to deliver than its share of the last pass (dispatcher's thread).
+    private var lastPassBusy = false
+    /// The drains the last pass was made for (dispatcher's thread): a new one needs a pass now.
+    private var drainsPassed = Set<Int>()
+    /// Passes made so far, for tests (a drain must not spin while a failed batch waits).
+    let passes = Atomic<Int>(0)
+
+    /// What an attachment has left after its visit.
+    private enum Activity {
+        case quiet
+        /// More is ready than one visit delivers.
+        case busy
+        /// A failed batch waits for its retry.
+        case retrying
+    }
     /// While events stream in, the dispatcher waits this long between passes: batches grow and
     /// producers wake it far less often (each wake is a syscall on their side and a context
     /// switch). The first event after a quiet spell is still delivered at once.
@@ -172,10 +193,10 @@ final class SinkDispatcher: @unchecked Sendable {
     /// destroy it caused). Removing, draining or stopping from there would wait for itself.
     var isDispatcherThread: Bool { pthread_equal(thread, pthread_self()) != 0 }
 
-    /// Delivers what is ready, then detaches `sink` from every run (its later runs get nothing).
-    /// Not on the dispatcher's thread.
+    /// Delivers what is ready for `sink`, then detaches it from every run (its later runs get
+    /// nothing). Not on the dispatcher's thread.
     func remove(_ sink: Sink, timeoutMilliseconds: Int64) -> SinkRemoval {
-        let drained = drain(timeoutMilliseconds: timeoutMilliseconds)
+        let drained = drain(sink, timeoutMilliseconds: timeoutMilliseconds)
         sink.detached.withLock { $0 = true }
         monitor.lock()
         sinks.removeAll { $0 === sink }
@@ -193,26 +214,29 @@ final class SinkDispatcher: @unchecked Sendable {
         return SinkRemoval(drained: drained, detached: detached)
     }
 
-    /// Waits until every event emitted before the call reached the sinks (or failed for good),
-    /// at most `timeoutMilliseconds`. False on timeout.
+    /// Waits until every event emitted before the call reached `sink` (every sink when nil),
+    /// or failed for good, at most `timeoutMilliseconds`. False on timeout: the request is then
+    /// withdrawn, so the dispatcher stops looking for it.
     @discardableResult
-    func drain(timeoutMilliseconds: Int64) -> Bool {
+    func drain(_ sink: Sink? = nil, timeoutMilliseconds: Int64) -> Bool {
         monitor.lock()
-        drainRequests += 1
-        let request = drainRequests
+        let id = nextDrainId
+        nextDrainId += 1
+        pendingDrains.append((id, sink))
         monitor.unlock()
         poke()
-        return waitForDrain(request, deadline: Deadline(milliseconds: timeoutMilliseconds))
-    }
-
-    private func waitForDrain(_ request: Int, deadline: Deadline) -> Bool {
+        let deadline = Deadline(milliseconds: timeoutMilliseconds)
         monitor.lock()
         defer { monitor.unlock() }
-        while drainsCompleted < request && !stopping {
-            if deadline.hasPassed { return false }
+        while !completedDrains.contains(id) && !stopping {
+            if deadline.hasPassed {
+                pendingDrains.removeAll { $0.id == id }
+                return false
+            }
             monitor.wait(until: deadline.nanoseconds)
         }
-        return drainsCompleted >= request || stopping
+        completedDrains.remove(id)
+        return true
     }
 
     /// Whether `shutdown` has begun (for tests).
@@ -253,7 +277,7 @@ final class SinkDispatcher: @unchecked Sendable {
             var leaving = removals
             removals.removeAll()
             let removalRequest = removalRequests
-            let drainRequest = drainRequests
+            let drains = pendingDrains
             monitor.unlock()
 
             for (sink, subscription, runId) in arrivals { register(sink, subscription, runId) }
@@ -269,11 +293,17 @@ final class SinkDispatcher: @unchecked Sendable {
                 monitor.unlock()
             }
 
-            let drainPending = drainRequest > drainsCompletedSnapshot()
+            let drainPending = !drains.isEmpty
             let now = WallClock.monotonicNanoseconds()
             let nextRetry = attachments.values.compactMap { $0.pending == nil ? nil : $0.retryAt }.min()
+            // A drain gets a pass at once when new, and again while there is more to deliver;
+            // a batch waiting for its retry is waited for like any other time (no spinning).
             var timeout: Int32 = -1
-            if drainPending { timeout = 0 } else if let nextRetry { timeout = Int32(clamping: max(0, (nextRetry - now) / 1_000_000)) }
+            if drainPending && (lastPassBusy || drains.contains { !drainsPassed.contains($0.id) }) {
+                timeout = 0
+            } else if let nextRetry {
+                timeout = Int32(clamping: max(0, (nextRetry - now + 999_999) / 1_000_000))
+            }
             let count = epoll_wait(epoll, &events, Int32(events.count), timeout)
             var ready = Set<UInt64>()
             if count > 0 {
@@ -286,15 +316,23 @@ final class SinkDispatcher: @unchecked Sendable {
             // A drain visits everyone; otherwise the ready ones and the retries now due.
             let visit = drainPending ? Set(attachments.keys)
                 : ready.union(attachments.filter { $0.value.pending != nil && $0.value.retryAt <= due }.keys)
-            var quiet = true
+            passes.add(1, ordering: .relaxed)
+            var unsettled = Set<ObjectIdentifier>()  // sinks with something left to deliver
+            lastPassBusy = false
             deliveredInPass = 0
-            for token in visit { if !service(token) { quiet = false } }
-            if drainPending && quiet {
-                monitor.lock()
-                drainsCompleted = max(drainsCompleted, drainRequest)
-                monitor.broadcast()
-                monitor.unlock()
+            for token in visit {
+                let sink = attachments[token]?.sink
+                switch service(token) {
+                case .quiet: break
+                case .busy:
+                    lastPassBusy = true
+                    if let sink { unsettled.insert(ObjectIdentifier(sink)) }
+                case .retrying:
+                    if let sink { unsettled.insert(ObjectIdentifier(sink)) }
+                }
             }
+            if drainPending { complete(drains, unsettled: unsettled) }
+            drainsPassed = Set(drains.map(\.id))
             if deliveredInPass > 0 && !drainPending {
                 var pause = timespec(tv_sec: 0, tv_nsec: Self.streamingPauseNanoseconds)
                 nanosleep(&pause, nil)
@@ -310,10 +348,22 @@ final class SinkDispatcher: @unchecked Sendable {
         for token in Array(attachments.keys) { close(token) }
     }
 
-    private func drainsCompletedSnapshot() -> Int {
+    private func watch(_ fd: Int32, token: UInt64, events: UInt32) {
+        var event = epoll_event(events: events, data: epoll_data_t(u64: token))
+        epoll_ctl(epoll, EPOLL_CTL_MOD, fd, &event)
+    }
+
+    /// After a full pass: the drains whose sinks had nothing left are done.
+    private func complete(_ drains: [(id: Int, sink: Sink?)], unsettled: Set<ObjectIdentifier>) {
+        let done = drains.filter { drain in drain.sink.map { !unsettled.contains(ObjectIdentifier($0)) } ?? unsettled.isEmpty }
+        guard !done.isEmpty else { return }
         monitor.lock()
-        defer { monitor.unlock() }
-        return drainsCompleted
+        for drain in done where pendingDrains.contains(where: { $0.id == drain.id }) {  // not given up
+            pendingDrains.removeAll { $0.id == drain.id }
+            completedDrains.insert(drain.id)
+        }
+        monitor.broadcast()
+        monitor.unlock()
     }
 
     private func register(_ sink: Sink, _ subscription: Subscription, _ runId: UInt64) {
@@ -339,12 +389,16 @@ final class SinkDispatcher: @unchecked Sendable {
         for (token, attachment) in attachments where attachment.sink === sink { close(token) }
     }
 
-    /// Delivers what one attachment has ready. True when it is quiet afterwards (nothing ready,
-    /// nothing pending, or ended), false when it still has work (a failed batch awaiting retry).
-    private func service(_ token: UInt64) -> Bool {
-        guard var attachment = attachments[token] else { return true }
-        if attachment.pending != nil && attachment.retryAt > WallClock.monotonicNanoseconds() { return false }
+    /// Delivers what one attachment has ready, at most its share of a pass, and says what it
+    /// has left.
+    private func service(_ token: UInt64) -> Activity {
+        guard var attachment = attachments[token] else { return .quiet }
+        if attachment.pending != nil && attachment.retryAt > WallClock.monotonicNanoseconds() { return .retrying }
         defer { if attachments[token] != nil { attachments[token] = attachment } }
+        if attachment.muted {
+            watch(attachment.fd, token: token, events: EPOLLIN.rawValue)
+            attachment.muted = false
+        }
         let sink = attachment.sink
         for _ in 0..<16 {  // a bounded share per visit, so one busy run cannot starve the others
             if attachment.pending == nil {
@@ -361,11 +415,11 @@ final class SinkDispatcher: @unchecked Sendable {
                         attachments[token] = attachment
                         close(token)
                     }
-                    return true  // wouldBlock: quiet (the read re-armed the fd)
+                    return .quiet  // wouldBlock: quiet (the read re-armed the fd)
                 }
                 attachment.pending = batch
             }
-            guard let batch = attachment.pending else { return true }
+            guard let batch = attachment.pending else { return .quiet }
             if let failure = sink.target.deliver(batch, from: attachment.subscription.log) {
                 attachment.failures += 1
                 let disable = sink.options.maxFailures > 0 && attachment.failures >= sink.options.maxFailures
@@ -381,16 +435,18 @@ final class SinkDispatcher: @unchecked Sendable {
                     monitor.unlock()
                     attachments[token] = attachment
                     detachAll(sink)
-                    return true
+                    return .quiet
                 }
                 attachment.retryAt = WallClock.monotonicNanoseconds() + sink.options.retryBackoffNanoseconds
-                return false
+                watch(attachment.fd, token: token, events: 0)
+                attachment.muted = true
+                return .retrying
             }
             sink.stats.withLock { $0.delivered += UInt64(batch.count) }
             deliveredInPass += batch.count
             attachment.pending = nil
             attachment.failures = 0
         }
-        return false  // still busy after its share: visit again
+        return .busy  // more than its share: visit again
     }
 }

@@ -73,6 +73,41 @@ import TestSupport
         return true
     }
 
+    /// A sink whose every delivery fails, counting the tries.
+    final class FailingTarget: SinkTarget, Sendable {
+        let tries = Atomic<Int>(0)
+        func deliver(_ events: [EventView], from log: RunLog) -> String? {
+            tries.add(1, ordering: .relaxed)
+            return "always failing"
+        }
+        func runEnded(runId: UInt64) {}
+    }
+
+    /// Removing one sink waits for that sink's deliveries only, not for another sink's retries;
+    /// a drain that gave up leaves the dispatcher waiting for retries, not spinning.
+    @Test func drainsWaitForTheirOwnSinkAndNeverSpin() throws {
+        let engine = LogTest.engine(logCapacity: 64 << 10)
+        let dispatcher = try SinkDispatcher()
+        defer { dispatcher.shutdown() }
+        let steady = Recorder(), failing = FailingTarget()
+        let steadySink = Sink(target: steady, options: SinkOptions())
+        dispatcher.add(steadySink)
+        dispatcher.add(Sink(target: failing, options: SinkOptions(retryBackoffNanoseconds: 20_000_000)))
+        let run = LogTest.startedRun(engine)
+        dispatcher.attach(run)
+        for index in 0..<100 { try LogTest.emit(run, producer: 0, index: index) }
+        #expect(Self.waitUntil { failing.tries.load(ordering: .relaxed) >= 1 })
+        let removal = dispatcher.remove(steadySink, timeoutMilliseconds: 10_000)
+        #expect(removal.drained && removal.detached)
+        #expect(steady.seqs[run.id] == Array(1...101))
+        #expect(!dispatcher.drain(timeoutMilliseconds: 1))  // the failing sink never settles
+        let passes = dispatcher.passes.load(ordering: .relaxed)
+        let tries = failing.tries.load(ordering: .relaxed)
+        #expect(Self.waitUntil { failing.tries.load(ordering: .relaxed) >= tries + 3 })
+        // About one pass per retry; a spinning dispatcher makes thousands meanwhile.
+        #expect(dispatcher.passes.load(ordering: .relaxed) - passes < 40)
+    }
+
     /// A run attached while the dispatcher's thread is busy, which then stops before taking it:
     /// the run's sink subscription must be closed, not left gating the run's producers.
     @Test func aRunAttachedAsTheDispatcherStopsDoesNotHoldItsProducers() throws {
