@@ -10,6 +10,8 @@ public final class DelayQueue: @unchecked Sendable {
     private struct Entry {
         let due: Int64
         let order: Int
+        /// Whose job it is, for `cancelAll(owner:)`.
+        let owner: ObjectIdentifier?
         let job: () -> Void
     }
 
@@ -33,16 +35,27 @@ public final class DelayQueue: @unchecked Sendable {
 
     /// Runs `job` on the queue's thread `nanoseconds` from now (jobs due together run in order).
     @discardableResult
-    public func schedule(after nanoseconds: Int64, _ job: @escaping () -> Void) -> Bool {
+    public func schedule(after nanoseconds: Int64, owner: AnyObject? = nil, _ job: @escaping () -> Void) -> Bool {
         monitor.lock()
         defer { monitor.unlock() }
         guard !stopping else { return false }
         order += 1
         // Saturating: a delay near Int64.max means "never", not a trap.
         let (due, overflow) = WallClock.monotonicNanoseconds().addingReportingOverflow(max(0, nanoseconds))
-        pending.append(Entry(due: overflow ? Int64.max : due, order: order, job: job))
+        pending.append(Entry(due: overflow ? Int64.max : due, order: order, owner: owner.map(ObjectIdentifier.init), job: job))
         monitor.signal()
         return true
+    }
+
+    /// Drops `owner`'s jobs not yet run: what they captured (often the owner itself) is let go
+    /// now, not when they would have come due (a run's one-hour timeout would keep it that long).
+    public func cancelAll(owner: AnyObject) {
+        let key = ObjectIdentifier(owner)
+        monitor.lock()
+        let dropped = pending.filter { $0.owner == key }
+        pending.removeAll { $0.owner == key }
+        monitor.unlock()
+        _ = dropped  // released here, outside the lock: a job's captures may call back in
     }
 
     /// Drops jobs not yet due and joins the thread; from a job on that thread (its last user

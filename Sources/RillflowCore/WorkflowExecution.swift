@@ -67,7 +67,7 @@ public final class WorkflowExecution: @unchecked Sendable {
     public func start(input: [UInt8], timeoutNanoseconds: Int64? = nil) throws(RillflowError) {
         try run.start(inputBytes: input.count)
         if let timeoutNanoseconds {
-            delays.schedule(after: timeoutNanoseconds) { self.timeOut(after: timeoutNanoseconds) }
+            delays.schedule(after: timeoutNanoseconds, owner: self) { self.timeOut(after: timeoutNanoseconds) }
         }
         deliver(WorkflowDefinition.startEvent, input)
     }
@@ -152,6 +152,8 @@ public final class WorkflowExecution: @unchecked Sendable {
             return Array(state.children.values)
         }
         for child in children { child.cancel(reason: "its parent run ended") }
+        // Its timeouts and retries will find it ended: let them, and what they hold, go now.
+        delays.cancelAll(owner: self)
         // Called once (a run ends once), then dropped: that ends the child -> parent reference.
         let callback = onEnd
         onEnd = nil
@@ -263,7 +265,7 @@ public final class WorkflowExecution: @unchecked Sendable {
         // Step durations use the event clock (TSC-based where trusted): two fewer clock_gettime per step.
         let context = StepContext(execution: self, invocation: invocation, attempt: attempt, began: WallClock.nowNanoseconds())
         if let timeout = definition.steps[invocation.step].timeoutNanoseconds {
-            delays.schedule(after: timeout) {
+            delays.schedule(after: timeout, owner: self) {
                 guard context.expire() else { return }
                 self.conclude(context, outcome: .failed("step '\(name)' timed out after \(timeout / 1_000_000) ms"))
             }
@@ -309,7 +311,9 @@ public final class WorkflowExecution: @unchecked Sendable {
                     $0.field("backoff_ns", number: backoff)
                 }
                 // The invocation stays running in the router while it waits for its next try.
-                if !delays.schedule(after: backoff, { self.launch(invocation, attempt: attempt + 1) }) {
+                // On a worker: a host-run step's try would otherwise start (and emit) on the
+                // timer thread, which a full log could hold up for every run's timers.
+                if !delays.schedule(after: backoff, owner: self, { _ = self.pool.submit { self.execute(invocation, attempt: attempt + 1) } }) {
                     finishInvocation(invocation.step)
                 }
             } else {

@@ -181,6 +181,27 @@ import Testing
         return (execution, subscription, runtime)
     }
 
+    /// A run that ended does not stay in memory until its timeout (or a retry) would have come.
+    @Test func anEndedRunIsNotKeptByItsPendingTimers() throws {
+        let definition = try WorkflowDefinition(name: "quick", steps: [StepDefinition(name: "done", accepts: ["start"], sends: ["stop"])])
+        let runtime = try TestRuntime(threads: 2)
+        weak var released: WorkflowExecution?
+        do {
+            let run = Run(engine: LogTest.engine(), workflowName: "quick")
+            let subscription = try Subscription(log: run.log, options: SubscriptionOptions())
+            let execution = try runtime.execution(definition, [{ ctx in
+                try? ctx.stop(result: [])
+                return .completed
+            }], run: run)
+            released = execution
+            try execution.start(input: [], timeoutNanoseconds: 3_600_000_000_000)
+            #expect(LogTest.drain(subscription).last?.kind == .runCompleted)
+        }
+        runtime.pool.shutdown()  // its threads may still be finishing the last step's work
+        #expect(released == nil, "the hour-long run timeout still holds the execution")
+        runtime.delays.shutdown()
+    }
+
     @Test func cancellingEndsTheRunAndRunningStepsSeeIt() throws {
         let (execution, subscription, runtime) = try Self.startLongRun()
         // Wait until the step runs, then cancel.
