@@ -97,7 +97,9 @@ public func rf_run_create_manual(_ engine: OpaquePointer!, _ workflowName: Unsaf
         }
         let run = Run(engine: engine, workflowName: name, traceId: settings.traceId, parentSpanId: settings.parentSpanId,
                       metadata: settings.metadata)
-        outRun.pointee = try engineCall { () throws(RillflowError) in try HandleRegistry.shared.register(RunEntry(run: run), kind: .run) }
+        outRun.pointee = try engineCall { () throws(RillflowError) in
+            try endingIfRefused(run) { () throws(RillflowError) in try HandleRegistry.shared.register(RunEntry(run: run), kind: .run) }
+        }
     }
 }
 
@@ -114,11 +116,24 @@ public func rf_run_create(_ workflow: OpaquePointer!, _ options: UnsafePointer<r
         let run = Run(engine: workflow.engine, workflowName: workflow.name, traceId: settings.traceId,
                       parentSpanId: settings.parentSpanId, metadata: settings.metadata)
         outRun.pointee = try engineCall { () throws(RillflowError) in
-            let execution = try WorkflowExecution(definition: built.definition, functions: built.functions, run: run,
-                                                  runtime: try workflow.engine.runtime(), stepBudget: settings.stepBudget)
-            return try HandleRegistry.shared.register(
-                RunEntry(run: run, execution: execution, timeoutNanoseconds: settings.timeoutNanoseconds), kind: .run)
+            try endingIfRefused(run) { () throws(RillflowError) in
+                let execution = try WorkflowExecution(definition: built.definition, functions: built.functions, run: run,
+                                                      runtime: try workflow.engine.runtime(), stepBudget: settings.stepBudget)
+                return try HandleRegistry.shared.register(
+                    RunEntry(run: run, execution: execution, timeoutNanoseconds: settings.timeoutNanoseconds), kind: .run)
+            }
         }
+    }
+}
+
+/// A run that was created (its sinks and durable history already follow it) but whose handle
+/// could not be made ends at once, cancelled: its subscriptions close and nothing waits for it.
+private func endingIfRefused<T>(_ run: Run, _ body: () throws(RillflowError) -> T) throws(RillflowError) -> T {
+    do {
+        return try body()
+    } catch {
+        run.cancelIfUnfinished(reason: "not created")
+        throw error
     }
 }
 

@@ -367,7 +367,8 @@ final class SinkDispatcher: @unchecked Sendable {
     }
 
     private func register(_ sink: Sink, _ subscription: Subscription, _ runId: UInt64) {
-        guard let fd = try? subscription.fileDescriptor() else {
+        // Disabled (on this thread) after `attach` queued the run: it gets nothing more.
+        guard !sink.detached.withLock({ $0 }), let fd = try? subscription.fileDescriptor() else {
             subscription.close()
             return
         }

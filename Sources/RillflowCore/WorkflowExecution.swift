@@ -172,15 +172,20 @@ public final class WorkflowExecution: @unchecked Sendable {
             return fail(step: step, error: error.message, attempts: 0)
         }
         let key = ObjectIdentifier(child)
+        // A strong reference, dropped when the child ends (no weak reference: its side table is
+        // a tagged pointer that LeakSanitizer cannot follow, so it would report a false leak).
+        // Set before the child is registered: from then on this run's end may cancel it,
+        // on another thread, and read it.
+        child.onEnd = { status, detail in self.childEnded(key, status: status, detail: detail, resultType: request.resultType, step: step) }
         let registered = shared.withLock { state -> Bool in
             guard !state.finished else { return false }
             state.children[key] = child
             return true
         }
-        guard registered else { return }
-        // A strong reference, dropped when the child ends (no weak reference: its side table is
-        // a tagged pointer that LeakSanitizer cannot follow, so it would report a false leak).
-        child.onEnd = { status, detail in self.childEnded(key, status: status, detail: detail, resultType: request.resultType, step: step) }
+        guard registered else {
+            child.onEnd = nil
+            return
+        }
         do {
             try child.start(input: request.input)
         } catch {
