@@ -617,8 +617,10 @@ typedef struct rf_packed_event {
  * entries stay valid as long as the caller keeps the buffer. Waits like rf_subscription_read()
  * for the first event only. *out_count gets the number of events, *out_bytes the bytes used.
  * Returns what rf_subscription_read() returns (RF_OK with *out_count >= 1); RF_E_TOO_LARGE if
- * capacity is below RF_PACKED_EVENT_MAX_SIZE(the engine's max_event_bytes): then *out_bytes is
- * that size (call with buffer NULL and capacity 0 to learn it); RF_E_INVALID_ARGUMENT if
+ * capacity is below RF_PACKED_EVENT_MAX_SIZE(the engine's max_event_bytes, or, for a run
+ * reopened from a history an engine with a larger limit wrote, its largest event's data size):
+ * then *out_bytes is that size (call with buffer NULL and capacity 0 to learn it); it is the
+ * same for every read of the subscription; RF_E_INVALID_ARGUMENT if
  * out_count or out_bytes is NULL, or buffer is NULL with capacity > 0. On any other error
  * *out_count and *out_bytes are 0. */
 RF_API rf_status rf_subscription_read_packed(rf_subscription *subscription, void *buffer, uint32_t capacity,

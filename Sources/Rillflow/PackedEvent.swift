@@ -15,6 +15,12 @@ enum PackedEvent {
         headerSize + 3 * EventRecord.maximumNameLength + maxDataBytes + 7
     }
 
+    /// The size of `view`'s entry.
+    static func entrySize(_ view: EventView) -> Int {
+        let workflowLength = view.withSource { strlen($0.workflowNameCString) }
+        return (headerSize + workflowLength + view.stepLength + view.topicLength + view.dataLength + 7) & ~7
+    }
+
     /// Writes `view` at `destination` (8-byte aligned); returns the entry's size.
     @inline(__always)
     static func write(_ view: EventView, to destination: UnsafeMutableRawPointer) -> Int {

@@ -123,15 +123,24 @@ public func rf_subscription_read_packed(_ subscription: OpaquePointer!, _ buffer
         let timeout = try readTimeout(timeoutMs)
         // One lookup for the size check and the read: this is a binding's read loop.
         var used = 0, count = 0, largest = 0
+        var oversized: UInt64?
         try HandleRegistry.shared.withObject(subscription, kind: .subscription, as: Subscription.self,
                                              parameter: "subscription") { subscription throws(RillflowError) in
             largest = PackedEvent.largestEntry(maxDataBytes: subscription.maxDataBytes)
             guard Int(capacity) >= largest, let buffer else { return }
             _ = try subscription.read(limit: Int.max, timeoutMilliseconds: timeout) { view in
+                // Never past the buffer, even for an event larger than the limit promised.
+                guard PackedEvent.entrySize(view) <= Int(capacity) - used else {
+                    oversized = view.seq
+                    return false
+                }
                 used += PackedEvent.write(view, to: buffer + used)
                 count += 1
                 return Int(capacity) - used >= largest  // stop while the largest event still fits
             }
+        }
+        if let oversized, count == 0 {
+            throw APIFailure(RF_E_INTERNAL, "event seq \(oversized) is larger than this subscription's events can be; it was skipped")
         }
         guard Int(capacity) >= largest, buffer != nil else {
             outBytes.pointee = UInt32(largest)

@@ -5,6 +5,9 @@ struct RecoveredRun {
     let info: HistoryInfo
     /// The run's terminal event, if its history has one.
     let terminal: (kind: EventKind, data: [UInt8])?
+    /// The most data bytes any of its events has (the engine that wrote it may have allowed
+    /// more than the one reading it).
+    let largestData: Int
 
     /// Reads every segment of `runId` once, checking each record: intact records are counted,
     /// damaged ones counted and skipped, missing seqs passed over (records then falls short of
@@ -14,6 +17,7 @@ struct RecoveredRun {
         let reader = try HistoryReader(store: store, runId: runId, startSeq: 0, live: false)
         var info = HistoryInfo()
         var terminal: (kind: EventKind, data: [UInt8])?
+        var largestData = 0
         while true {
             do throws(RillflowError) {
                 guard let record = try reader.next(first: true) else { break }
@@ -21,6 +25,7 @@ struct RecoveredRun {
                 if info.records == 0 { info.firstSeq = view.seq }
                 info.records += 1
                 info.lastSeq = view.seq
+                largestData = max(largestData, view.dataLength)
                 if record.load(fromByteOffset: EventRecord.sourceOffset, as: UInt32.self) == 0, view.kind.isTerminal {
                     terminal = (view.kind, Array(UnsafeRawBufferPointer(start: view.data, count: view.dataLength)))
                 }
@@ -38,6 +43,7 @@ struct RecoveredRun {
         info.tornBytes = reader.tornBytes
         self.info = info
         self.terminal = terminal
+        self.largestData = largestData
         identity = reader.sources[0] ?? RunIdentity(runId: runId, workflowName: "")
     }
 }

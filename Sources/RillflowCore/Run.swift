@@ -63,6 +63,9 @@ public final class Run: Sendable {
     /// no terminal event), its stream the records on disk.
     init(reopened recovered: RecoveredRun, store: HistoryStore, configuration: EngineConfiguration) {
         identity = recovered.identity
+        // Its readers size buffers by the log's limit: it must cover every event on disk.
+        var configuration = configuration
+        configuration.maxEventBytes = max(configuration.maxEventBytes, recovered.largestData)
         self.configuration = configuration
         let durable = DurableRun(store: store, runId: recovered.identity.runId, recovered: recovered.info)
         log = RunLog(identity: identity, configuration: configuration, durable: durable)

@@ -687,8 +687,65 @@ static void test_sub_workflow(void) {
     free(dir);
 }
 
+/* A run written by an engine that allows larger events than the engine reopening it: the
+ * reopened run's readers are sized for what its history holds (a packed read's probe asks for
+ * room for the largest event on disk), so the large event is read whole, never past a buffer. */
+static void test_reopened_by_a_smaller_limit(void) {
+    char *dir = scratch_directory("limits");
+    rf_engine *writer = history_engine_with(dir, 0, 0, 0, RF_HISTORY_FSYNC_RUN_END, 0, 0, 0);  /* 1 MiB events */
+    rf_run *run = NULL;
+    CHECK_STATUS(rf_run_create_manual(writer, "large", NULL, &run), RF_OK);
+    CHECK_STATUS(rf_run_start(run, NULL, 0), RF_OK);
+    enum { large = 20000 };
+    char *data = malloc(large);
+    memset(data, 'x', large);
+    data[0] = '"';
+    data[large - 1] = '"';
+    rf_emit e = {.struct_size = sizeof e, .kind = RF_EVENT_CUSTOM, .topic = "t", .data = data, .data_len = large};
+    CHECK_STATUS(rf_run_emit(run, &e, NULL), RF_OK);
+    CHECK_STATUS(rf_run_end(run, RF_EVENT_RUN_COMPLETED, NULL, 0), RF_OK);
+    uint64_t id = 0;
+    rf_run_get_id(run, &id);
+    rf_run_release(run);
+    rf_engine_release(writer);
+
+    rf_engine *reader = history_engine(dir);  /* 4096-byte events */
+    CHECK_STATUS(rf_engine_open_run(reader, id, &run), RF_OK);
+    rf_subscription_options options;
+    rf_subscription_options_init(&options);
+    options.mode = RF_STREAM_CUSTOM;
+    options.start_seq = 1;
+    rf_subscription *subscription = NULL;
+    CHECK_STATUS(rf_subscription_create(run, &options, &subscription), RF_OK);
+    uint32_t count = 0, needed = 0;
+    CHECK_STATUS(rf_subscription_read_packed(subscription, NULL, 0, 0, &count, &needed), RF_E_TOO_LARGE);
+    CHECK(needed >= RF_PACKED_EVENT_MAX_SIZE(large));
+    void *buffer = malloc(needed);
+    uint32_t used = 0, events = 0, large_seen = 0;
+    rf_status status;
+    while ((status = rf_subscription_read_packed(subscription, buffer, needed, 1000, &count, &used)) == RF_OK) {
+        const unsigned char *at = buffer;
+        for (uint32_t i = 0; i < count; i++) {
+            const rf_packed_event *packed = (const rf_packed_event *)at;
+            events++;
+            large_seen += packed->data_len == large;
+            at += packed->size;
+        }
+    }
+    CHECK_STATUS(status, RF_E_END_OF_STREAM);
+    CHECK(events == 3 && large_seen == 1);
+    free(buffer);
+    free(data);
+    rf_subscription_release(subscription);
+    rf_run_release(run);
+    rf_engine_release(reader);
+    remove_tree(dir);
+    free(dir);
+}
+
 int main(void) {
     test_option_errors();
+    test_reopened_by_a_smaller_limit();
     test_lock_and_run_ids();
     test_write_and_reopen();
     test_hand_over_points();
