@@ -205,3 +205,59 @@ def test_closing_a_stream_ends_a_for_loop_blocked_in_it(engine):
     assert "custom" not in [event.kind for event in seen]  # it ended by the close, not the run
     gate.set()
     assert run.result(timeout=10) == "Oslo"
+
+
+def test_closing_a_stream_ends_an_async_for_waiting_in_it(engine):
+    gate = threading.Event()
+    run = planner(engine, gate).run("q")
+    stream = run.stream("custom")
+
+    async def main():
+        seen = []
+
+        async def consume():
+            async for event in stream:
+                seen.append(event)
+
+        task = asyncio.create_task(consume())
+        for _ in range(5000):  # until it waits on the fd (it reads run_started first)
+            if stream._waiter is not None:
+                break
+            await asyncio.sleep(0.001)
+        assert stream._waiter is not None
+        stream.close()
+        await asyncio.wait_for(task, 5)  # ends, as a blocking read ends with "closed"
+        return seen
+
+    assert "custom" not in kinds(asyncio.run(main()))
+    gate.set()
+    assert run.result(timeout=10) == "Oslo"
+
+
+def chatty(engine, fail):
+    """One step that streams far more than its run keeps in memory, then returns or fails."""
+    wf = Workflow("chatty", engine=engine)
+
+    @wf.step(accepts="start", sends="stop")
+    def talk(ctx, _):
+        for i in range(3000):
+            ctx.stream_token("x" * 100)
+        if fail:
+            raise RuntimeError("talked too much")
+        return "said"
+
+    return wf
+
+
+def test_the_result_of_a_run_whose_first_events_left_memory():
+    with rillflow.Engine(worker_threads=2, log_capacity=64 << 10, history_bytes=64 << 10, max_event_bytes=4096) as small:
+        assert chatty(small, fail=False).run(None).result(timeout=30) == "said"
+        with pytest.raises(rillflow.RunFailed, match="talked too much"):
+            chatty(small, fail=True).run(None).result(timeout=30)
+
+        async def awaited(fail):
+            return await chatty(small, fail=fail).run(None)
+
+        assert asyncio.run(awaited(False)) == "said"
+        with pytest.raises(rillflow.RunFailed, match="talked too much"):
+            asyncio.run(awaited(True))

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Iterable, Iterator, Option
 
 from . import _capi as c
 from . import _json
-from .errors import Closed, InvalidState, RunCancelled, RunError, RunFailed, RunTimedOut, Timeout, check, error_for
+from .errors import (Closed, InvalidState, NotFound, RunCancelled, RunError, RunFailed, RunTimedOut, Timeout, check,
+                     error_for)
 from .events import KINDS, TERMINAL_KINDS, BatchReader, Event
 
 if TYPE_CHECKING:
@@ -175,6 +176,10 @@ class Stream:
         handle, self._handle = self._handle, None
         if handle is not None:
             c.lib.rf_subscription_release(handle)
+        # An `async for` waiting for the fd would wait forever: it wakes and finds the end.
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def __enter__(self) -> "Stream":
         return self
@@ -261,15 +266,32 @@ class Run:
 
     def _ending_stream(self) -> Stream:
         # Only terminal events pass a custom filter whose one kind never occurs in a run's log.
-        return Stream(self, "custom", kinds=["lagged"], from_seq=1)
+        try:
+            return Stream(self, "custom", kinds=["lagged"], from_seq=1)
+        except NotFound:
+            # Its first events are no longer kept: the live tail still sees a terminal event to
+            # come, and one already written is told by the run's status (see _outcome).
+            return Stream(self, "custom", kinds=["lagged"], from_seq=0)
 
     def _outcome(self, terminal: Optional[Event]) -> Any:
         if terminal is None:
-            raise Closed(c.RF_E_CLOSED, f"run {self.id}'s stream ended without a terminal event")
+            return self._outcome_without_event()
         if terminal.kind_id == c.RF_EVENT_RUN_COMPLETED:
             return self._completed_result()
         error, status = _ENDINGS[terminal.kind_id]
         raise error(status, f"run {self.id} {status.replace('_', ' ')}: {terminal.text}", terminal)
+
+    def _outcome_without_event(self) -> Any:
+        status = self.status
+        if status == "completed":
+            return self._completed_result()
+        endings = {"failed": RunFailed, "timed_out": RunTimedOut, "cancelled": RunCancelled}
+        if status not in endings:
+            raise Closed(c.RF_E_CLOSED, f"run {self.id}'s stream ended without a terminal event")
+        # Its result is refused, with why the run did not complete as the message.
+        data, length = ctypes.c_void_p(), ctypes.c_uint32()
+        why = str(error_for(c.lib.rf_run_get_result(self._live_handle(), ctypes.byref(data), ctypes.byref(length))))
+        raise endings[status](status, f"run {self.id} {status.replace('_', ' ')}: {why}")
 
     def result(self, timeout: Optional[float] = None) -> Any:
         """Blocks until the run ends and returns its result (raises RunError otherwise, Timeout
