@@ -148,14 +148,18 @@ class Context:
     def get_state(self, key: str, default: Any = None) -> Any:
         """The value of a key of the run's state, or `default` if it was never set."""
         length = ctypes.c_uint32()
-        status = _lib.rf_step_ctx_get_state(self._ctx, key.encode(), None, 0, ctypes.byref(length))
-        if status == c.RF_E_NOT_FOUND:
-            return default
-        if status not in (c.RF_OK, c.RF_E_TOO_LARGE):
-            raise error_for(status)
-        buffer = ctypes.create_string_buffer(length.value + 1)
-        check(_lib.rf_step_ctx_get_state(self._ctx, key.encode(), buffer, len(buffer), ctypes.byref(length)))
-        return _json.loads(buffer.raw[: length.value])
+        name = key.encode()
+        buffer, capacity = None, 0
+        while True:  # again if a concurrent step set a longer value between the two calls
+            status = _lib.rf_step_ctx_get_state(self._ctx, name, buffer, capacity, ctypes.byref(length))
+            if status == c.RF_E_NOT_FOUND:
+                return default
+            if status == c.RF_OK and buffer is not None:
+                return _json.loads(buffer.raw[: length.value])
+            if status not in (c.RF_OK, c.RF_E_TOO_LARGE):
+                raise error_for(status)
+            buffer = ctypes.create_string_buffer(length.value + 1)
+            capacity = len(buffer)
 
     def report_usage(self, input_tokens: int = 0, output_tokens: int = 0, total_tokens: Optional[int] = None,
                      reasoning_tokens: int = 0, cached_input_tokens: int = 0) -> None:
