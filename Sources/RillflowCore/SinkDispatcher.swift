@@ -53,6 +53,8 @@ public struct SinkStats: Sendable {
     public var delivered: UInt64 = 0
     public var dropped: UInt64 = 0
     public var failures: UInt64 = 0
+    /// Failed deliveries since its last success, whatever the run (for `maxFailures`).
+    var failuresInARow = 0
     public var runs: UInt64 = 0
     public var disabled = false
     public var lastError = ""
@@ -90,7 +92,6 @@ final class SinkDispatcher: @unchecked Sendable {
         /// Out of the epoll set while a failed batch waits for its retry: its fd stays
         /// readable meanwhile, and would wake the dispatcher again and again.
         var muted = false
-        var failures = 0
         var endedAt = false
     }
 
@@ -422,12 +423,14 @@ final class SinkDispatcher: @unchecked Sendable {
             }
             guard let batch = attachment.pending else { return .quiet }
             if let failure = sink.target.deliver(batch, from: attachment.subscription.log) {
-                attachment.failures += 1
-                let disable = sink.options.maxFailures > 0 && attachment.failures >= sink.options.maxFailures
-                sink.stats.withLock {
-                    $0.failures += 1
-                    $0.lastError = failure
-                    if disable { $0.disabled = true }
+                // In a row across all its runs: a sink failing on every run is disabled as soon
+                // as one failing on a single run would be.
+                let disable = sink.stats.withLock { stats -> Bool in
+                    stats.failures += 1
+                    stats.failuresInARow += 1
+                    stats.lastError = failure
+                    if sink.options.maxFailures > 0 && stats.failuresInARow >= sink.options.maxFailures { stats.disabled = true }
+                    return stats.disabled
                 }
                 if disable {
                     sink.detached.withLock { $0 = true }
@@ -443,10 +446,12 @@ final class SinkDispatcher: @unchecked Sendable {
                 attachment.muted = true
                 return .retrying
             }
-            sink.stats.withLock { $0.delivered += UInt64(batch.count) }
+            sink.stats.withLock {
+                $0.delivered += UInt64(batch.count)
+                $0.failuresInARow = 0
+            }
             deliveredInPass += batch.count
             attachment.pending = nil
-            attachment.failures = 0
         }
         return .busy  // more than its share: visit again
     }

@@ -220,6 +220,31 @@ static void test_failures(void) {
     rf_engine_release(engine);
 }
 
+/* max_failures counts failures in a row across the sink's runs: failing once on each of three
+ * runs disables a sink whose limit is three, with no more failures than that. */
+static void test_failures_in_a_row_across_runs(void) {
+    rf_engine *engine = make_engine(0, 0, 0);
+    recorder broken = {.always_fail = 1};
+    rf_sink *sink = add_sink(engine, &broken, 0, 0, 3);
+    rf_run *runs[3];
+    for (int i = 0; i < 3; i++) {
+        runs[i] = make_run(engine, "failing");
+        must(rf_run_start(runs[i], NULL, 0), "start");
+        rf_run_end(runs[i], RF_EVENT_RUN_COMPLETED, NULL, 0);
+    }
+    rf_sink_stats stats;
+    get_stats(sink, &stats);
+    for (int i = 0; i < 10000 && !stats.disabled; i++) {
+        struct timespec tick = {0, 1000000};
+        nanosleep(&tick, NULL);
+        get_stats(sink, &stats);
+    }
+    CHECK(stats.disabled == 1 && stats.failures == 3 && stats.delivered == 0);
+    CHECK_STATUS(rf_sink_release(sink, 1000), RF_OK);
+    for (int i = 0; i < 3; i++) rf_run_release(runs[i]);
+    rf_engine_release(engine);
+}
+
 /* A sink that does not take events holds producers at the log's bound (non-lossy), or skips
  * and counts (lossy): either way the counts add up. */
 static void test_slow_sinks(void) {
@@ -339,6 +364,7 @@ int main(void) {
     test_errors();
     test_every_event_in_order();
     test_failures();
+    test_failures_in_a_row_across_runs();
     test_slow_sinks();
     test_engine_release_drains();
     test_release_on_the_sink_thread();
