@@ -117,6 +117,24 @@ def test_engine_options_and_close():
         engine.options
     with pytest.raises(rillflow.InvalidArgument, match="worker_threads"):
         rillflow.Engine(worker_threads=5000)
+    # Numbers past a C field's width are refused, not cut to their low bits (2**32 + 4096
+    # would have been a valid 4096).
+    with pytest.raises(ValueError, match="max_event_bytes"):
+        rillflow.Engine(max_event_bytes=2**32 + 4096)
+    with pytest.raises(ValueError, match="emit_timeout_ms"):
+        rillflow.Engine(emit_timeout_ms=-1)
+
+
+def test_step_timeouts_past_32_bits_of_milliseconds_are_refused():
+    wf = rillflow.Workflow("wide")
+    with pytest.raises(ValueError, match="timeout in milliseconds"):
+        @wf.step(accepts="start", sends="stop", timeout=50 * 24 * 3600)  # 50 days
+        def slow(ctx, data):
+            return data
+    with pytest.raises(ValueError, match="retry backoff"):
+        @wf.step(accepts="start", sends="stop", retry=rillflow.Retry(attempts=2, backoff=5e6))
+        def retried(ctx, data):
+            return data
 
 
 def test_pip_installs_the_package(tmp_path):

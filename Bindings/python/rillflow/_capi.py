@@ -24,6 +24,15 @@ RF_E_AGAIN = -7
 RF_E_CLOSED = -8
 RF_E_END_OF_STREAM = -9
 RF_E_TOO_LARGE = -10
+
+UINT32_MAX = 2**32 - 1
+
+
+def in_range(value: int, limit: int, name: str) -> int:
+    """`value` if 0 <= value <= limit; ctypes would silently keep only its low bits."""
+    if not 0 <= value <= limit:
+        raise ValueError(f"{name} is {value}; it must be 0 to {limit}")
+    return value
 RF_E_NOT_FOUND = -11
 RF_E_SEQ_UNAVAILABLE = -12
 RF_E_SYSTEM = -13

@@ -39,11 +39,12 @@ class Engine:
                  history_max_age_ms: int = 0, history_segment_bytes: int = 0, history_read_only: bool = False) -> None:
         options = c.rf_engine_options()
         c.lib.rf_engine_options_init_v2(ctypes.byref(options), ctypes.sizeof(options))
-        options.worker_threads = worker_threads
-        options.log_capacity = log_capacity
-        options.max_event_bytes = max_event_bytes
-        options.history_bytes = history_bytes
-        options.emit_timeout_ms = emit_timeout_ms
+        # ctypes would silently keep the low 32 bits of a larger number.
+        options.worker_threads = c.in_range(worker_threads, c.UINT32_MAX, "worker_threads")
+        options.log_capacity = c.in_range(log_capacity, c.UINT32_MAX, "log_capacity")
+        options.max_event_bytes = c.in_range(max_event_bytes, c.UINT32_MAX, "max_event_bytes")
+        options.history_bytes = c.in_range(history_bytes, 2**64 - 1, "history_bytes")
+        options.emit_timeout_ms = c.in_range(emit_timeout_ms, c.UINT32_MAX, "emit_timeout_ms")
         if history_dir is not None:
             if history_fsync not in self._FSYNC:
                 raise ValueError(f"history_fsync must be one of {sorted(self._FSYNC)}, not {history_fsync!r}")

@@ -59,12 +59,12 @@ def _names(value: Optional[Names]) -> list[str]:
     return list(value)
 
 
-def _milliseconds(seconds: Optional[float], what: str) -> int:
+def _milliseconds(seconds: Optional[float], what: str, limit: int = 2**64 - 1) -> int:
     if seconds is None:
         return 0
     if seconds <= 0:
         raise ValueError(f"{what} must be positive, got {seconds}")
-    return max(1, round(seconds * 1000))
+    return c.in_range(max(1, round(seconds * 1000)), limit, f"{what} in milliseconds")
 
 
 class Workflow:
@@ -114,12 +114,13 @@ class Workflow:
         options.concurrency = concurrency
         options.collect = collect
         options.foreach_done = foreach_done.encode() if foreach_done else None
-        options.timeout_ms = _milliseconds(timeout, "timeout")
+        options.timeout_ms = _milliseconds(timeout, "timeout", c.UINT32_MAX)
         if retry is not None:
-            options.retry_attempts = retry.attempts
-            options.retry_initial_backoff_ms = round(retry.backoff * 1000)
+            options.retry_attempts = c.in_range(retry.attempts, c.UINT32_MAX, "retry attempts")
+            options.retry_initial_backoff_ms = c.in_range(round(retry.backoff * 1000), c.UINT32_MAX, "retry backoff in milliseconds")
             options.retry_multiplier = retry.multiplier
-            options.retry_max_backoff_ms = round((retry.max_backoff or 0) * 1000)
+            options.retry_max_backoff_ms = c.in_range(round((retry.max_backoff or 0) * 1000), c.UINT32_MAX,
+                                                      "retry max_backoff in milliseconds")
             options.retry_jitter = retry.jitter
         with self._lock:
             # The spec lives until the library lets go of the step (_kept.RELEASE); if the
