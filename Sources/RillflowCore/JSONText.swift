@@ -12,7 +12,7 @@ public struct JSONText {
     /// engine's own events, which must be written whatever the limits: a run that could not
     /// write its terminal event would never end. `build` may be called several times.
     public static func fitted(limit: Int, _ build: (inout JSONText) -> Void) -> JSONText {
-        for textLimit in [Int.max, 1024, 256, 64, 0] {
+        for textLimit in textLimits {
             var json = JSONText()
             json.textLimit = textLimit
             build(&json)
@@ -22,6 +22,9 @@ public struct JSONText {
         if limit >= 2 { json.bytes = Array("{}".utf8) }
         return json
     }
+
+    /// What `fitted` tries, in turn (one array for all calls: engine events are frequent).
+    private static let textLimits = [Int.max, 1024, 256, 64, 0]
 
     /// `value` cut to at most `limit` UTF-8 bytes at a character boundary, "…" included.
     static func cut(_ value: String, toBytes limit: Int) -> String {
