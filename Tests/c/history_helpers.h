@@ -113,6 +113,17 @@ static inline uint64_t write_completed_run(rf_engine *engine, uint64_t last) {
     return id;
 }
 
+/* A subscription to every event of `run` from `start_seq`, which must succeed. */
+static inline rf_subscription *subscribe_every_event(rf_run *run, uint64_t start_seq) {
+    rf_subscription_options options;
+    rf_subscription_options_init(&options);
+    options.mode = RF_STREAM_CUSTOM;
+    options.start_seq = start_seq;
+    rf_subscription *subscription = NULL;
+    CHECK_STATUS(rf_subscription_create(run, &options, &subscription), RF_OK);
+    return subscription;
+}
+
 typedef struct {
     uint64_t count;      /* events read */
     uint64_t first, last;

@@ -364,13 +364,8 @@ static void test_torn_tails(void) {
         if (info.records > 0 && (info.first_seq != 1 || info.last_seq != info.records)) consistent = 0;
         if (info.corrupt_records != 0 || status != RF_RUN_INTERRUPTED) consistent = 0;
         if (info.bytes + info.torn_bytes + (cut >= 32 ? 32 : 0) > (uint64_t)cut) consistent = 0;
-        rf_subscription_options options;
-        rf_subscription_options_init(&options);
-        options.mode = RF_STREAM_CUSTOM;
-        options.start_seq = 1;
-        rf_subscription *subscription = NULL;
         if (info.records > 0) {
-            CHECK_STATUS(rf_subscription_create(run, &options, &subscription), RF_OK);
+            rf_subscription *subscription = subscribe_every_event(run, 1);
             stream_check seen = read_and_check(subscription, 1);
             if (seen.count != info.records || seen.bad_seq || seen.bad_data || seen.corrupt || seen.end != RF_E_END_OF_STREAM) clean_reads = 0;
             rf_subscription_release(subscription);
@@ -440,12 +435,7 @@ static void test_bit_flips(void) {
         rf_run_status status = 0;
         rf_run_get_status(run, &status);
         CHECK(status == RF_RUN_COMPLETED);
-        rf_subscription_options options;
-        rf_subscription_options_init(&options);
-        options.mode = RF_STREAM_CUSTOM;
-        options.start_seq = 1;
-        rf_subscription *subscription = NULL;
-        rf_subscription_create(run, &options, &subscription);
+        rf_subscription *subscription = subscribe_every_event(run, 1);
         rf_event event = {.struct_size = sizeof event};
         uint64_t count = 0, corrupt = 0, expected = 1, skipped = 0;
         rf_status status_read;
@@ -711,12 +701,7 @@ static void test_reopened_by_a_smaller_limit(void) {
 
     rf_engine *reader = history_engine(dir);  /* 4096-byte events */
     CHECK_STATUS(rf_engine_open_run(reader, id, &run), RF_OK);
-    rf_subscription_options options;
-    rf_subscription_options_init(&options);
-    options.mode = RF_STREAM_CUSTOM;
-    options.start_seq = 1;
-    rf_subscription *subscription = NULL;
-    CHECK_STATUS(rf_subscription_create(run, &options, &subscription), RF_OK);
+    rf_subscription *subscription = subscribe_every_event(run, 1);
     uint32_t count = 0, needed = 0;
     CHECK_STATUS(rf_subscription_read_packed(subscription, NULL, 0, 0, &count, &needed), RF_E_TOO_LARGE);
     CHECK(needed >= RF_PACKED_EVENT_MAX_SIZE(large));
