@@ -2,7 +2,14 @@
 /// threads that run workflows, started on first use.
 public final class Engine: Sendable {
     public let configuration: EngineConfiguration
-    private let started = Lock<EngineRuntime?>(nil)
+    private let started = Lock(Started())
+
+    private struct Started {
+        var runtime: EngineRuntime?
+        /// Set by `close`: a runtime made later (a workflow still adding a host-run step, a
+        /// take racing the release) starts with its task queue closed.
+        var closed = false
+    }
 
     private let sinks = Lock<SinkDispatcher?>(nil)
     /// The durable history directory, when the engine has one.
@@ -82,10 +89,11 @@ public final class Engine: Sendable {
     /// The worker threads, timer thread and host task queue, created the first time a
     /// workflow needs them (an engine used only for manual runs starts no thread).
     public func runtime() throws(RillflowError) -> EngineRuntime {
-        try started.withLock { runtime throws(RillflowError) -> EngineRuntime in
-            if let runtime { return runtime }
+        try started.withLock { started throws(RillflowError) -> EngineRuntime in
+            if let runtime = started.runtime { return runtime }
             let created = try EngineRuntime(workerThreads: configuration.workerThreads)
-            runtime = created
+            if started.closed { created.tasks.close() }
+            started.runtime = created
             return created
         }
     }
@@ -93,7 +101,11 @@ public final class Engine: Sendable {
     /// The engine's owner let it go: nobody can take host-run tasks any more, so the queue is
     /// closed and the steps waiting in it fail. Threads live on while runs still use them.
     public func close() {
-        let waiting = started.withLock { $0 }?.tasks.close() ?? []
+        let runtime = started.withLock { started in
+            started.closed = true
+            return started.runtime
+        }
+        let waiting = runtime?.tasks.close() ?? []
         for task in waiting { try? task.complete(.failed("the engine was released before a host took this step")) }
         // Sinks get everything emitted so far (within the drain timeout), then stop.
         if let dispatcher = sinks.withLock({ dispatcher in defer { dispatcher = nil }; return dispatcher }) {

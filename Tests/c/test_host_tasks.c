@@ -227,6 +227,27 @@ static void test_engine_release(void) {
     rf_workflow_release(workflow);
 }
 
+/* A host-run step added after the release of an engine whose threads never started (no
+ * host-run step, no task fd before): its invocations fail too, instead of waiting for ever in
+ * a queue nobody can reach. */
+static void test_host_step_added_after_release(void) {
+    rf_engine *engine = new_engine();
+    rf_workflow *workflow = new_workflow(engine, "late");
+    CHECK_STATUS(rf_engine_release(engine), RF_OK);
+    rf_step_options options = host_run();
+    CHECK_STATUS(rf_workflow_add_step(workflow, "call", "start", "stop", NULL, NULL, NULL, &options), RF_OK);
+    must(rf_workflow_build(workflow), "build");
+    rf_subscription *subscription;
+    rf_run *run = start_run(workflow, NULL, NULL, &subscription);
+    seen_event events[8];
+    int count = read_events(subscription, events, 8);
+    CHECK(events[count - 1].kind == RF_EVENT_RUN_FAILED);
+    CHECK_CONTAINS(events[count - 1].data, "its engine was released");
+    rf_subscription_release(subscription);
+    rf_run_release(run);
+    rf_workflow_release(workflow);
+}
+
 /* Queued tasks of a released engine fail their steps. */
 static void test_release_with_queued_tasks(void) {
     rf_engine *engine = new_engine();
@@ -254,6 +275,7 @@ int main(void) {
     test_host_failure();
     test_timeout_while_the_host_holds_it();
     test_engine_release();
+    test_host_step_added_after_release();
     test_release_with_queued_tasks();
     return check_finish();
 }
