@@ -183,9 +183,8 @@ public func rf_step_ctx_get_state(_ ctx: OpaquePointer!, _ key: UnsafePointer<CC
         guard value.count <= Int(capacity) else {
             throw APIFailure(RF_E_TOO_LARGE, "the value of '\(key)' is \(value.count) bytes; capacity is \(capacity)")
         }
-        value.withUnsafeBytes { bytes in
-            if let base = bytes.baseAddress { buffer.copyMemory(from: base, byteCount: bytes.count) }
-        }
+        // An empty value (set with len 0) copies nothing: buffer may be NULL then.
+        if !value.isEmpty { value.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
         if value.count < Int(capacity) { buffer.storeBytes(of: 0, toByteOffset: value.count, as: UInt8.self) }
     }
 }

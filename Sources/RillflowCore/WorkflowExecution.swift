@@ -30,6 +30,10 @@ public final class WorkflowExecution: @unchecked Sendable {
     /// Held while a question is asked (INPUT_REQUIRED) and while it is answered (RUN_RESUMED),
     /// so the two events are in that order; never while waiting for anything else.
     private let questions = Lock(())
+    /// Held while a state change is written and then stored, so the state changes only with
+    /// its event (an emit that fails leaves it as it was) and the last STATE_CHANGED event of a
+    /// key is its value.
+    private let stateWrites = Lock(())
     /// Outputs of foreach lists in progress, by group, in item order. Its own lock, held while
     /// an item's progress event is written, so the "completed" counts reach the stream in order.
     private let lists = Lock<[Int: (outputs: [[UInt8]?], done: Int)]>([:])
@@ -466,13 +470,15 @@ public final class WorkflowExecution: @unchecked Sendable {
     }
 
     func setState(_ key: String, value: [UInt8], step: String, attempt: Int) throws(RillflowError) {
-        shared.withLock { $0.values[key] = value }
         var json = JSONText()
         json.object {
             $0.field("key", string: key)
             $0.field("value", json: value)
         }
-        _ = try emit(.stateChanged, step: step, attempt: attempt, topic: "", data: json.bytes, tokenIndex: 0)
+        try stateWrites.withLock { _ throws(RillflowError) in
+            _ = try emit(.stateChanged, step: step, attempt: attempt, topic: "", data: json.bytes, tokenIndex: 0)
+            shared.withLock { $0.values[key] = value }
+        }
     }
 
     func state(_ key: String) -> [UInt8]? { shared.withLock { $0.values[key] } }

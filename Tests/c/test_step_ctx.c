@@ -121,6 +121,15 @@ static rf_status everything(void *user_data, rf_step_ctx *ctx) {
     CHECK_STATUS(rf_step_ctx_get_state(ctx, "k", NULL, 4, &size), RF_E_INVALID_ARGUMENT);
     CHECK_STATUS(rf_step_ctx_get_state(ctx, "k", buffer, sizeof buffer, NULL), RF_E_INVALID_ARGUMENT);
     CHECK_STATUS(rf_step_ctx_get_state(ctx, "missing", buffer, sizeof buffer, &size), RF_E_NOT_FOUND);
+    /* A change whose event fails leaves the state as it was (and writes no event). */
+    CHECK_STATUS(rf_step_ctx_set_state(ctx, "k", big, sizeof big), RF_E_TOO_LARGE);
+    CHECK_STATUS(rf_step_ctx_get_state(ctx, "k", buffer, sizeof buffer, &size), RF_OK);
+    CHECK(size == 5 && strcmp(buffer, "[1,2]") == 0);
+    /* An empty value (null in its event) measures as 0 bytes, with no buffer. */
+    CHECK_STATUS(rf_step_ctx_set_state(ctx, "empty", "", 0), RF_OK);
+    size = 99;
+    CHECK_STATUS(rf_step_ctx_get_state(ctx, "empty", NULL, 0, &size), RF_OK);
+    CHECK(size == 0);
 
     rf_token_usage usage = {.struct_size = sizeof usage, .input_tokens = 10, .output_tokens = 20, .total_tokens = 30,
                             .reasoning_tokens = 4, .cached_input_tokens = 2};
@@ -151,14 +160,16 @@ static void test_everything_in_a_step(void) {
     rf_run *run;
     int count = run_to_end(workflow, "hello", events, 32, &run);
     rf_event_kind expected[] = {RF_EVENT_RUN_STARTED, RF_EVENT_STEP_STARTED, RF_EVENT_TOKEN, RF_EVENT_CUSTOM,
-                                RF_EVENT_PROGRESS, RF_EVENT_PROGRESS, RF_EVENT_STATE_CHANGED, RF_EVENT_STEP_COMPLETED,
-                                RF_EVENT_RUN_COMPLETED};
-    CHECK(count == 9);
-    for (int i = 0; i < count && i < 9; i++) CHECK(events[i].kind == expected[i]);
+                                RF_EVENT_PROGRESS, RF_EVENT_PROGRESS, RF_EVENT_STATE_CHANGED, RF_EVENT_STATE_CHANGED,
+                                RF_EVENT_STEP_COMPLETED, RF_EVENT_RUN_COMPLETED};
+    CHECK(count == 10);
+    for (int i = 0; i < count && i < 10; i++) CHECK(events[i].kind == expected[i]);
     CHECK(strcmp(events[3].topic, "status") == 0 && strcmp(events[3].data, "{\"ok\":true}") == 0);
     CHECK(strcmp(events[4].data, "{\"completed\":1,\"total\":4,\"status\":\"loading\"}") == 0);
     CHECK(strcmp(events[5].data, "{\"completed\":2,\"total\":4,\"status\":\"running\"}") == 0);
-    CHECK(strcmp(events[8].data, "{\"result\":{\"done\":true},\"usage\":{\"input_tokens\":20,\"output_tokens\":40,"
+    CHECK(strcmp(events[6].data, "{\"key\":\"k\",\"value\":[1,2]}") == 0);
+    CHECK(strcmp(events[7].data, "{\"key\":\"empty\",\"value\":null}") == 0);
+    CHECK(strcmp(events[9].data, "{\"result\":{\"done\":true},\"usage\":{\"input_tokens\":20,\"output_tokens\":40,"
                                  "\"total_tokens\":60,\"reasoning_tokens\":8,\"cached_input_tokens\":4}}") == 0);
     rf_token_usage usage = {.struct_size = sizeof usage};
     CHECK_STATUS(rf_run_get_usage(run, &usage), RF_OK);
