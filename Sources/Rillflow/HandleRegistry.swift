@@ -26,7 +26,10 @@ enum HandleKind: UInt64 {
 /// Lookups take no lock; only registering and recycling take the free-list mutex.
 ///
 /// Slots live in chunks that are allocated once and never freed or moved, so a slot address
-/// computed from any in-range index stays valid for the life of the process.
+/// computed from any in-range index stays valid for the life of the process. A slot whose
+/// generation has used all its values is never reused: with a new generation 0 (which no
+/// handle carries) and no `live` bit, no handle can ever match it again, so even a stale
+/// handle kept through 2^27 reuses of its slot is refused, never taken for a newer one.
 final class HandleRegistry: @unchecked Sendable {
     // @unchecked: slot words are atomics; slot objects are written only by the one thread that
     // owns the slot (registering it, or finalizing it at users == 0 && !live), and read only
@@ -42,11 +45,13 @@ final class HandleRegistry: @unchecked Sendable {
     private static let liveBit: UInt64 = 1 << 32
     private static let kindShift: UInt64 = 33
     private static let generationShift: UInt64 = 37
-    private static let generationMask: UInt64 = (1 << 27) - 1
+    static let generationMask: UInt64 = (1 << 27) - 1
 
     private struct FreeList {
         var freeIndices: [Int] = []
         var slotCount = 0
+        /// Slots that used all their generations and are never reused.
+        var exhausted = 0
     }
 
     private let freeList = Lock(FreeList())
@@ -58,8 +63,14 @@ final class HandleRegistry: @unchecked Sendable {
     private let wordChunks: UnsafeMutablePointer<UnsafeMutableRawPointer?>
     private let objectChunks: UnsafeMutablePointer<UnsafeMutablePointer<Unmanaged<AnyObject>?>?>
 
-    /// One per process (`shared`); tests make their own so they can count live handles.
-    init() {
+    /// Generations run from 1 up to this, exclusive; then the slot is never reused.
+    private let generationLimit: UInt64
+
+    /// One per process (`shared`); tests make their own so they can count live handles, and
+    /// can give slots fewer generations to see what happens when one has used them all.
+    init(generations: UInt64 = HandleRegistry.generationMask + 1) {
+        precondition(generations >= 2 && generations <= Self.generationMask + 1, "generations must fit in 27 bits")
+        generationLimit = generations
         wordChunks = .allocate(capacity: Self.maximumChunks)
         wordChunks.initialize(repeating: nil, count: Self.maximumChunks)
         objectChunks = .allocate(capacity: Self.maximumChunks)
@@ -68,7 +79,7 @@ final class HandleRegistry: @unchecked Sendable {
 
     /// Number of live handles; for tests and diagnostics.
     var liveCount: Int {
-        freeList.withLock { $0.slotCount - $0.freeIndices.count }
+        freeList.withLock { $0.slotCount - $0.freeIndices.count - $0.exhausted }
     }
 
     /// Registers `object` and returns its new handle. The registry holds a strong reference
@@ -172,10 +183,12 @@ final class HandleRegistry: @unchecked Sendable {
     private func finalize(_ index: Int, generation: UInt64) {
         let object = objectSlot(index).pointee
         objectSlot(index).pointee = nil
-        let next = (generation + 1) & Self.generationMask
+        let next = generation + 1 < generationLimit ? generation + 1 : 0
         wordSlot(index).pointee.store(next << Self.generationShift, ordering: .releasing)
         object?.release()
-        freeList.withLock { $0.freeIndices.append(index) }
+        freeList.withLock { list in
+            if next != 0 { list.freeIndices.append(index) } else { list.exhausted += 1 }
+        }
     }
 
     private func isLive(_ word: UInt64, generation: UInt64, kind: HandleKind) -> Bool {

@@ -52,6 +52,27 @@ private final class Probe: Sendable {
         #expect((registry.object(for: new, kind: .workflow) as? Probe)?.id == 4)
     }
 
+    @Test func slotThatUsedAllItsGenerationsIsNeverReused() throws {
+        let registry = HandleRegistry(generations: 3)  // generations 1 and 2, then none
+        let first = try registry.register(Probe(id: 5), kind: .stepContext)
+        _ = registry.retire(first, kind: .stepContext)
+        let second = try registry.register(Probe(id: 6), kind: .stepContext)  // same slot, generation 2
+        _ = registry.retire(second, kind: .stepContext)
+        #expect(registry.liveCount == 0)
+        let third = try registry.register(Probe(id: 7), kind: .stepContext)
+        defer { _ = registry.retire(third, kind: .stepContext) }
+        // A new slot: neither the slot's last handle nor its first matches anything again.
+        let slotIndex = { (handle: OpaquePointer) in UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(handle))) & 0xFFFF_FFFF }
+        #expect(slotIndex(second) == slotIndex(first))
+        #expect(slotIndex(third) != slotIndex(first))
+        for stale in [first, second] {
+            #expect(registry.object(for: stale, kind: .stepContext) == nil)
+            #expect(registry.retire(stale, kind: .stepContext) == nil)
+        }
+        #expect((registry.object(for: third, kind: .stepContext) as? Probe)?.id == 7)
+        #expect(registry.liveCount == 1)
+    }
+
     @Test func objectIsReleasedOnceWhenRetiredDuringConcurrentLookups() async throws {
         let rounds = 200
         let registry = self.registry
