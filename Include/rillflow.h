@@ -33,6 +33,13 @@
  * Threads. Unless a function's block says otherwise, any thread may call any function, at
  * any time, concurrently with any other call.
  *
+ * Strings. Names, types, keys, topics and paths passed as `const char *` are NUL-terminated
+ * UTF-8, copied during the call; one that is not valid UTF-8 is refused with
+ * RF_E_INVALID_ARGUMENT ("... is not valid UTF-8"). Texts meant for people (error messages,
+ * progress statuses, cancel reasons) are taken as they are, invalid sequences shown as U+FFFD.
+ * The exception is rf_run_emit(): its step_name and topic bytes are not checked, to keep the
+ * emit path short, and reach readers exactly as given.
+ *
  * Integers are fixed width; enumerations are 32-bit integer typedefs with #define values.
  */
 #ifndef RILLFLOW_H
@@ -621,8 +628,8 @@ typedef struct rf_packed_event {
  * reopened from a history an engine with a larger limit wrote, its largest event's data size):
  * then *out_bytes is that size (call with buffer NULL and capacity 0 to learn it); it is the
  * same for every read of the subscription; RF_E_INVALID_ARGUMENT if
- * out_count or out_bytes is NULL, or buffer is NULL with capacity > 0. On any other error
- * *out_count and *out_bytes are 0. */
+ * out_count or out_bytes is NULL, or buffer is NULL with capacity > 0. On every error but
+ * RF_E_TOO_LARGE, *out_count and *out_bytes (those not NULL) are 0. */
 RF_API rf_status rf_subscription_read_packed(rf_subscription *subscription, void *buffer, uint32_t capacity,
                                              int32_t timeout_ms, uint32_t *out_count, uint32_t *out_bytes);
 

@@ -23,8 +23,20 @@ enum CStrings {
         .invalidArgument("\(name) is longer than \(limit) bytes")
     }
 
-    /// A required NUL-terminated string, copied.
+    /// A required NUL-terminated UTF-8 string, copied: a name, a topic, a key, a path. Invalid
+    /// UTF-8 is refused, not repaired: a repaired name would no longer match the bytes the
+    /// caller filters on, and each bad byte would grow by two, past the length just checked.
     static func string(_ string: UnsafePointer<CChar>?, _ name: String, limit: Int = EventRecord.maximumNameLength) throws(APIFailure) -> String {
+        guard let string else { throw .invalidArgument("\(name) is NULL") }
+        guard let decoded = String(validating: try bytes(string, name, limit: limit), as: UTF8.self) else {
+            throw .invalidArgument("\(name) is not valid UTF-8")
+        }
+        return decoded
+    }
+
+    /// A required NUL-terminated text meant for people (an error message, a status, a reason),
+    /// copied; invalid UTF-8 sequences become U+FFFD rather than fail the call.
+    static func text(_ string: UnsafePointer<CChar>?, _ name: String, limit: Int = EventRecord.maximumNameLength) throws(APIFailure) -> String {
         guard let string else { throw .invalidArgument("\(name) is NULL") }
         return String(decoding: try bytes(string, name, limit: limit), as: UTF8.self)
     }

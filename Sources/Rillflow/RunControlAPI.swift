@@ -68,7 +68,7 @@ public func rf_run_get_usage(_ run: OpaquePointer!, _ outUsage: UnsafeMutablePoi
 public func rf_run_cancel(_ run: OpaquePointer!, _ reason: UnsafePointer<CChar>!) -> rf_status {
     apiCall("rf_run_cancel") { () throws(APIFailure) in
         let entry = try HandleRegistry.shared.run(run)
-        let reason = reason == nil ? "cancelled" : try CStrings.string(reason, "reason")
+        let reason = reason == nil ? "cancelled" : try CStrings.text(reason, "reason")
         if let execution = entry.execution {
             guard execution.cancel(reason: reason) else { throw APIFailure(RF_E_STATE, "the run has already ended (\(entry.run.status))") }
         } else {

@@ -31,7 +31,7 @@ private func copied(_ pointer: UnsafeRawPointer?, _ length: UInt32, _ name: Stri
 /// An error message the caller passes (NULL allowed where `fallback` is given).
 private func message(_ pointer: UnsafePointer<CChar>?, _ name: String) throws(APIFailure) -> String? {
     guard let pointer else { return nil }
-    return try CStrings.string(pointer, name, limit: 4096)
+    return try CStrings.text(pointer, name, limit: 4096)
 }
 
 @c @implementation
@@ -103,7 +103,7 @@ public func rf_step_ctx_emit_custom(_ ctx: OpaquePointer!, _ topic: UnsafePointe
 @c @implementation
 public func rf_step_ctx_emit_progress(_ ctx: OpaquePointer!, _ completed: UInt64, _ total: UInt64, _ status: UnsafePointer<CChar>!) -> rf_status {
     apiCall("rf_step_ctx_emit_progress") { () throws(APIFailure) in
-        let status = status == nil ? "running" : try CStrings.string(status, "status")
+        let status = status == nil ? "running" : try CStrings.text(status, "status")
         guard completed <= total else { throw .invalidArgument("completed (\(completed)) is more than total (\(total))") }
         var json = JSONText()
         json.object {

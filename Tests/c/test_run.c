@@ -13,6 +13,11 @@ static void test_create_errors(rf_engine *engine) {
     long_name[sizeof long_name - 1] = 0;
     CHECK_STATUS(rf_run_create_manual(engine, long_name, NULL, &run), RF_E_INVALID_ARGUMENT);
     CHECK_CONTAINS(rf_last_error(), "longer than 255");
+    /* Refused rather than repaired: each bad byte would become three, past the 255 checked. */
+    memset(long_name, 0xff, 255);
+    long_name[255] = 0;
+    CHECK_STATUS(rf_run_create_manual(engine, long_name, NULL, &run), RF_E_INVALID_ARGUMENT);
+    CHECK_CONTAINS(rf_last_error(), "workflow_name is not valid UTF-8");
 
     rf_run_options options;
     CHECK_STATUS(rf_run_options_init_v2(NULL, sizeof(rf_run_options)), RF_E_INVALID_ARGUMENT);

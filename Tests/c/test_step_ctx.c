@@ -103,6 +103,7 @@ static rf_status everything(void *user_data, rf_step_ctx *ctx) {
     CHECK_STATUS(rf_step_ctx_emit_custom(ctx, "status", "{\"ok\":true}", 11), RF_OK);
     CHECK_STATUS(rf_step_ctx_emit_custom(ctx, "", "{}", 2), RF_E_INVALID_ARGUMENT);
     CHECK_STATUS(rf_step_ctx_emit_custom(ctx, NULL, "{}", 2), RF_E_INVALID_ARGUMENT);
+    CHECK_STATUS(rf_step_ctx_emit_custom(ctx, "\xff\xfe", "{}", 2), RF_E_INVALID_ARGUMENT);  /* topics are UTF-8 */
     CHECK_STATUS(rf_step_ctx_emit_progress(ctx, 1, 4, "loading"), RF_OK);
     CHECK_STATUS(rf_step_ctx_emit_progress(ctx, 2, 4, NULL), RF_OK);
     CHECK_STATUS(rf_step_ctx_emit_progress(ctx, 5, 4, NULL), RF_E_INVALID_ARGUMENT);

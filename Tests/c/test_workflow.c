@@ -27,6 +27,8 @@ static void test_create_and_add_errors(rf_engine *engine) {
     CHECK_STATUS(rf_workflow_create(NULL, "w", &workflow), RF_E_INVALID_HANDLE);
     CHECK_STATUS(rf_workflow_create(engine, NULL, &workflow), RF_E_INVALID_ARGUMENT);
     CHECK_STATUS(rf_workflow_create(engine, "", &workflow), RF_E_INVALID_ARGUMENT);
+    CHECK_STATUS(rf_workflow_create(engine, "caf\xe9", &workflow), RF_E_INVALID_ARGUMENT);  /* Latin-1, not UTF-8 */
+    CHECK_CONTAINS(rf_last_error(), "name is not valid UTF-8");
     CHECK_STATUS(rf_workflow_create(engine, "w", NULL), RF_E_INVALID_ARGUMENT);
     char long_name[300];
     memset(long_name, 'x', sizeof long_name - 1);
