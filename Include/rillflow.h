@@ -556,7 +556,8 @@ RF_API rf_status rf_subscription_options_init(rf_subscription_options *options);
  * out_subscription, an unknown mode, kind bit or flag, topics NULL with topic_count > 0, a
  * NULL or over-long topic, or reserved0 not 0; RF_E_STRUCT_SIZE; RF_E_SEQ_UNAVAILABLE if
  * start_seq is older than the oldest event still retained (the message says which is);
- * RF_E_SYSTEM if a durable history file cannot be opened. */
+ * RF_E_SYSTEM if a durable history file cannot be opened; RF_E_NO_MEMORY if the handle table
+ * is full. */
 RF_API rf_status rf_subscription_create(rf_run *run, const rf_subscription_options *options,
                                         rf_subscription **out_subscription);
 
@@ -766,7 +767,8 @@ RF_API rf_status rf_workflow_create(rf_engine *engine, const char *name, rf_work
  * empty or over-long name, a duplicate step name, fn NULL without RF_STEP_HOST_RUN or not NULL
  * with it, unknown flags, foreach_done not among sends, foreach with collect, or retry values out
  * of range (the message names the step and the field); RF_E_STRUCT_SIZE; RF_E_STATE if the
- * workflow is already built. */
+ * workflow is already built; RF_E_SYSTEM if a host-run step's task queue (the engine's
+ * threads, started by the first one) cannot be set up. */
 RF_API rf_status rf_workflow_add_step(rf_workflow *workflow, const char *name, const char *accepts,
                                       const char *sends, rf_step_fn fn, void *user_data,
                                       rf_destructor destroy, const rf_step_options *options);
@@ -875,8 +877,8 @@ RF_API rf_status rf_step_ctx_send(rf_step_ctx *ctx, const char *event_type, cons
 
 /* Sends a list of `count` items (items[i] is item_lens[i] bytes; all copied) as one event of
  * `event_type`, when this step completes: a foreach step that accepts it runs once per item.
- * Returns RF_OK; RF_E_INVALID_HANDLE; RF_E_INVALID_ARGUMENT (also for "stop", or an items[i]
- * NULL with a non-zero length). */
+ * Returns RF_OK; RF_E_INVALID_HANDLE; RF_E_INVALID_ARGUMENT (also for "stop", a count of 0,
+ * items or item_lens NULL, or an items[i] NULL with a non-zero length). */
 RF_API rf_status rf_step_ctx_send_each(rf_step_ctx *ctx, const char *event_type,
                                        const void *const *items, const uint32_t *item_lens,
                                        uint32_t count);
@@ -975,7 +977,7 @@ RF_API rf_status rf_step_ctx_complete(rf_step_ctx *ctx, rf_status result, const 
  * Returns RF_OK; RF_E_AGAIN (timeout_ms 0, none waiting); RF_E_TIMEOUT; RF_E_CLOSED if the
  * engine was released while the call waited; RF_E_INVALID_HANDLE (also once it was released); RF_E_INVALID_ARGUMENT
  * for a NULL out_ctx or a timeout_ms below -1; RF_E_SYSTEM if the engine's threads cannot be
- * started. */
+ * started; RF_E_NO_MEMORY if the handle table is full (the step taken then fails). */
 RF_API rf_status rf_engine_take_task(rf_engine *engine, int32_t timeout_ms, rf_step_ctx **out_ctx);
 
 /* A file descriptor that is readable whenever host-run invocations wait to be taken (and once

@@ -131,7 +131,10 @@ public func rf_step_ctx_send_each(_ ctx: OpaquePointer!, _ eventType: UnsafePoin
                                   _ itemLengths: UnsafePointer<UInt32>!, _ count: UInt32) -> rf_status {
     apiCall("rf_step_ctx_send_each") { () throws(APIFailure) in
         let type = try typeName(eventType, "event_type")
-        guard count == 0 || (items != nil && itemLengths != nil) else {
+        // Refused here, where the caller can act on it: an empty list would fail the run
+        // later, when the step completes and a foreach step finds no item to run.
+        guard count > 0 else { throw .invalidArgument("count is 0: a list sent with rf_step_ctx_send_each has at least one item") }
+        guard items != nil && itemLengths != nil else {
             throw .invalidArgument("items or item_lens is NULL but count is \(count)")
         }
         var list: [[UInt8]] = []

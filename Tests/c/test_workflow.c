@@ -305,6 +305,8 @@ static rf_status list_items(void *user_data, rf_step_ctx *ctx) {
     uint32_t lengths[10];
     static const char *names[] = {"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"};
     for (int i = 0; i < 10; i++) items[i] = names[i], lengths[i] = 1;
+    CHECK_STATUS(rf_step_ctx_send_each(ctx, "items", items, lengths, 0), RF_E_INVALID_ARGUMENT);  /* an empty list */
+    CHECK_CONTAINS(rf_last_error(), "count is 0");
     CHECK_STATUS(rf_step_ctx_send_each(ctx, "items", NULL, lengths, 10), RF_E_INVALID_ARGUMENT);
     CHECK_STATUS(rf_step_ctx_send_each(ctx, "stop", items, lengths, 10), RF_E_INVALID_ARGUMENT);
     return rf_step_ctx_send_each(ctx, "items", items, lengths, 10);

@@ -109,7 +109,7 @@ class Context:
         check(_lib.rf_step_ctx_send(self._ctx, event_type.encode(), payload, len(payload)))
 
     def send_each(self, event_type: str, items: Iterable[Any]) -> None:
-        """Sends a list as one event: a foreach step that accepts it runs once per item."""
+        """Sends a list (at least one item) as one event: a foreach step that accepts it runs once per item."""
         payloads = [_json.dumps(item) for item in items]
         count = len(payloads)
         pointers = (ctypes.c_void_p * max(count, 1))(*[ctypes.cast(ctypes.c_char_p(p), ctypes.c_void_p) for p in payloads])
