@@ -503,8 +503,9 @@ RF_API rf_status rf_run_release(rf_run *run);
  * wait when it is a whole log behind. A lossy one (RF_SUBSCRIBE_LOSSY) is moved forward
  * instead, and its next read first returns one RF_EVENT_LAGGED event with the exact count of
  * events skipped: the seqs first_seq to last_seq of the run's log, whatever their kind (its
- * filter did not see them), never one before its start seq. A read waiting for an event its
- * filter passes returns that event after the LAGGED one; being skipped does not wake it.
+ * filter did not see them), never one before its start seq. Usually a read returns the LAGGED
+ * event together with the next event its filter passes; a read that was already waiting may
+ * also return it alone, as soon as it notices the skip.
  * ======================================================================================= */
 
 typedef struct rf_subscription rf_subscription;
@@ -521,7 +522,9 @@ typedef uint32_t rf_stream_mode;
                                    producers wait */
 #define RF_SUBSCRIBE_END_AT_SUSPENSION 2u /* flags: the stream ends (RF_E_END_OF_STREAM) after
                                    the first INPUT_REQUIRED event, when the run waits for a
-                                   human; without it the stream stays open until the run ends */
+                                   human; without it the stream stays open until the run ends.
+                                   A lossy subscription skipped past that event ends after the
+                                   LAGGED event, whose count then stops at it */
 
 typedef struct rf_subscription_options {
     uint32_t struct_size;        /* sizeof(rf_subscription_options) */

@@ -259,10 +259,16 @@ public final class RunLog: @unchecked Sendable {
                 var position = cursor.position.load(ordering: .acquiring)
                 if cursor.lossy {
                     while position & LogCursor.busyBit == 0, Int(position) < required {
-                        let moved = UInt64(skipCommitted(from: Int(position), upTo: required))
+                        let (end, suspension) = skipCommitted(from: Int(position), upTo: required, suspensionFloor: cursor.suspensionFloor)
+                        let moved = UInt64(end)
                         // Stopped at a record another producer has not committed: wait outside
                         // the lock (makeRoom tries again), not here, holding it.
                         if moved == position { break }
+                        // Only producers write it, under the cursor lock. Recorded even if the
+                        // move below fails: the reader then reads that event itself and ends.
+                        if let suspension, cursor.skippedSuspension.load(ordering: .relaxed) == 0 {
+                            cursor.skippedSuspension.store(suspension, ordering: .releasing)
+                        }
                         let (exchanged, actual) = cursor.position.compareExchange(
                             expected: position, desired: moved, ordering: .acquiringAndReleasing)
                         position = exchanged ? moved : actual
@@ -276,11 +282,21 @@ public final class RunLog: @unchecked Sendable {
     }
 
     /// The position after the committed records from `position`, stopping at the first one
-    /// that ends at or beyond `limit` or is not committed yet.
-    private func skipCommitted(from start: Int, upTo limit: Int) -> Int {
+    /// that ends at or beyond `limit` or is not committed yet; and the seq of the first of this
+    /// run's INPUT_REQUIRED events among them at or after `suspensionFloor`, if any.
+    private func skipCommitted(from start: Int, upTo limit: Int, suspensionFloor: UInt64) -> (Int, UInt64?) {
         var position = start
-        while position < limit, let (_, next) = committedRecord(at: position) { position = next }
-        return position
+        var suspension: UInt64?
+        while position < limit, let (record, next) = committedRecord(at: position) {
+            position = next
+            if suspensionFloor != .max, suspension == nil,
+               record.load(fromByteOffset: EventRecord.kindOffset, as: UInt16.self) == EventKind.inputRequired.rawValue,
+               record.load(fromByteOffset: EventRecord.sourceOffset, as: UInt32.self) == 0 {
+                let seq = record.load(fromByteOffset: EventRecord.seqOffset, as: UInt64.self)
+                if seq >= suspensionFloor { suspension = seq }
+            }
+        }
+        return (position, suspension)
     }
 
     /// Copies records below `required` (and a block beyond, to amortize) into the history.
@@ -344,10 +360,10 @@ public final class RunLog: @unchecked Sendable {
 
     /// Registers a reader at the live tail. Returns its cursor, the seq it starts at, and
     /// whether the terminal event is already behind it (then its stream has ended).
-    func registerAtTail(lossy: Bool) -> (LogCursor, UInt64, Bool) {
+    func registerAtTail(lossy: Bool, suspensionFloor: UInt64 = .max) -> (LogCursor, UInt64, Bool) {
         cursors.withLock { list in
             let current = tail.pointee.load(ordering: .acquiring)
-            let cursor = LogCursor(position: Int(bitPattern: current.first), lossy: lossy)
+            let cursor = LogCursor(position: Int(bitPattern: current.first), lossy: lossy, suspensionFloor: suspensionFloor)
             list.append(cursor)
             return (cursor, UInt64(current.second & ~Self.closedBit), current.second & Self.closedBit != 0)
         }
@@ -355,9 +371,9 @@ public final class RunLog: @unchecked Sendable {
 
     /// Registers a reader at the archive position: where the history ends and the log goes
     /// on. The caller holds the history lock (so the archive position cannot move) and passes it.
-    func registerAtArchive(_ state: RunHistory.State, lossy: Bool) -> LogCursor {
+    func registerAtArchive(_ state: RunHistory.State, lossy: Bool, suspensionFloor: UInt64 = .max) -> LogCursor {
         cursors.withLock { list in
-            let cursor = LogCursor(position: state.archivePosition, lossy: lossy)
+            let cursor = LogCursor(position: state.archivePosition, lossy: lossy, suspensionFloor: suspensionFloor)
             list.append(cursor)
             return cursor
         }
@@ -367,7 +383,8 @@ public final class RunLog: @unchecked Sendable {
     /// at most `seq`: events already copied out (or dropped from a small history) but not yet
     /// overwritten are replayed from the log itself. Returns the cursor and the first seq there,
     /// or nil when the log no longer holds `seq`. The caller holds the history lock.
-    func registerAtGate(forSeq seq: UInt64, _ state: RunHistory.State, lossy: Bool) -> (LogCursor, UInt64)? {
+    func registerAtGate(forSeq seq: UInt64, _ state: RunHistory.State, lossy: Bool,
+                        suspensionFloor: UInt64 = .max) -> (LogCursor, UInt64)? {
         cursors.withLock { list in
             // Under the cursor lock the published gate is exact: nothing at or after it is
             // overwritten until a later gate includes this cursor.
@@ -381,7 +398,7 @@ public final class RunLog: @unchecked Sendable {
                 position = next
             }
             guard firstSeq <= seq else { return nil }
-            let cursor = LogCursor(position: position, lossy: lossy)
+            let cursor = LogCursor(position: position, lossy: lossy, suspensionFloor: suspensionFloor)
             list.append(cursor)
             return (cursor, firstSeq)
         }

@@ -91,8 +91,9 @@ public final class Subscription: EventWaiter, @unchecked Sendable {
     /// the terminal event, or a reopened run's last recorded one.)
     private static func startPosition(in log: RunLog, options: SubscriptionOptions, pinKey: UInt64) throws(RillflowError)
         -> (Source, LogCursor?, Int, UInt64, Bool) {
+        let floor = options.endAtSuspension ? options.startSeq : .max
         if options.startSeq == 0 {
-            let (cursor, seq, ended) = log.registerAtTail(lossy: options.lossy)
+            let (cursor, seq, ended) = log.registerAtTail(lossy: options.lossy, suspensionFloor: floor)
             return (.ring, cursor, Int(cursor.position.load(ordering: .relaxed)), seq, ended)
         }
         return try log.history.state.withLock { state throws(RillflowError) -> (Source, LogCursor?, Int, UInt64, Bool) in
@@ -104,10 +105,10 @@ public final class Subscription: EventWaiter, @unchecked Sendable {
                 // Past the terminal event, which may already be archived (then the log holds
                 // nothing more to read): the stream has ended.
                 let ended = log.closedNextSeq.map { options.startSeq >= $0 } ?? false
-                return (.ring, log.registerAtArchive(state, lossy: options.lossy), state.archivePosition, state.endSeq, ended)
+                return (.ring, log.registerAtArchive(state, lossy: options.lossy, suspensionFloor: floor), state.archivePosition, state.endSeq, ended)
             }
             if options.startSeq < state.oldestSeq,
-               let (cursor, firstSeq) = log.registerAtGate(forSeq: options.startSeq, state, lossy: options.lossy) {
+               let (cursor, firstSeq) = log.registerAtGate(forSeq: options.startSeq, state, lossy: options.lossy, suspensionFloor: floor) {
                 return (.ring, cursor, Int(cursor.position.load(ordering: .relaxed)), firstSeq, false)
             }
             if options.startSeq < state.oldestSeq {
@@ -297,9 +298,18 @@ public final class Subscription: EventWaiter, @unchecked Sendable {
                 growCopyBuffer(to: needed)
             }
             if skipped > 0 {
-                writeLaggedRecord(at: copyBuffer + used, skipped: skipped, firstSeq: missedFrom)
+                // Moved past the INPUT_REQUIRED its stream ends at: the loss counts up to it,
+                // and the stream ends there.
+                let suspension = cursor.skippedSuspension.load(ordering: .acquiring)
+                let endsInGap = endAtSuspension && suspension != 0 && suspension >= missedFrom && suspension < seq
+                writeLaggedRecord(at: copyBuffer + used, skipped: endsInGap ? suspension - missedFrom + 1 : skipped, firstSeq: missedFrom)
                 used += Self.laggedRecordSize
                 copied += 1
+                if endsInGap {
+                    expectedSeq = suspension + 1
+                    ended = true
+                    break
+                }
                 expectedSeq = seq
             }
             position = next
@@ -312,11 +322,16 @@ public final class Subscription: EventWaiter, @unchecked Sendable {
         return used
     }
 
-    private static let laggedRecordSize = 128
+    /// Room for the largest lagged record: three 20-digit numbers in its JSON.
+    private static let laggedRecordSize = EventRecord.size(
+        stepLength: 0, topicLength: 0, dataLength: "{\"skipped\":,\"first_seq\":,\"last_seq\":}".utf8.count + 3 * 20)
 
     /// The first seq this subscription still wants: a gap before it (events older than its
     /// start seq, or already read from disk) is no loss and is not reported as one.
     private var firstWantedSeq: UInt64 { max(expectedSeq, skipBelowSeq) }
+
+    /// For a new cursor: from which seq an INPUT_REQUIRED ends this stream (none: .max).
+    private var suspensionFloor: UInt64 { endAtSuspension ? firstWantedSeq : .max }
 
     private func writeLaggedRecord(at record: UnsafeMutableRawPointer, skipped: UInt64, firstSeq: UInt64) {
         skippedTotal.add(skipped, ordering: .relaxed)
@@ -373,7 +388,7 @@ public final class Subscription: EventWaiter, @unchecked Sendable {
         let switched = log.history.state.withLock { state -> Bool in
             if expectedSeq >= state.endSeq {
                 // The log goes on from the archive position, which may be before expectedSeq.
-                cursor = log.registerAtArchive(state, lossy: lossy)
+                cursor = log.registerAtArchive(state, lossy: lossy, suspensionFloor: suspensionFloor)
                 position = state.archivePosition
                 skipBelowSeq = max(skipBelowSeq, expectedSeq)
                 source = .ring
@@ -385,7 +400,7 @@ public final class Subscription: EventWaiter, @unchecked Sendable {
                 source = .history
                 return true
             }
-            guard let (registered, _) = log.registerAtGate(forSeq: expectedSeq, state, lossy: lossy) else { return false }
+            guard let (registered, _) = log.registerAtGate(forSeq: expectedSeq, state, lossy: lossy, suspensionFloor: suspensionFloor) else { return false }
             cursor = registered
             position = Int(registered.position.load(ordering: .relaxed))
             skipBelowSeq = max(skipBelowSeq, expectedSeq)
@@ -441,7 +456,7 @@ public final class Subscription: EventWaiter, @unchecked Sendable {
             // unless memory ran out); the first record it reads after them shows the gap.
             guard expectedSeq < state.endSeq, let chunk = RunHistory.chunk(containing: expectedSeq, in: state) else {
                 state.pins[pinKey] = nil
-                cursor = log.registerAtArchive(state, lossy: lossy)
+                cursor = log.registerAtArchive(state, lossy: lossy, suspensionFloor: suspensionFloor)
                 position = state.archivePosition
                 heldChunk = nil
                 source = .ring

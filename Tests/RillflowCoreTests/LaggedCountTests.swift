@@ -42,6 +42,20 @@ import Testing
         #expect(UInt64(delivered.count) + skippedCounts(events).reduce(0, +) == run.log.nextSeq - start)
     }
 
+    @Test func aLossyStreamEndingAtSuspensionEndsWhenMovedPastTheSuspension() throws {
+        let run = LogTest.startedRun(LogTest.engine(logCapacity: 64 << 10))
+        let lossy = try Subscription(log: run.log, options: SubscriptionOptions(lossy: true, endAtSuspension: true))
+        let first = try LogTest.emit(run, producer: 0, index: 0)
+        for index in 1..<100 { try LogTest.emit(run, producer: 0, index: index) }
+        let question = try run.log.emit(EventDraft(kind: .inputRequired, data: UnsafeRawBufferPointer(start: nil, count: 0)))
+        // The run goes on (a parallel step) and laps the reader, which never read.
+        for index in 100..<5_000 { try LogTest.emit(run, producer: 0, index: index) }
+        let events = LogTest.drain(lossy)  // ends, or times out after 10 s and records an issue
+        #expect(events.map(\.kind) == [.lagged])
+        #expect(events.first?.data == "{\"skipped\":\(question - first + 1),\"first_seq\":\(first),\"last_seq\":\(question)}")
+        #expect(lossy.skippedEvents == question - first + 1)
+    }
+
     @Test func aLossyReaderWhoseHistoryChunkWasDroppedGoesOnInTheLog() throws {
         // A history smaller than one chunk: the chunk a lossy reader is replaying is dropped
         // as soon as it outgrows the limit (lossy readers pin nothing). The reader finishes the
