@@ -486,8 +486,11 @@ public final class Subscription: EventWaiter, @unchecked Sendable {
         switch source {
         case .disk, .history: return true
         case .ring:
-            if ended || pendingOffset < pendingUsed || log.committedRecord(at: position) != nil { return true }
-            return lossy && cursor.map { Int($0.position.load(ordering: .acquiring) & ~LogCursor.busyBit) != position } ?? false
+            if ended || pendingOffset < pendingUsed { return true }
+            // A lossy reader moved forward has news (the skip), and its old position may be
+            // overwritten already: it is looked at only while the cursor still holds it.
+            if lossy, let cursor, Int(cursor.position.load(ordering: .acquiring) & ~LogCursor.busyBit) != position { return true }
+            return log.committedRecord(at: position) != nil
         }
     }
 
