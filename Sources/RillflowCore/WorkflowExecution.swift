@@ -29,11 +29,15 @@ public final class WorkflowExecution: @unchecked Sendable {
     private let shared: Lock<Shared>
     /// Held while a question is asked (INPUT_REQUIRED) and while it is answered (RUN_RESUMED),
     /// so the two events are in that order; never while waiting for anything else.
-    private let questions = Lock(())
+    private let questions = Lock(WorkflowExecution.nothingGuarded)
     /// Held while a state change is written and then stored, so the state changes only with
     /// its event (an emit that fails leaves it as it was) and the last STATE_CHANGED event of a
     /// key is its value.
-    private let stateWrites = Lock(())
+    private let stateWrites = Lock(WorkflowExecution.nothingGuarded)
+    /// The state of a lock that only orders work. Not `()`: a zero-sized state may share its
+    /// address with the lock's mutex pointer, and ThreadSanitizer then reports taking the lock
+    /// as a race with the holder's access to the state.
+    private static let nothingGuarded = false
     /// Outputs of foreach lists in progress, by group, in item order. Its own lock, held while
     /// an item's progress event is written, so the "completed" counts reach the stream in order.
     private let lists = Lock<[Int: (outputs: [[UInt8]?], done: Int)]>([:])
