@@ -193,8 +193,11 @@ RF_API rf_status rf_engine_options_init(rf_engine_options *options);
  * On success *out_engine is a new handle the caller owns and must pass to
  * rf_engine_release() once.
  * Returns RF_OK; RF_E_INVALID_ARGUMENT if out_engine is NULL or a field is out of range
- * (the message names the field); RF_E_STRUCT_SIZE for a bad options->struct_size;
- * RF_E_NO_MEMORY if the handle table is full. */
+ * (the message names the field; history_dir is at most 4095 bytes, and history_* fields need
+ * history_dir); RF_E_STRUCT_SIZE for a bad options->struct_size; RF_E_NO_MEMORY if the handle
+ * table is full. With history_dir: RF_E_STATE if another engine holds the directory;
+ * RF_E_NOT_FOUND if a read-only one does not exist; RF_E_SYSTEM if it cannot be created,
+ * listed or locked. */
 RF_API rf_status rf_engine_create(const rf_engine_options *options, rf_engine **out_engine);
 
 /* Copies the engine's effective options (defaults resolved: no field is 0 except
@@ -1136,7 +1139,9 @@ typedef struct rf_history_info {
     uint64_t corrupt_records;   /* reopened: damaged records (or headers) found and skipped */
     uint64_t torn_bytes;        /* reopened: bytes of torn tails cut off */
     uint64_t write_failures;    /* live run: batches that failed to write and were retried,
-                                   and syncs that failed (synced_seq then stays behind) */
+                                   syncs that failed (synced_seq then stays where it was for
+                                   good: the kernel may have dropped what it held), and
+                                   failures to record the run's id as used (run-ids) */
 } rf_history_info;
 
 #define RF_HISTORY_INFO_SIZE_V1 80u

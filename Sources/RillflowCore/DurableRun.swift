@@ -35,6 +35,9 @@ public final class DurableRun: Sendable {
     let segments = Atomic<UInt64>(0)
     let writeFailures = Atomic<UInt64>(0)
     let lastError = Lock("")
+    /// A sync failed: the kernel may have dropped what it held, so no later sync may claim
+    /// the seqs before it (synced_seq stays where it was for good).
+    let syncLost = Atomic<Bool>(false)
     /// What reopening found (frozen runs only).
     let recovered: HistoryInfo?
 
@@ -50,6 +53,12 @@ public final class DurableRun: Sendable {
         self.runId = runId
         frozen = true
         self.recovered = recovered
+    }
+
+    /// Counts a failure (a write, a sync, or recording the run's id) and keeps its message.
+    func noteFailure(_ message: String) {
+        writeFailures.add(1, ordering: .relaxed)
+        lastError.withLock { $0 = message }
     }
 
     public var info: HistoryInfo {

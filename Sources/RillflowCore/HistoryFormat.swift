@@ -74,6 +74,20 @@ enum HistoryFormat {
 
     /// Checks the record at `record`, of which `available` bytes exist (8-byte aligned).
     static func check(_ record: UnsafeRawPointer, available: Int) -> Check {
+        let shape = self.shape(record, available: available)
+        guard case .valid(let length) = shape else { return shape }
+        return checksumMatches(record, length: length) ? shape : .corrupt("checksum mismatch")
+    }
+
+    @inline(__always)
+    static func checksumMatches(_ record: UnsafeRawPointer, length: Int) -> Bool {
+        record.load(fromByteOffset: 0, as: UInt32.self) == rf_sys_crc32c(record + 4, length - 4)
+    }
+
+    /// Every check but the checksum, which costs a pass over the record: `.valid` here means
+    /// the bytes look like a record. The inner lengths are checked on every record, so that no
+    /// reader is ever sent outside one (even a good checksum does not prove a writer's care).
+    static func shape(_ record: UnsafeRawPointer, available: Int) -> Check {
         guard available >= 12 else { return .incomplete }
         guard record.load(fromByteOffset: 4, as: UInt32.self) == recordMarker else { return .corrupt("no record marker") }
         let length = Int(record.load(fromByteOffset: EventRecord.lengthOffset, as: UInt32.self))
@@ -81,11 +95,6 @@ enum HistoryFormat {
             return .corrupt("impossible record length \(length)")
         }
         guard length <= available else { return .incomplete }
-        guard record.load(fromByteOffset: 0, as: UInt32.self) == rf_sys_crc32c(record + 4, length - 4) else {
-            return .corrupt("checksum mismatch")
-        }
-        // A record with a good checksum was written by Rillflow; its inner lengths are still
-        // checked, so that no reader is ever sent outside it.
         let step = Int(record.load(fromByteOffset: EventRecord.stepLengthOffset, as: UInt16.self))
         let topic = Int(record.load(fromByteOffset: EventRecord.topicLengthOffset, as: UInt16.self))
         let data = Int(record.load(fromByteOffset: EventRecord.dataLengthOffset, as: UInt32.self))

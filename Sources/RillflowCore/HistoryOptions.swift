@@ -26,6 +26,9 @@ public struct HistoryOptions: Sendable, Equatable {
     /// Only open runs written by another engine: no lock, nothing written or deleted.
     public var readOnly: Bool
 
+    /// Whether old segments are ever deleted.
+    var hasRetention: Bool { maxBytes > 0 || maxAgeNanoseconds > 0 }
+
     public init(directory: String, fsync: FsyncPolicy = .runEnd, segmentBytes: Int = 0, maxBytes: UInt64 = 0,
                 maxAgeMilliseconds: UInt64 = 0, readOnly: Bool = false) throws(RillflowError) {
         guard !directory.isEmpty else { throw RillflowError(.invalidArgument, "history_dir is empty") }

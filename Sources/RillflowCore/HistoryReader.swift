@@ -117,7 +117,9 @@ final class HistoryReader {
                     continue
                 }
                 let seq = record.load(fromByteOffset: EventRecord.seqOffset, as: UInt64.self)
-                if seq <= lastSeq && !resynced {  // written again after a failed write: seen already
+                // Written again after a failed write (or found again after damage): seen already.
+                // Never back: seqs a reader gets only go up.
+                if seq <= lastSeq {
                     offset += length
                     continue
                 }
@@ -177,15 +179,27 @@ final class HistoryReader {
     }
 
     /// The next offset after `start` where an intact record begins, or the end of the mapping
-    /// when none does.
+    /// when none does. Checksums are tried only where the bytes look like a record, and only
+    /// up to `resyncChecksumBytes` in all: a crafted file of record-like bytes makes the rest
+    /// of its segment damage, not hours of checksumming.
     private func resumeOffset(after start: Int, in mapping: SegmentMapping) -> Int {
         var candidate = start + 8
+        var budget = Self.resyncChecksumBytes
         while candidate + 12 <= mapping.length {
-            if case .valid = HistoryFormat.check(mapping.base + candidate, available: mapping.length - candidate) { return candidate }
+            let record = mapping.base + candidate
+            if case .valid(let length) = HistoryFormat.shape(record, available: mapping.length - candidate) {
+                guard length <= budget else { return mapping.length }
+                budget -= length
+                if HistoryFormat.checksumMatches(record, length: length) { return candidate }
+            }
             candidate += 8
         }
         return mapping.length
     }
+
+    /// Enough for the largest record several times over (a real damaged region is followed
+    /// by a real record, found at the first or second try); a fraction of a second of work.
+    static let resyncChecksumBytes = 4 * HistoryFormat.maximumRecordLength
 
     /// At the end of the current mapping: maps what the file has grown by, or moves to the
     /// next segment; false when there is nothing more to read now.
@@ -236,7 +250,8 @@ final class HistoryReader {
         offset = 0
         if fd >= 0 { close(fd) }
         let path = segments[index].path
-        fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        // Non-blocking: a FIFO put in the directory must fail the read, not hang it.
+        fd = Glibc.open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else {
             let code = rf_sys_errno()
             guard code == ENOENT else { throw Files.failure("cannot open", path, errno: code) }
@@ -246,6 +261,9 @@ final class HistoryReader {
         segmentsRead += 1
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw Files.failure("cannot stat", path) }
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            throw RillflowError(.system, "run \(runId)'s history segment \(path) is not a regular file")
+        }
         mapping = SegmentMapping(fd: fd, length: Int(info.st_size))
         // Empty (a segment just created) maps nothing; anything else must map.
         if mapping == nil && info.st_size > 0 { throw Files.failure("cannot map", path) }

@@ -14,7 +14,7 @@ struct RecoveredRun {
     /// the seq range), and a torn tail (a write cut short by a crash) ends the history at the
     /// last intact record. Throws `notFound` when the run has no history.
     init(store: HistoryStore, runId: UInt64) throws(RillflowError) {
-        let reader = try HistoryReader(store: store, runId: runId, startSeq: 0, live: false)
+        let reader = try Self.openReader(store: store, runId: runId)
         var info = HistoryInfo()
         var terminal: (kind: EventKind, data: [UInt8])?
         var largestData = 0
@@ -45,5 +45,22 @@ struct RecoveredRun {
         self.terminal = terminal
         self.largestData = largestData
         identity = reader.sources[0] ?? RunIdentity(runId: runId, workflowName: "")
+    }
+
+    /// A reader from the run's first segment. Retention may delete that segment between the
+    /// listing and the open: then the listing is taken again (a run with no segment left has
+    /// no history: `notFound`).
+    private static func openReader(store: HistoryStore, runId: UInt64) throws(RillflowError) -> HistoryReader {
+        var attempts = 0
+        while true {
+            do throws(RillflowError) {
+                return try HistoryReader(store: store, runId: runId, startSeq: 0, live: false)
+            } catch {
+                attempts += 1
+                guard error.code == .sequenceUnavailable, attempts < 8 else {
+                    throw error.code == .sequenceUnavailable ? RillflowError(.notFound, error.message) : error
+                }
+            }
+        }
     }
 }

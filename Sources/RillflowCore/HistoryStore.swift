@@ -38,6 +38,9 @@ public final class HistoryStore: Sendable {
     }
 
     private let state = Lock(State())
+    /// The bound `run-ids` holds as far as this store wrote it; held while writing, so two
+    /// threads raising the bound write in order and the file never goes back to a lower one.
+    private let writtenBound = Lock<UInt64>(0)
     static let runIdBlock: UInt64 = 4096
 
     public init(options: HistoryOptions) throws(RillflowError) {
@@ -65,13 +68,17 @@ public final class HistoryStore: Sendable {
         for (index, byte) in bytes.enumerated() { directoryStorage[index] = CChar(bitPattern: byte) }
         directoryStorage[bytes.count] = 0
 
-        // New run ids start above every run this directory has seen.
-        let runs = (Files.list(path) ?? []).compactMap(Self.runId(directoryName:))
+        // New run ids start above every run this directory has seen: a listing that fails
+        // (too many open files, no permission) must not pass for an empty directory.
+        // (Every stored property is set: throwing runs deinit, which unlocks and frees.)
+        guard let names = Files.list(path) else { throw Files.failure("cannot list", path) }
+        let runs = names.compactMap(Self.runId(directoryName:))
         let recorded = Self.readReservedRunIds(path)
         let floor = max(runs.max().map { $0 + 1 } ?? 1, recorded)
         Run.reserveRunIds(below: floor)
         guard !options.readOnly else { return }
         state.withLock { $0.reservedRunIds = floor }
+        guard options.hasRetention else { return }
         var closed: [ClosedSegment] = []
         for runId in runs {
             for segment in segments(ofRun: runId) ?? [] {
@@ -137,20 +144,31 @@ public final class HistoryStore: Sendable {
     // MARK: Runs
 
     /// A root run of this engine starts: it is being written, and its id is recorded as used.
-    func runStarted(_ runId: UInt64) {
+    /// Returns why recording it failed, if it did.
+    func runStarted(_ runId: UInt64) -> String? {
         state.withLock { _ = $0.liveRuns.insert(runId) }
-        reserve(runId)
+        return reserve(runId)
     }
 
     /// Records `runId` as used (a root run's, or a sub-workflow's whose events its root's
-    /// history holds), so no later process gives it to another run.
-    func reserve(_ runId: UInt64) {
-        let reserve: UInt64? = state.withLock { state in
-            guard runId >= state.reservedRunIds else { return nil }
+    /// history holds), so no later process gives it to another run. Returns why writing
+    /// `run-ids` failed, if it did. Once the store is closed the directory may be another
+    /// engine's: nothing is written (nor needed: this engine writes no more history).
+    func reserve(_ runId: UInt64) -> String? {
+        let raised = state.withLock { state in
+            guard runId >= state.reservedRunIds else { return false }
             state.reservedRunIds = runId + Self.runIdBlock
-            return state.reservedRunIds
+            return true
         }
-        if let reserve { writeReservedRunIds(reserve) }
+        guard raised else { return nil }
+        return writtenBound.withLock { written -> String? in
+            guard isWritable else { return nil }
+            let bound = state.withLock { $0.reservedRunIds }
+            guard bound > written else { return nil }  // another thread wrote a bound as high
+            if let failure = writeReservedRunIds(bound) { return failure }
+            written = bound
+            return nil
+        }
     }
 
     func runFinished(_ runId: UInt64) { _ = state.withLock { $0.liveRuns.remove(runId) } }
@@ -169,23 +187,26 @@ public final class HistoryStore: Sendable {
     }
 
     /// Writes the new bound through a temporary file and a rename, so a crash leaves the old
-    /// bound or the new one, never a torn number.
-    private func writeReservedRunIds(_ bound: UInt64) {
+    /// bound or the new one, never a torn number. Returns why it failed, if it did.
+    private func writeReservedRunIds(_ bound: UInt64) -> String? {
         let path = options.directory + "/run-ids"
         let fd = open(path + ".tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { return }
+        guard fd >= 0 else { return Files.failure("cannot open", path + ".tmp").message }
         let text = Array("\(bound)\n".utf8)
-        let failed = text.withUnsafeBytes { Files.writeAll(fd, $0.baseAddress!, $0.count) } != nil
-        if options.fsync != .never { _ = fsync(fd) }
+        var code = text.withUnsafeBytes { Files.writeAll(fd, $0.baseAddress!, $0.count) }
+        if code == nil && options.fsync != .never && fsync(fd) != 0 { code = rf_sys_errno() }
         Glibc.close(fd)
-        if !failed { rename(path + ".tmp", path) }
+        if let code { return Files.failure("cannot write", path + ".tmp", errno: code).message }
+        guard rename(path + ".tmp", path) == 0 else { return Files.failure("cannot rename to", path).message }
+        if options.fsync != .never { Files.syncDirectory(options.directory) }
+        return nil
     }
 
     // MARK: Retention
 
     /// A writer closed a segment: it now counts for retention.
     func segmentClosed(path: String, runId: UInt64) {
-        guard let status = Files.status(path) else { return }
+        guard options.hasRetention, let status = Files.status(path) else { return }
         state.withLock { $0.closed.append(ClosedSegment(path: path, runId: runId, size: status.size, modified: status.modified)) }
     }
 
@@ -194,7 +215,7 @@ public final class HistoryStore: Sendable {
     /// of runs left without segments go too. Called when the store opens and whenever a writer
     /// closes a segment.
     func applyRetention(activeBytes: Int) {
-        guard options.maxBytes > 0 || options.maxAgeNanoseconds > 0 else { return }
+        guard options.hasRetention else { return }
         let now = rf_sys_realtime_ns()
         let doomed: [ClosedSegment] = state.withLock { state in
             // File times are only as fine as the kernel's clock tick, and segments written in
@@ -213,11 +234,18 @@ public final class HistoryStore: Sendable {
             defer { state.closed.removeFirst(count) }
             return Array(state.closed.prefix(count))
         }
+        var kept: [ClosedSegment] = []
         for segment in doomed {
-            unlink(segment.path)
+            // One that cannot be deleted (permissions, a read-only mount) still takes room:
+            // it stays counted, and is tried again at the next segment's close.
+            if unlink(segment.path) != 0 && rf_sys_errno() != ENOENT {
+                kept.append(segment)
+                continue
+            }
             // Fails while the run still has segments, or is being written: then it stays.
             if !isLive(segment.runId) { rmdir(runDirectory(segment.runId)) }
         }
+        if !kept.isEmpty { state.withLock { $0.closed += kept } }
         if !doomed.isEmpty && options.fsync != .never {
             for runId in Set(doomed.map(\.runId)) { Files.syncDirectory(runDirectory(runId)) }
             Files.syncDirectory(options.directory)

@@ -119,8 +119,7 @@ final class HistoryWriter: SinkTarget, @unchecked Sendable {
         used = 0
         file.damaged = true
         (file.records, file.lastSeq) = before
-        file.durable.writeFailures.add(1, ordering: .relaxed)
-        file.durable.lastError.withLock { $0 = failure }
+        file.durable.noteFailure(failure)
         return failure
     }
 
@@ -148,6 +147,11 @@ final class HistoryWriter: SinkTarget, @unchecked Sendable {
             fd = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0o644)
             if fd < 0 {
                 let code = rf_sys_errno()
+                // A run's first segment name taken: another run had this id (run-ids was lost
+                // and the directory could not be listed). Never write into its history.
+                if code == EEXIST && file.namedSeq == 0 {
+                    return "cannot create \(path): it exists, so run id \(file.durable.runId) was used before by another run; this run's history is not written"
+                }
                 guard code == EEXIST, attempt < 1000 else { return Files.failure("cannot create", path, errno: code).message }
                 attempt += 1
             }
@@ -205,11 +209,13 @@ final class HistoryWriter: SinkTarget, @unchecked Sendable {
     private func sync(_ file: RunFile) {
         guard file.fd >= 0 else { return }
         guard fdatasync(file.fd) == 0 else {
-            file.durable.writeFailures.add(1, ordering: .relaxed)
-            let failure = Files.failure("cannot sync", file.path, errno: rf_sys_errno()).message
-            file.durable.lastError.withLock { $0 = failure }
+            file.durable.syncLost.store(true, ordering: .relaxed)
+            file.durable.noteFailure(Files.failure("cannot sync", file.path, errno: rf_sys_errno()).message)
             return
         }
+        // After a failed sync a later one succeeds without what the kernel dropped: it proves
+        // nothing about the seqs before it.
+        guard !file.durable.syncLost.load(ordering: .relaxed) else { return }
         file.durable.syncedSeq.store(file.lastSeq, ordering: .releasing)
     }
 

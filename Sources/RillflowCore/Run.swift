@@ -31,8 +31,9 @@ public final class Run: Sendable {
         identity = RunIdentity(runId: runId, workflowName: workflowName)
         configuration = engine.configuration
         let durable = engine.historyWriterStore.map { store in
-            store.runStarted(runId)
-            return DurableRun(store: store, runId: runId)
+            let durable = DurableRun(store: store, runId: runId)
+            if let failure = store.runStarted(runId) { durable.noteFailure(failure) }
+            return durable
         }
         log = RunLog(identity: identity, configuration: engine.configuration, durable: durable)
         self.traceId = traceId
@@ -56,7 +57,7 @@ public final class Run: Sendable {
         let lineage = [parent.log] + parent.ancestors.map(\.log)
         ancestors = lineage.map { ($0, $0.registerSource(identity)) }
         // Its events are in its root's durable history: its id must stay unique across processes too.
-        lineage.last?.durable?.store.reserve(runId)
+        if let durable = lineage.last?.durable, let failure = durable.store.reserve(runId) { durable.noteFailure(failure) }
     }
 
     /// A run reopened from its durable history: finished (or interrupted, when its history has

@@ -92,6 +92,45 @@ import TestSupport
         engine.close()
     }
 
+    static func reservedBound(_ directory: String) -> UInt64? {
+        let fd = open(directory + "/run-ids", O_RDONLY)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes = [UInt8](repeating: 0, count: 32)
+        let count = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress, 31) }
+        return UInt64(String(decoding: bytes[0..<max(count, 0)], as: UTF8.self).split(separator: "\n").first ?? "")
+    }
+
+    /// A run that outlives its engine's release no longer writes `run-ids`: the directory may
+    /// be another engine's by then, and a lower bound written there would let ids be reused.
+    @Test func aClosedStoreNoLongerRecordsRunIds() throws {
+        let directory = Self.scratchDirectory()
+        defer { Self.removeTree(directory) }
+        let engine = try Self.engine(directory)
+        let root = Run(engine: engine, workflowName: "root")
+        let before = try #require(Self.reservedBound(directory))
+        engine.close()
+        let next = try #require(try HistoryStore(options: HistoryOptions(directory: directory)))  // another engine takes it
+        _ = Run(workflowName: "child", parent: root)
+        for _ in 0...HistoryStore.runIdBlock { _ = Run(workflowName: "child", parent: root) }
+        #expect(Self.reservedBound(directory) == before)
+        next.close()
+    }
+
+    /// Recording a run id as used can fail: the run's history counts it, with the reason.
+    @Test func aRunIdThatCannotBeRecordedIsAWriteFailure() throws {
+        let directory = Self.scratchDirectory()
+        defer { Self.removeTree(directory) }
+        try Files.makeDirectory(directory)
+        try Files.makeDirectory(directory + "/run-ids.tmp")  // the temporary file cannot be created
+        let engine = try Self.engine(directory)
+        defer { engine.close() }
+        let run = Run(engine: engine, workflowName: "unrecorded")
+        let info = run.log.durable!.info
+        #expect(info.writeFailures == 1)
+        #expect(info.lastError.contains("run-ids.tmp"))
+    }
+
     /// A segment that exists but cannot be opened or mapped is a system error, not a gap.
     @Test func aSegmentThatCannotBeReadIsASystemError() throws {
         let directory = Self.scratchDirectory()
@@ -102,10 +141,16 @@ import TestSupport
         let runDirectory = try #require(Files.list(directory)?.first { HistoryStore.runId(directoryName: $0) == runId })
         let segment = try #require(Files.list(directory + "/" + runDirectory)?.first)
         let path = directory + "/" + runDirectory + "/" + segment
-        for damage in ["a link to itself (open fails)", "a directory (mmap fails)"] {
+        for damage in ["a link to itself (open fails)", "a directory (mmap fails)", "a FIFO (opening it for reading would wait for a writer)"] {
             unlink(path)
             _ = rmdir(path)
-            if damage.hasPrefix("a link") { symlink(path, path) } else { try Files.makeDirectory(path) }
+            if damage.hasPrefix("a link") {
+                symlink(path, path)
+            } else if damage.hasPrefix("a FIFO") {
+                try #require(mkfifo(path, 0o644) == 0)
+            } else {
+                try Files.makeDirectory(path)
+            }
             #expect(throws: RillflowError.self, "\(damage)") { try engine.openRun(id: runId) }
             do throws(RillflowError) { _ = try engine.openRun(id: runId) } catch { #expect(error.code == .system, "\(damage): \(error)") }
         }

@@ -206,6 +206,32 @@ import Testing
         #expect(errors.isEmpty && seqs == Array(1...102))
     }
 
+    /// Damage at the end of a segment, and a next segment that starts with events already read
+    /// (as one written again after a failed write does): they are passed over, never read
+    /// twice, and seqs only go up.
+    @Test func seqsNeverGoBackAfterDamage() throws {
+        let directory = DurableHistoryTests.scratchDirectory()
+        defer { DurableHistoryTests.removeTree(directory) }
+        let (runId, paths) = try Self.writtenRun(directory, events: 2000)
+        try #require(paths.count >= 2)
+        let first = Self.contents(paths[0]), offsets = Self.recordOffsets(paths[0])
+        let second = Self.contents(paths[1])
+        // The first segment's last record damaged; the second starting with a copy of its
+        // records 5 to the one before.
+        Self.overwrite(paths[0], at: offsets.last!, with: [0xde, 0xad, 0xbe, 0xef])
+        let copied = Array(first[offsets[5]..<offsets.last!])
+        let rewritten = Array(second[..<HistoryFormat.segmentHeaderSize]) + copied + Array(second[HistoryFormat.segmentHeaderSize...])
+        unlink(paths[1])
+        let fd = open(paths[1], O_WRONLY | O_CREAT, 0o644)
+        _ = rewritten.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        let (info, seqs, errors) = try Self.reopenAndRead(directory, runId)
+        #expect(errors == [.corrupt])
+        #expect(zip(seqs, seqs.dropFirst()).allSatisfy { $0 < $1 }, "seqs go back: \(zip(seqs, seqs.dropFirst()).first { $0 >= $1 }.map { "\($0) then \($1)" } ?? "")")
+        #expect(info.corruptRecords == 1 && info.lastSeq == 2002 && info.records == 2001)
+        #expect(seqs.count == 2001)
+    }
+
     /// A segment deleted from the middle: reopening counts what is left, and reading reports
     /// the missing seqs once, as unavailable, and goes on.
     @Test func aMissingMiddleSegmentIsReportedOnceAsUnavailable() throws {
