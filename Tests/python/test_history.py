@@ -49,6 +49,11 @@ def test_history_options_are_checked(tmp_path):
         rillflow.Engine(history_dir=str(tmp_path), history_fsync="sometimes")
     with pytest.raises(rillflow.InvalidArgument, match="history_segment_bytes"):
         rillflow.Engine(history_dir=str(tmp_path), history_segment_bytes=10)
+    # Settings for a history without one are refused, not silently unused (as in C).
+    with pytest.raises(ValueError, match="history_max_bytes given without history_dir"):
+        rillflow.Engine(history_max_bytes=1 << 30)
+    with pytest.raises(ValueError, match="history_max_age_ms"):
+        rillflow.Engine(history_dir=str(tmp_path), history_max_age_ms=2**64)
     with rillflow.Engine(history_dir=str(tmp_path)) as first:
         with pytest.raises(rillflow.InvalidState, match="in use by another engine"):
             rillflow.Engine(history_dir=str(tmp_path))

@@ -123,6 +123,8 @@ def test_engine_options_and_close():
         rillflow.Engine(max_event_bytes=2**32 + 4096)
     with pytest.raises(ValueError, match="emit_timeout_ms"):
         rillflow.Engine(emit_timeout_ms=-1)
+    with rillflow.Engine(sink_drain_timeout_ms=1234) as drained:
+        assert drained.options["sink_drain_timeout_ms"] == 1234
 
 
 def test_step_timeouts_past_32_bits_of_milliseconds_are_refused():

@@ -151,7 +151,7 @@ def test_a_close_from_another_thread_waits_until_the_result_is_copied(engine, mo
     assert run.result(timeout=10) == {"answer": 42}
     string_at_with_a_close_racing.closer.join(10)
     assert closer_finished_during_the_copy == [False]
-    with pytest.raises(rillflow.InvalidState, match="is closed"):
+    with pytest.raises(rillflow.InvalidHandle, match="is closed"):
         run.result(timeout=10)
 
 

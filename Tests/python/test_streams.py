@@ -159,11 +159,12 @@ def test_released_objects_refuse_calls(engine):
     run.close()
     run.close()
     assert [e.kind for e in stream][-1] == "run_completed"  # a stream outlives its run's handle
-    with pytest.raises(rillflow.InvalidState, match="closed"):
+    # A closed object raises InvalidHandle, as an engine does (errors.py: "was released").
+    with pytest.raises(rillflow.InvalidHandle, match="closed"):
         run.status
-    with pytest.raises(rillflow.InvalidState):
+    with pytest.raises(rillflow.InvalidHandle):
         run.stream()
-    with pytest.raises(rillflow.InvalidState):
+    with pytest.raises(rillflow.InvalidHandle):
         run.resume(1)
 
 

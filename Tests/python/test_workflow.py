@@ -318,7 +318,7 @@ def test_building_errors_name_the_problem(engine):
         good.add_step(lambda ctx, _: None, name="late", accepts="start", sends="stop")
     assert good.run().result(timeout=10) == "done"
     good.close()
-    with pytest.raises(rillflow.InvalidState, match="closed"):
+    with pytest.raises(rillflow.InvalidHandle, match="closed"):
         good.run()
 
 

@@ -181,7 +181,9 @@ class Context:
 
 def _failure_message(error: BaseException) -> bytes:
     """The exception's type, message and traceback, cut to fit (keeping the end)."""
-    text = f"{type(error).__name__}: {error}\n" + "".join(traceback.format_exception(error))
+    # The three-argument form: the one-argument form is Python 3.10+.
+    trace = traceback.format_exception(type(error), error, error.__traceback__)
+    text = f"{type(error).__name__}: {error}\n" + "".join(trace)
     raw = text.encode("utf-8", "replace")
     if len(raw) > _MAX_ERROR:
         raw = raw[:200] + b"\n...\n" + raw[-(_MAX_ERROR - 210):]

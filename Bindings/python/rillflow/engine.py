@@ -34,7 +34,7 @@ class Engine:
     _FSYNC = {"run_end": c.RF_HISTORY_FSYNC_RUN_END, "never": c.RF_HISTORY_FSYNC_NEVER, "batch": c.RF_HISTORY_FSYNC_BATCH}
 
     def __init__(self, *, worker_threads: int = 0, log_capacity: int = 0, max_event_bytes: int = 0,
-                 history_bytes: int = 0, emit_timeout_ms: int = 0, step_threads: int = 8,
+                 history_bytes: int = 0, emit_timeout_ms: int = 0, sink_drain_timeout_ms: int = 0, step_threads: int = 8,
                  history_dir: Optional[str] = None, history_fsync: str = "run_end", history_max_bytes: int = 0,
                  history_max_age_ms: int = 0, history_segment_bytes: int = 0, history_read_only: bool = False) -> None:
         options = c.rf_engine_options()
@@ -45,14 +45,22 @@ class Engine:
         options.max_event_bytes = c.in_range(max_event_bytes, c.UINT32_MAX, "max_event_bytes")
         options.history_bytes = c.in_range(history_bytes, 2**64 - 1, "history_bytes")
         options.emit_timeout_ms = c.in_range(emit_timeout_ms, c.UINT32_MAX, "emit_timeout_ms")
-        if history_dir is not None:
+        options.sink_drain_timeout_ms = c.in_range(sink_drain_timeout_ms, c.UINT32_MAX, "sink_drain_timeout_ms")
+        if history_dir is None:
+            # As the C API does: history settings without a history would be silently unused.
+            unused = [name for name, value in (("history_max_bytes", history_max_bytes), ("history_max_age_ms", history_max_age_ms),
+                                               ("history_segment_bytes", history_segment_bytes),
+                                               ("history_read_only", history_read_only)) if value]
+            if unused or history_fsync != "run_end":
+                raise ValueError(f"{', '.join(unused) or 'history_fsync'} given without history_dir")
+        else:
             if history_fsync not in self._FSYNC:
                 raise ValueError(f"history_fsync must be one of {sorted(self._FSYNC)}, not {history_fsync!r}")
             options.history_dir = str(history_dir).encode()
             options.history_fsync = self._FSYNC[history_fsync]
-            options.history_max_bytes = history_max_bytes
-            options.history_max_age_ms = history_max_age_ms
-            options.history_segment_bytes = history_segment_bytes
+            options.history_max_bytes = c.in_range(history_max_bytes, 2**64 - 1, "history_max_bytes")
+            options.history_max_age_ms = c.in_range(history_max_age_ms, 2**64 - 1, "history_max_age_ms")
+            options.history_segment_bytes = c.in_range(history_segment_bytes, c.UINT32_MAX, "history_segment_bytes")
             options.history_flags = c.RF_HISTORY_READ_ONLY if history_read_only else 0
         handle = c.handle()
         check(c.lib.rf_engine_create(ctypes.byref(options), ctypes.byref(handle)))
@@ -82,8 +90,9 @@ class Engine:
 
     def open_run(self, run_id: int) -> "Run":
         """Opens a finished run from the durable history (this process's or an earlier one's):
-        its `status`, every event it recorded (`run.events(from_seq=1)`), and as `result()` its
-        terminal event's data (for a workflow run {"result": ..., "usage": ...}).
+        its `status`, every event it recorded (`run.events(from_seq=1)`), and as `result()`, when
+        it completed, its terminal event's data (for a workflow run {"result": ..., "usage": ...});
+        other endings raise from `result()` as a live run's do.
         Raises NotFound if the history has no such run, InvalidState without a history."""
         from .run import Run
         handle = c.handle()

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Iterable, Iterator, Option
 
 from . import _capi as c
 from . import _json
-from .errors import (Closed, InvalidState, NotFound, RunCancelled, RunError, RunFailed, RunTimedOut, Timeout, check,
+from .errors import (Closed, InvalidHandle, InvalidState, NotFound, RunCancelled, RunError, RunFailed, RunTimedOut, Timeout, check,
                      error_for)
 from .events import KINDS, TERMINAL_KINDS, BatchReader, Event
 
@@ -217,7 +217,7 @@ class Run:
 
     def _live_handle(self) -> int:
         if self._handle is None:
-            raise InvalidState(c.RF_E_INVALID_HANDLE, f"run {self.id} is closed")
+            raise InvalidHandle(c.RF_E_INVALID_HANDLE, f"run {self.id} is closed")
         return self._handle
 
     def start(self, input: Any = None) -> None:

@@ -21,7 +21,7 @@ from typing import Any, Callable, Optional, Sequence, Union
 from . import _capi as c
 from . import _json, _kept
 from .engine import Engine, default_engine
-from .errors import InvalidState, check
+from .errors import InvalidHandle, InvalidState, check
 from .run import Run
 
 Names = Union[str, Sequence[str]]
@@ -145,7 +145,7 @@ class Workflow:
 
     def _live_handle(self) -> int:
         if self._handle is None:
-            raise InvalidState(c.RF_E_INVALID_HANDLE, f"workflow {self.name!r} is closed")
+            raise InvalidHandle(c.RF_E_INVALID_HANDLE, f"workflow {self.name!r} is closed")
         return self._handle
 
     def _built_handle(self) -> int:
@@ -156,8 +156,10 @@ class Workflow:
             trace_id: Optional[str] = None, parent_span_id: Optional[str] = None,
             metadata: Any = None, start: bool = True) -> Run:
         """Creates a run and (unless start=False) starts it with `input` (sent as JSON).
-        Keep the returned Run: dropping it cancels the run. Streams opened later still see
-        every event from seq 1 (the run's history is retained)."""
+        Keep the returned Run: dropping it cancels the run. Streams opened later see every
+        event from seq 1 as long as the run's log and retained history (the engine's
+        history_bytes, 4 MiB by default) or its durable history still hold it; from an older
+        seq they raise NotFound."""
         handle = self._built_handle()
         self.engine.ensure_host()
         options = c.rf_run_options()
