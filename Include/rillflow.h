@@ -37,8 +37,9 @@
  * UTF-8, copied during the call; one that is not valid UTF-8 is refused with
  * RF_E_INVALID_ARGUMENT ("... is not valid UTF-8"). Texts meant for people (error messages,
  * progress statuses, cancel reasons) are taken as they are, invalid sequences shown as U+FFFD.
- * The exception is rf_run_emit(): its step_name and topic bytes are not checked, to keep the
- * emit path short, and reach readers exactly as given.
+ * The exceptions are rf_run_emit(), whose step_name and topic bytes are not checked, to keep
+ * the emit path short, and reach readers exactly as given; and a subscription's topics, which
+ * are compared with events' topics byte for byte.
  *
  * Integers are fixed width; enumerations are 32-bit integer typedefs with #define values.
  */
@@ -77,7 +78,7 @@ extern "C" {
  * Never fails. */
 RF_API uint32_t rf_version(void);
 
-/* The library's version as a string, e.g. "1.0.0". The pointer is static: valid for the
+/* The library's version as a string, e.g. "1.2.0". The pointer is static: valid for the
  * life of the process, never freed by the caller. Never fails. */
 RF_API const char *rf_version_string(void);
 
@@ -201,9 +202,11 @@ RF_API rf_status rf_engine_options_init(rf_engine_options *options);
 RF_API rf_status rf_engine_create(const rf_engine_options *options, rf_engine **out_engine);
 
 /* Copies the engine's effective options (defaults resolved: no field is 0 except
- * emit_timeout_ms when it waits without limit) into *out_options. The caller sets
+ * emit_timeout_ms when it waits without limit, the history_* fields of an engine without
+ * history_dir, and history_max_* meaning "no limit") into *out_options. The caller sets
  * out_options->struct_size first; only that many bytes are written, so an older caller gets
- * the fields it knows.
+ * the fields it knows. history_dir, when set, points into the engine: valid until the engine
+ * is released.
  * Returns RF_OK; RF_E_INVALID_HANDLE; RF_E_INVALID_ARGUMENT if out_options is NULL;
  * RF_E_STRUCT_SIZE if out_options->struct_size is 0 or below RF_ENGINE_OPTIONS_SIZE_V1. */
 RF_API rf_status rf_engine_get_options(rf_engine *engine, rf_engine_options *out_options);
@@ -366,8 +369,9 @@ RF_API rf_status rf_run_options_init(rf_run_options *options);
  * workflow_name (at most 255 bytes, copied) names it on every event; options may be NULL.
  * On success *out_run is a new handle the caller owns and passes to rf_run_release() once.
  * Returns RF_OK; RF_E_INVALID_HANDLE for engine; RF_E_INVALID_ARGUMENT for a NULL
- * workflow_name or out_run, a name too long, or a trace id that is not hex of the allowed
- * length; RF_E_STRUCT_SIZE; RF_E_NO_MEMORY. */
+ * workflow_name or out_run, a name too long or not UTF-8, a trace id that is not hex of the
+ * allowed length, metadata too long (over max_event_bytes - 1024), a non-zero reserved field,
+ * or a step_budget or timeout_ms (workflow runs only); RF_E_STRUCT_SIZE; RF_E_NO_MEMORY. */
 RF_API rf_status rf_run_create_manual(rf_engine *engine, const char *workflow_name,
                                       const rf_run_options *options, rf_run **out_run);
 
@@ -431,7 +435,8 @@ RF_API rf_status rf_run_end(rf_run *run, rf_event_kind kind, const void *data, u
  * before INPUT_REQUIRED reaches the log; an answer given at once still follows it there.
  * Returns RF_OK when the run has ended or is suspended; RF_E_TIMEOUT (or RF_E_AGAIN for
  * timeout_ms 0) if it has not; RF_E_INVALID_HANDLE; RF_E_INVALID_ARGUMENT for a timeout_ms
- * below -1. */
+ * below -1. A step that waits without limit on its own run waits until the run times out or
+ * is cancelled: the run cannot end while that step runs. */
 RF_API rf_status rf_run_wait(rf_run *run, int32_t timeout_ms, rf_run_status *out_status);
 
 /* The result of a completed run: the bytes a step passed to rf_step_ctx_stop() (for a manual
@@ -649,8 +654,8 @@ typedef int32_t (*rf_event_handler)(void *user_data, const rf_event *event);
  * Aeron's poll(handler, limit). *out_count (if not NULL) receives how many were handled.
  * Returns RF_OK (also when no event was ready: *out_count is 0); RF_E_END_OF_STREAM;
  * RF_E_CLOSED; RF_E_INVALID_HANDLE; RF_E_INVALID_ARGUMENT if handler is NULL or limit 0;
- * RF_E_STATE if another read on it is in progress; RF_E_CORRUPT, RF_E_SEQ_UNAVAILABLE and
- * RF_E_NO_MEMORY as rf_subscription_read() does while it replays history. */
+ * RF_E_STATE if another read on it is in progress; RF_E_CORRUPT, RF_E_SEQ_UNAVAILABLE,
+ * RF_E_NO_MEMORY and RF_E_SYSTEM as rf_subscription_read() does while it replays history. */
 RF_API rf_status rf_subscription_poll(rf_subscription *subscription, rf_event_handler handler,
                                       void *user_data, uint32_t limit, uint32_t *out_count);
 
@@ -797,7 +802,8 @@ RF_API rf_status rf_workflow_release(rf_workflow *workflow);
  * input. options may be NULL (no timeout, a budget of 10000 steps, no trace, no metadata).
  * On success *out_run is a new handle the caller owns and passes to rf_run_release() once.
  * Returns RF_OK; RF_E_INVALID_HANDLE for workflow; RF_E_INVALID_ARGUMENT for a NULL out_run, a
- * trace id that is not hex of the allowed length, or metadata too long; RF_E_STRUCT_SIZE;
+ * trace id that is not hex of the allowed length, metadata too long, a non-zero reserved field,
+ * or a timeout_ms past what the engine's clock can hold; RF_E_STRUCT_SIZE;
  * RF_E_STATE if the workflow is not built; RF_E_SYSTEM if the engine's threads cannot be
  * started (the first run starts them); RF_E_NO_MEMORY. */
 RF_API rf_status rf_run_create(rf_workflow *workflow, const rf_run_options *options, rf_run **out_run);
@@ -902,16 +908,19 @@ RF_API rf_status rf_step_ctx_set_output(rf_step_ctx *ctx, const void *json, uint
 RF_API rf_status rf_step_ctx_stop(rf_step_ctx *ctx, const void *result, uint32_t len);
 
 /* Sets `key` (1 to 255 bytes) of the run's state to a JSON value (len bytes, copied) and emits
- * STATE_CHANGED {"key": key, "value": value} at once. Every step of the run sees it.
- * Returns what rf_step_ctx_emit_token() returns. */
+ * STATE_CHANGED {"key": key, "value": value} at once (an empty value shows as null there).
+ * Every step of the run sees it. If the event cannot be written, the state is left as it was.
+ * Returns what rf_step_ctx_emit_token() returns; RF_E_INVALID_ARGUMENT also for a NULL, empty,
+ * over-long or non-UTF-8 key. */
 RF_API rf_status rf_step_ctx_set_state(rf_step_ctx *ctx, const char *key, const void *json,
                                        uint32_t len);
 
 /* Copies the JSON value of `key` of the run's state into buffer (capacity bytes) and sets
  * *out_len to its length; a NUL is added when it fits (capacity > *out_len). To measure, pass
  * buffer NULL and capacity 0.
- * Returns RF_OK; RF_E_INVALID_HANDLE; RF_E_INVALID_ARGUMENT (buffer NULL with capacity > 0);
- * RF_E_NOT_FOUND if the key was never set; RF_E_TOO_LARGE if capacity < *out_len (then
+ * Returns RF_OK; RF_E_INVALID_HANDLE; RF_E_INVALID_ARGUMENT (buffer NULL with capacity > 0,
+ * out_len NULL, or a NULL, empty, over-long or non-UTF-8 key); RF_E_NOT_FOUND if the key was
+ * never set; RF_E_TOO_LARGE if capacity < *out_len (then
  * *out_len is the length needed and nothing is copied). */
 RF_API rf_status rf_step_ctx_get_state(rf_step_ctx *ctx, const char *key, void *buffer,
                                        uint32_t capacity, uint32_t *out_len);
@@ -1148,8 +1157,10 @@ typedef struct rf_history_info {
 
 /* Opens run run_id from the engine's durable history as a finished run, in its own new
  * handle (rf_run_release() once). Its status is the one its terminal event gives, or
- * RF_RUN_INTERRUPTED without one; rf_run_get_result() gives its terminal event's data (the
- * JSON object the event carries, e.g. {"result":...,"usage":...}) or, when interrupted, why.
+ * RF_RUN_INTERRUPTED without one. rf_run_get_result() of a completed one gives its terminal
+ * event's data (the JSON object the event carries, e.g. {"result":...,"usage":...}); for any
+ * other ending it returns RF_E_STATE, as for a live run, and rf_last_error() says how it ended
+ * with that event's data (or, interrupted, why there is no terminal event).
  * rf_subscribe() on it reads the history: from any seq it still holds, with every stream
  * mode and filter, ending after the terminal event (or the last record). Emitting, starting,
  * cancelling or resuming it returns RF_E_STATE. The whole history of the run is read and

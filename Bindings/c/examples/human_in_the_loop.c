@@ -20,7 +20,7 @@
 /* Step one: accepts "start", writes a draft, asks whether to publish it ("review"). */
 static rf_status draft(void *user_data, rf_step_ctx *ctx) {
     (void)user_data;
-    static const char *tokens[] = {"Rillflow", " 1.1", " adds", " workflows."};
+    static const char *tokens[] = {"Rillflow", " 1.2", " adds", " workflows."};
     char text[128] = "";
     rf_status status = stream_deltas(ctx, tokens, sizeof tokens / sizeof tokens[0], text, sizeof text, 25);
     if (status != RF_OK) return status;

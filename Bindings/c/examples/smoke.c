@@ -5,7 +5,8 @@
 #include "rillflow.h"
 
 int main(void) {
-    if (rf_version() / 10000 != RF_VERSION_MAJOR) {
+    /* Same major version (the ABI), and a minor at least the header's (it has every function). */
+    if (rf_version() / 10000 != RF_VERSION_MAJOR || rf_version() / 100 % 100 < RF_VERSION_MINOR) {
         fprintf(stderr, "librillflow %s does not match rillflow.h %s\n", rf_version_string(), RF_VERSION_STRING);
         return 1;
     }
@@ -23,7 +24,12 @@ int main(void) {
     }
 
     rf_engine_options effective = {.struct_size = sizeof effective};
-    rf_engine_get_options(engine, &effective);
+    status = rf_engine_get_options(engine, &effective);
+    if (status != RF_OK) {
+        fprintf(stderr, "rf_engine_get_options: %s: %s\n", rf_status_name(status), rf_last_error());
+        rf_engine_release(engine);
+        return 1;
+    }
     printf("engine: %" PRIu32 " worker threads, %" PRIu32 "-byte run logs, events up to %" PRIu32 " bytes\n",
            effective.worker_threads, effective.log_capacity, effective.max_event_bytes);
 

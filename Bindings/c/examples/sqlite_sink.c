@@ -78,7 +78,7 @@ int main(int argc, char **argv) {
     rf_engine *engine;
     check(rf_engine_create(NULL, &engine), "rf_engine_create");
     rf_sink_options options;
-    rf_sink_options_init(&options, sizeof options);
+    check(rf_sink_options_init(&options, sizeof options), "rf_sink_options_init");
     options.run_ended = run_ended;
     rf_sink *sink;
     check(rf_engine_add_sink(engine, write_events, &d, NULL, &options, &sink), "rf_engine_add_sink");
@@ -96,18 +96,24 @@ int main(int argc, char **argv) {
     /* The live stream, as a user would watch it. */
     rf_event event = {.struct_size = sizeof event};
     int streamed = 0;
-    while (rf_subscription_read(live, &event, -1) == RF_OK) {
+    rf_status status;
+    while ((status = rf_subscription_read(live, &event, -1)) == RF_OK) {
         streamed++;
         if (event.kind == RF_EVENT_TOKEN) printf("%s", event.data);
     }
+    if (status != RF_E_END_OF_STREAM) check(status, "rf_subscription_read");
     printf("\nstreamed live: %d events\n", streamed);
 
     /* Releasing the sink waits until it has every event emitted so far (here: the whole run). */
     check(rf_sink_release(sink, 5000), "rf_sink_release");
     uint64_t run_id = 0;
-    rf_run_get_id(run, &run_id);
+    check(rf_run_get_id(run, &run_id), "rf_run_get_id");
     sqlite3_stmt *query;
-    sqlite3_prepare_v2(d.db, "SELECT kind, count(*) FROM events WHERE run_id = ? GROUP BY kind ORDER BY min(seq)", -1, &query, NULL);
+    if (sqlite3_prepare_v2(d.db, "SELECT kind, count(*) FROM events WHERE run_id = ? GROUP BY kind ORDER BY min(seq)", -1,
+                           &query, NULL) != SQLITE_OK) {
+        fprintf(stderr, "sqlite: %s\n", sqlite3_errmsg(d.db));
+        return 1;
+    }
     sqlite3_bind_int64(query, 1, (sqlite3_int64)run_id);
     int logged = 0;
     printf("in the database:\n");

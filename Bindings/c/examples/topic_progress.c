@@ -11,8 +11,10 @@
  *
  * Every event has a seq (1, 2, 3, ... per run), and the run retains its log after it ends. A
  * client that lost its connection resumes where it was, like Mistral's broker_sequence: a new
- * subscription with start_seq = the last seq it saw replays from there, with no gap. Here a
- * second subscription starts at the third progress event's seq after the run has ended.
+ * subscription with start_seq = the first seq it has not seen (the last it saw + 1) replays
+ * from there, with no gap and no duplicate. Here a second subscription, for a client whose
+ * connection dropped just before the third progress event, starts at that event's seq after
+ * the run has ended.
  *
  *   topic_progress          each word takes ~30 ms
  *   topic_progress --fast   no delays (the test suite runs this)
@@ -90,7 +92,8 @@ int main(int argc, char **argv) {
     check(rf_run_get_result(run, (const void **)&result, &length), "rf_run_get_result");
     printf("result: %s\n", result);
 
-    /* Resume: a client that saw up to the third progress event replays from its seq. */
+    /* Resume: a client that lost its connection just before the third progress event starts
+     * at that event's seq, the first it has not seen. */
     filter.start_seq = third_seq;
     rf_subscription *replay;
     check(rf_subscription_create(run, &filter, &replay), "rf_subscription_create (replay)");
