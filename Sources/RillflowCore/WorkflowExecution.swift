@@ -78,6 +78,8 @@ public final class WorkflowExecution: @unchecked Sendable {
             delays.schedule(after: timeoutNanoseconds, owner: self) { self.timeOut(after: timeoutNanoseconds) }
         }
         deliver(WorkflowDefinition.startEvent, input)
+        // The start event may start nothing (a fan-in step that needs more than one).
+        checkIdle()
     }
 
     /// Ends the run with RUN_CANCELLED unless it has ended. Running steps see `isCancelled`;
@@ -112,6 +114,8 @@ public final class WorkflowExecution: @unchecked Sendable {
             return routed
         }
         launch(routed)
+        // The answer may start nothing (a fan-in step that needs more than one).
+        checkIdle()
     }
 
     private func suspend(asking prompt: [UInt8], answerType: String, step: String, attempt: Int) {
@@ -220,10 +224,16 @@ public final class WorkflowExecution: @unchecked Sendable {
 
     /// Fails the run if nothing runs or waits any more and no step sent the stop event.
     private func checkIdle() {
-        let stuck = shared.withLock { state in
-            !state.finished && state.router.isIdle && state.awaitingAnswer == nil && state.children.isEmpty
-        }
-        if stuck { fail(step: "", error: "the workflow went idle without sending '\(WorkflowDefinition.stopEvent)'", attempts: 0) }
+        if let stuck = shared.withLock({ Self.stuck($0) }) { fail(step: "", error: stuck, attempts: 0) }
+    }
+
+    /// Why the run can never end, if nothing runs or waits any more and no step sent the stop
+    /// event; nil otherwise.
+    private static func stuck(_ state: Shared) -> String? {
+        guard !state.finished && state.router.isIdle && state.awaitingAnswer == nil && state.children.isEmpty else { return nil }
+        let waiting = state.router.incompleteFanIns.map { "step '\($0.step)' has \($0.have) of \($0.need) '\($0.type)' events" }
+        return "the workflow went idle without sending '\(WorkflowDefinition.stopEvent)'"
+            + (waiting.isEmpty ? "" : " (\(waiting.joined(separator: "; ")))")
     }
 
     var isFinished: Bool { shared.withLock { $0.finished } }
@@ -377,11 +387,7 @@ public final class WorkflowExecution: @unchecked Sendable {
             try shared.withLock { state throws(RillflowError) in
                 let next = try state.router.finished(step: step)
                 if !state.finished { ready = next }
-                if !state.finished && state.router.isIdle && state.awaitingAnswer == nil && state.children.isEmpty {
-                    let waiting = state.router.incompleteFanIns.map { "step '\($0.step)' has \($0.have) of \($0.need) '\($0.type)' events" }
-                    stuck = "the workflow went idle without sending '\(WorkflowDefinition.stopEvent)'"
-                        + (waiting.isEmpty ? "" : " (\(waiting.joined(separator: "; ")))")
-                }
+                stuck = Self.stuck(state)
             }
         } catch {
             fail(step: definition.steps[step].name, error: error.message, attempts: 0)

@@ -137,6 +137,42 @@ import Testing
         #expect(run.status == .failed)
     }
 
+    @Test func aStartEventThatStartsNothingFailsTheRun() throws {
+        // The only step accepting "start" gathers two: nothing ever runs, and nothing else
+        // would ever notice.
+        let (events, run) = try Self.run([
+            StepDefinition(name: "pair", accepts: ["start"], sends: ["stop"], collect: 2),
+        ], [{ _ in .completed }])
+        #expect(events.map(\.kind) == [.runStarted, .runFailed])
+        #expect(events.last?.data.contains("went idle without sending 'stop' (step 'pair' has 1 of 2 'start' events)") == true)
+        #expect(run.status == .failed)
+    }
+
+    @Test func anAnswerThatStartsNothingFailsTheRun() throws {
+        let definition = try WorkflowDefinition(name: "vote", steps: [
+            StepDefinition(name: "ask", accepts: ["start"], sends: ["vote"]),
+            StepDefinition(name: "tally", accepts: ["vote"], sends: ["stop"], collect: 2),
+        ])
+        let runtime = try TestRuntime(threads: 2)
+        defer { runtime.shutdown() }
+        let run = Run(engine: LogTest.engine(), workflowName: "vote")
+        let question = try Subscription(log: run.log, options: SubscriptionOptions(mode: .values, endAtSuspension: true))
+        let whole = try Subscription(log: run.log, options: SubscriptionOptions())
+        let execution = try runtime.execution(definition, [
+            { ctx in
+                try? ctx.requestInput(prompt: [], answerType: "vote")
+                return .completed
+            },
+            { _ in .completed },
+        ], run: run)
+        try execution.start(input: [])
+        #expect(LogTest.drain(question).map(\.kind) == [.inputRequired])
+        try execution.resume(answer: Array("1".utf8))  // one vote of the two the tally needs
+        let events = LogTest.drain(whole)
+        #expect(events.map(\.kind) == [.runStarted, .stepStarted, .stepCompleted, .inputRequired, .runResumed, .runFailed])
+        #expect(events.last?.data.contains("step 'tally' has 1 of 2 'vote' events") == true)
+    }
+
     @Test func aRunawayLoopEndsAtTheStepBudget() throws {
         let (events, run) = try Self.run([
             StepDefinition(name: "loop", accepts: ["start", "again"], sends: ["again", "stop"]),
