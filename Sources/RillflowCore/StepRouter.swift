@@ -120,11 +120,20 @@ public struct StepRouter: Sendable {
         return limit == 0 || running[step] < limit
     }
 
+    /// A running invocation of `step` is to be tried again: tries count against the budget too.
+    public mutating func retrying(step: Int) throws(RillflowError) {
+        try spendBudget(on: step)
+    }
+
     private mutating func start(_ invocation: Invocation) throws(RillflowError) {
+        try spendBudget(on: invocation.step)
+        running[invocation.step] += 1
+    }
+
+    private mutating func spendBudget(on step: Int) throws(RillflowError) {
         guard started < budget else {
-            throw RillflowError(.invalidState, "the run's step budget of \(budget) invocations is used up (a loop that never ends?); step '\(definition.steps[invocation.step].name)' would have run next")
+            throw RillflowError(.invalidState, "the run's step budget of \(budget) invocations is used up (a loop that never ends?); step '\(definition.steps[step].name)' would have run next")
         }
         started += 1
-        running[invocation.step] += 1
     }
 }

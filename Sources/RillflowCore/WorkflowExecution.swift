@@ -328,6 +328,17 @@ public final class WorkflowExecution: @unchecked Sendable {
             finishInvocation(invocation.step)
         case .failed(let message):
             if attempt < step.retry.attempts && !isFinished {
+                do {
+                    try shared.withLock { state throws(RillflowError) in try state.router.retrying(step: invocation.step) }
+                } catch {
+                    emitEngineEvent(.stepFailed, step: step.name, attempt: attempt) {
+                        $0.field("error", string: message)
+                        $0.field("attempts", number: attempt)
+                    }
+                    fail(step: step.name, error: error.message, attempts: attempt)
+                    finishInvocation(invocation.step)
+                    return
+                }
                 let backoff = step.retry.backoff(afterAttempt: attempt, unit: nextRandomUnit())
                 emitEngineEvent(.stepRetrying, step: step.name, attempt: attempt) {
                     $0.field("error", string: message)

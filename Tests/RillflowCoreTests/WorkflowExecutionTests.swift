@@ -124,6 +124,17 @@ import Testing
         #expect(run.status == .failed)
     }
 
+    @Test func retriesCountAgainstTheStepBudget() throws {
+        let retry = RetryPolicy(attempts: 10, initialBackoffNanoseconds: 1_000, multiplier: 1, maxBackoffNanoseconds: 0, jitter: 0)
+        let (events, run) = try Self.run([
+            StepDefinition(name: "flaky", accepts: ["start"], sends: ["stop"], retry: retry),
+        ], [{ _ in .failed("boom") }], budget: 3)
+        #expect(events.map(\.kind) == [.runStarted, .stepStarted, .stepRetrying, .stepStarted, .stepRetrying, .stepStarted,
+                                       .stepFailed, .runFailed])
+        #expect(events.last?.data.contains("step budget of 3 invocations is used up") == true)
+        #expect(run.status == .failed)
+    }
+
     @Test func aRunThatGoesIdleWithoutStoppingFails() throws {
         let (events, run) = try Self.run([
             StepDefinition(name: "forgetful", accepts: ["start"], sends: ["part"]),
