@@ -90,6 +90,18 @@ public final class StepContext: @unchecked Sendable {
         try locked.withLock { (all: inout Locked) throws(E) -> R in try body(&all.outbox) }
     }
 
+    /// Changes what the step sends unless its try has ended. Checked under the lock that
+    /// `invalidate` and `takeOutbox` take: a call racing the try's end is refused, never
+    /// accepted and then dropped because the outbox was already taken.
+    private func withOpenOutbox<R>(_ body: (inout Outbox) throws(RillflowError) -> R) throws(RillflowError) -> R {
+        let result = try locked.withLock { (all: inout Locked) throws(RillflowError) -> R? in
+            guard !all.completion.ended else { return nil }
+            return try body(&all.outbox)
+        }
+        guard let result else { throw refusal() }
+        return result
+    }
+
     private func withCompletion<R, E: Error>(_ body: (inout Completion) throws(E) -> R) throws(E) -> R {
         try locked.withLock { (all: inout Locked) throws(E) -> R in try body(&all.completion) }
     }
@@ -266,7 +278,7 @@ public final class StepContext: @unchecked Sendable {
         guard execution.definition.steps[stepIndex].sends.contains(type) else {
             throw RillflowError(.invalidArgument, "step '\(step)' did not declare that it sends '\(type)'")
         }
-        try withOutbox { box throws(RillflowError) in
+        try withOpenOutbox { box throws(RillflowError) in
             if type == WorkflowDefinition.stopEvent {
                 guard box.stopResult == nil else { throw RillflowError(.invalidState, "step '\(step)' has already stopped the run") }
                 box.stopResult = payload
@@ -290,7 +302,7 @@ public final class StepContext: @unchecked Sendable {
         guard eventBytes <= execution.run.log.maxDataBytes else {
             throw RillflowError(.tooLarge, "the prompt's event would be \(eventBytes) bytes; the limit (max_event_bytes) is \(execution.run.log.maxDataBytes)")
         }
-        try withOutbox { box throws(RillflowError) in
+        try withOpenOutbox { box throws(RillflowError) in
             guard box.inputRequest == nil else { throw RillflowError(.invalidState, "step '\(step)' has already asked for input") }
             box.inputRequest = (prompt, answerType)
         }
@@ -303,14 +315,14 @@ public final class StepContext: @unchecked Sendable {
         guard execution.definition.steps[stepIndex].sends.contains(type), type != WorkflowDefinition.stopEvent else {
             throw RillflowError(.invalidArgument, "step '\(step)' did not declare that it sends '\(type)'")
         }
-        withOutbox { $0.sends.append((type, items)) }
+        try withOpenOutbox { $0.sends.append((type, items)) }
     }
 
     /// Sets this invocation's output (JSON): for a foreach item, what its progress event shows
     /// and what goes on, in item order, when all items are done.
     public func setOutput(_ json: [UInt8]) throws(RillflowError) {
         try checkValid()
-        withOutbox { $0.output = json }
+        try withOpenOutbox { $0.output = json }
     }
 
     /// Starts a sub-workflow when this step completes: a child run whose events also appear in
@@ -326,7 +338,7 @@ public final class StepContext: @unchecked Sendable {
         guard functions.count == definition.steps.count else {
             throw RillflowError(.invalidArgument, "\(functions.count) step functions for \(definition.steps.count) steps")
         }
-        withOutbox { $0.children.append(ChildRequest(definition: definition, functions: functions, input: input, resultType: resultType)) }
+        try withOpenOutbox { $0.children.append(ChildRequest(definition: definition, functions: functions, input: input, resultType: resultType)) }
     }
 
     /// Ends the run with `result` (JSON) as the run's result, when this step completes.
