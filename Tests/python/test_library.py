@@ -152,3 +152,26 @@ def test_pip_installs_the_package(tmp_path):
                                     RILLFLOW_LIBRARY=os.path.join(ROOT, "build", "librillflow.so.1")))
     assert check.returncode == 0, check.stderr
     assert check.stdout.startswith(str(target)) and check.stdout.split()[1] == rillflow.library_version
+
+
+def test_numbers_past_their_c_field_are_refused_everywhere(engine):
+    """ctypes keeps the low bits of a number too wide for its field (or wraps a negative one):
+    every count, limit and id is checked first."""
+    wf = rillflow.Workflow("wide-numbers", engine=engine)
+    with pytest.raises(ValueError, match="concurrency"):
+        wf.add_step(lambda ctx, x: x, accepts="start", sends="stop", concurrency=-1)
+    with pytest.raises(ValueError, match="collect"):
+        wf.add_step(lambda ctx, x: x, accepts="start", sends="stop", collect=2**32)
+    wf.add_step(lambda ctx, x: x, accepts="start", sends="stop", name="echo")
+    with pytest.raises(ValueError, match="step_budget"):
+        wf.run("x", step_budget=2**32)  # would have been 0, the default
+    with pytest.raises(ValueError, match="max_failures"):
+        engine.add_sink(lambda events: None, max_failures=-1)
+    with pytest.raises(ValueError, match="run_id"):
+        engine.open_run(-1)
+    run = wf.run("x")
+    assert run.result(timeout=10) == "x"
+    with pytest.raises(ValueError, match="from_seq"):
+        run.events(from_seq=-1)
+    # Kinds given as an iterator are read once, not found empty the second time.
+    assert [e.kind for e in run.events("custom", kinds=iter(["run_completed"]), from_seq=1, timeout=10)] == ["run_completed"]

@@ -343,3 +343,41 @@ def test_context_misuse_fails_the_step(engine):
     assert later.run().result(timeout=10) == 1
     with pytest.raises(rillflow.InvalidHandle):
         kept[0].stream_token("too late")
+
+
+def test_async_steps_run_in_their_own_task(engine):
+    """asyncio.timeout and TaskGroup need a current Task; a context variable one step sets is
+    not seen by the next."""
+    import contextvars
+    request = contextvars.ContextVar("request", default=None)
+    wf = Workflow("tasks", engine=engine)
+
+    @wf.step(accepts="start", sends="first")
+    async def first(ctx, data):
+        assert asyncio.current_task() is not None
+        if hasattr(asyncio, "timeout"):  # 3.11+
+            async with asyncio.timeout(5):
+                await asyncio.sleep(0)
+        request.set("first's")
+        return data
+
+    @wf.step(accepts="first", sends="stop")
+    async def second(ctx, data):
+        return {"seen": request.get(), "task": asyncio.current_task() is not None}
+
+    assert wf.run("x").result(timeout=10) == {"seen": None, "task": True}
+
+
+def test_a_step_whose_exception_cannot_be_printed_still_fails_its_run(engine):
+    class Unprintable(Exception):
+        def __str__(self):
+            raise RuntimeError("no")
+
+    wf = Workflow("unprintable", engine=engine)
+
+    @wf.step(accepts="start", sends="stop")
+    async def broken(ctx, data):
+        raise Unprintable()
+
+    with pytest.raises(rillflow.RunFailed, match="Unprintable"):
+        wf.run("x").result(timeout=10)

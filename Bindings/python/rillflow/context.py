@@ -99,7 +99,8 @@ class Context:
 
     def progress(self, completed: int, total: int, status: str = "running") -> None:
         """A progress event: {"completed", "total", "status"}."""
-        check(_lib.rf_step_ctx_emit_progress(self._ctx, completed, total, status.encode()))
+        check(_lib.rf_step_ctx_emit_progress(self._ctx, c.in_range(completed, 2**64 - 1, "completed"),
+                                             c.in_range(total, 2**64 - 1, "total"), status.encode()))
 
     # ---- routing ----
 
@@ -164,9 +165,14 @@ class Context:
     def report_usage(self, input_tokens: int = 0, output_tokens: int = 0, total_tokens: Optional[int] = None,
                      reasoning_tokens: int = 0, cached_input_tokens: int = 0) -> None:
         """Adds an LLM call's token counts to the run's totals (total defaults to input + output)."""
+        if total_tokens is None:
+            total_tokens = input_tokens + output_tokens
+        for name, value in (("input_tokens", input_tokens), ("output_tokens", output_tokens), ("total_tokens", total_tokens),
+                            ("reasoning_tokens", reasoning_tokens), ("cached_input_tokens", cached_input_tokens)):
+            c.in_range(value, 2**64 - 1, name)
         usage = c.rf_token_usage(struct_size=ctypes.sizeof(c.rf_token_usage), input_tokens=input_tokens,
                                  output_tokens=output_tokens,
-                                 total_tokens=input_tokens + output_tokens if total_tokens is None else total_tokens,
+                                 total_tokens=total_tokens,
                                  reasoning_tokens=reasoning_tokens, cached_input_tokens=cached_input_tokens)
         check(_lib.rf_step_ctx_report_usage(self._ctx, ctypes.byref(usage)))
 
@@ -205,8 +211,12 @@ def _finish(ctx: int, spec: "StepSpec", context: Context, value: Any, error: Opt
             error = failure
     if error is None:
         _lib.rf_step_ctx_complete(ctx, c.RF_OK, None)
-    else:
-        _lib.rf_step_ctx_complete(ctx, c.RF_E_SYSTEM, _failure_message(error))
+        return
+    try:
+        message = _failure_message(error)
+    except BaseException:  # noqa: BLE001 - an exception whose str() raises: the step still ends
+        message = f"{type(error).__name__} (its message could not be read)".encode()
+    _lib.rf_step_ctx_complete(ctx, c.RF_E_SYSTEM, message)
 
 
 def _never_ran(ctx: int) -> None:
@@ -215,8 +225,8 @@ def _never_ran(ctx: int) -> None:
 
 
 def run_task(host: "_Host", ctx: int) -> None:
-    """Runs one taken task on the host: `async def` steps start eagerly on the host's loop (a
-    step that never suspends costs no Task and no loop turn), `def` steps go to its pool."""
+    """Runs one taken task on the host: `async def` steps as Tasks on the host's loop, `def`
+    steps on its pool."""
     info = c.rf_step_info(struct_size=ctypes.sizeof(c.rf_step_info))
     if _lib.rf_step_ctx_get_info(ctx, ctypes.byref(info)) != c.RF_OK:
         return  # its try already ended (timed out while it waited): nothing to run
@@ -229,69 +239,18 @@ def run_task(host: "_Host", ctx: int) -> None:
         future = host.pool.submit(_run_sync, ctx, spec, context)
         future.add_done_callback(lambda done: _never_ran(ctx) if done.cancelled() else None)
         return
-    if _EAGER_TASKS:  # Python 3.12+: a real Task, started eagerly
+    # Always in a Task (asyncio.timeout, TaskGroup and context variables need one); on 3.12+
+    # started eagerly, so a step that never suspends costs no loop turn.
+    if _EAGER_TASKS:
         task = asyncio.Task(_run_async(ctx, spec, context), loop=host.loop, eager_start=True)
-        if not task.done():
-            host.running.add(task)
-            task.add_done_callback(host.running.discard)
-        return
-    try:
-        coroutine = spec.function(context, context.input)
-        pending = coroutine.send(None)
-    except StopIteration as returned:
-        _finish(ctx, spec, context, returned.value, None)
-        return
-    except BaseException as error:  # noqa: BLE001 - every failure is the step's
-        _finish(ctx, spec, context, None, error)
-        return
-    # It suspended: a Task carries it on from where it stopped.
-    task = host.loop.create_task(_resume(ctx, spec, context, _Resumed(coroutine, pending)))
-    host.running.add(task)
-    task.add_done_callback(host.running.discard)
+    else:
+        task = host.loop.create_task(_run_async(ctx, spec, context))
+    if not task.done():
+        host.running.add(task)
+        task.add_done_callback(host.running.discard)
 
 
 _EAGER_TASKS = sys.version_info >= (3, 12)
-
-
-class _Resumed:
-    """Awaiting it continues a coroutine that was started outside a Task and suspended: what
-    it yielded goes to the Task, what the Task sends or throws goes back into it."""
-
-    __slots__ = ("coroutine", "pending")
-
-    def __init__(self, coroutine: Any, pending: Any) -> None:
-        self.coroutine = coroutine
-        self.pending = pending
-
-    def __await__(self) -> Any:
-        coroutine, value = self.coroutine, self.pending
-        while True:
-            try:
-                sent = yield value
-            except GeneratorExit:
-                coroutine.close()
-                raise
-            except BaseException as error:  # noqa: BLE001 - thrown in by the Task (a cancel)
-                try:
-                    value = coroutine.throw(error)
-                except StopIteration as returned:
-                    return returned.value
-            else:
-                try:
-                    value = coroutine.send(sent)
-                except StopIteration as returned:
-                    return returned.value
-
-
-async def _resume(ctx: int, spec: "StepSpec", context: Context, resumed: _Resumed) -> None:
-    try:
-        value = await resumed
-    except BaseException as error:  # noqa: BLE001
-        _finish(ctx, spec, context, None, error)
-        if isinstance(error, (KeyboardInterrupt, SystemExit)):
-            raise
-    else:
-        _finish(ctx, spec, context, value, None)
 
 
 async def _run_async(ctx: int, spec: "StepSpec", context: Context) -> None:

@@ -12,6 +12,7 @@ import asyncio
 import atexit
 import concurrent.futures
 import ctypes
+import os
 import threading
 import weakref
 from typing import Any, Optional
@@ -56,7 +57,7 @@ class Engine:
         else:
             if history_fsync not in self._FSYNC:
                 raise ValueError(f"history_fsync must be one of {sorted(self._FSYNC)}, not {history_fsync!r}")
-            options.history_dir = str(history_dir).encode()
+            options.history_dir = os.fsencode(history_dir)  # str, bytes or a path
             options.history_fsync = self._FSYNC[history_fsync]
             options.history_max_bytes = c.in_range(history_max_bytes, 2**64 - 1, "history_max_bytes")
             options.history_max_age_ms = c.in_range(history_max_age_ms, 2**64 - 1, "history_max_age_ms")
@@ -96,7 +97,7 @@ class Engine:
         Raises NotFound if the history has no such run, InvalidState without a history."""
         from .run import Run
         handle = c.handle()
-        check(c.lib.rf_engine_open_run(self.handle, run_id, ctypes.byref(handle)))
+        check(c.lib.rf_engine_open_run(self.handle, c.in_range(run_id, 2**64 - 1, "run_id"), ctypes.byref(handle)))
         return Run(handle.value)
 
     def add_sink(self, deliver, **options):  # type: ignore[no-untyped-def]

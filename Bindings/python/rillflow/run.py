@@ -48,9 +48,10 @@ class Stream:
         options = c.rf_subscription_options()
         c.lib.rf_subscription_options_init(ctypes.byref(options))
         options.mode = MODES[mode]
-        options.start_seq = from_seq
+        options.start_seq = c.in_range(from_seq, 2**64 - 1, "from_seq")
         options.flags = (c.RF_SUBSCRIBE_LOSSY if lossy else 0) | (c.RF_SUBSCRIBE_END_AT_SUSPENSION if end_at_suspension else 0)
         if kinds is not None:
+            kinds = list(kinds)  # read once: an iterator would be empty the second time
             unknown = [k for k in kinds if k not in KINDS]
             if unknown:
                 raise ValueError(f"unknown event kinds {unknown}; known: {', '.join(KINDS)}")

@@ -52,8 +52,8 @@ class Sink:
         options.flags = c.RF_SINK_LOSSY if lossy else 0
         if kinds is not None:
             options.kinds = sum(c.kind_bit(KINDS[kind]) for kind in set(kinds))
-        options.max_failures = max_failures
-        options.retry_backoff_ms = max(1, round(retry_backoff * 1000))
+        options.max_failures = c.in_range(max_failures, c.UINT32_MAX, "max_failures")
+        options.retry_backoff_ms = c.in_range(max(1, round(retry_backoff * 1000)), c.UINT32_MAX, "retry_backoff in milliseconds")
         options.run_ended = self._ended_callback
         self.error: Optional[BaseException] = None  # the last exception the callable raised
         self._lock = threading.Lock()

@@ -111,8 +111,8 @@ class Workflow:
         options = c.rf_step_options()
         c.lib.rf_step_options_init(ctypes.byref(options), ctypes.sizeof(options))
         options.flags = c.RF_STEP_HOST_RUN
-        options.concurrency = concurrency
-        options.collect = collect
+        options.concurrency = c.in_range(concurrency, c.UINT32_MAX, "concurrency")
+        options.collect = c.in_range(collect, c.UINT32_MAX, "collect")
         options.foreach_done = foreach_done.encode() if foreach_done else None
         options.timeout_ms = _milliseconds(timeout, "timeout", c.UINT32_MAX)
         if retry is not None:
@@ -165,7 +165,7 @@ class Workflow:
         options = c.rf_run_options()
         c.lib.rf_run_options_init_v2(ctypes.byref(options), ctypes.sizeof(options))
         options.timeout_ms = _milliseconds(timeout, "timeout")
-        options.step_budget = step_budget
+        options.step_budget = c.in_range(step_budget, c.UINT32_MAX, "step_budget")
         options.trace_id = trace_id.encode() if trace_id else None
         options.parent_span_id = parent_span_id.encode() if parent_span_id else None
         options.metadata = _json.dumps(metadata) if metadata is not None else None
