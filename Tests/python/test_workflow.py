@@ -345,27 +345,37 @@ def test_context_misuse_fails_the_step(engine):
         kept[0].stream_token("too late")
 
 
-def test_async_steps_run_in_their_own_task(engine):
-    """asyncio.timeout and TaskGroup need a current Task; a context variable one step sets is
-    not seen by the next."""
+def test_async_steps_keep_their_context_variables_to_themselves(engine):
+    """A context variable a step sets is its own through its awaits, and never seen by a later
+    step; after its first await a step runs in a Task (from the start on Python 3.12+)."""
     import contextvars
+    import sys
     request = contextvars.ContextVar("request", default=None)
     wf = Workflow("tasks", engine=engine)
 
     @wf.step(accepts="start", sends="first")
     async def first(ctx, data):
-        assert asyncio.current_task() is not None
-        if hasattr(asyncio, "timeout"):  # 3.11+
-            async with asyncio.timeout(5):
-                await asyncio.sleep(0)
         request.set("first's")
-        return data
+        if sys.version_info >= (3, 12):
+            assert asyncio.current_task() is not None
+        await asyncio.sleep(0)
+        async with asyncio.timeout(5) if hasattr(asyncio, "timeout") else _no_timeout():  # needs a Task
+            await asyncio.sleep(0)
+        return {"own": request.get(), "task": asyncio.current_task() is not None}
 
     @wf.step(accepts="first", sends="stop")
     async def second(ctx, data):
-        return {"seen": request.get(), "task": asyncio.current_task() is not None}
+        return dict(data, later=request.get())
 
-    assert wf.run("x").result(timeout=10) == {"seen": None, "task": True}
+    assert wf.run("x").result(timeout=10) == {"own": "first's", "task": True, "later": None}
+
+
+class _no_timeout:
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc):
+        return False
 
 
 def test_a_step_whose_exception_cannot_be_printed_still_fails_its_run(engine):

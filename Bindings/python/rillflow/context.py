@@ -3,6 +3,7 @@ runs one host-run task (a step invocation) and completes it."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import ctypes
 import sys
 import traceback
@@ -225,8 +226,8 @@ def _never_ran(ctx: int) -> None:
 
 
 def run_task(host: "_Host", ctx: int) -> None:
-    """Runs one taken task on the host: `async def` steps as Tasks on the host's loop, `def`
-    steps on its pool."""
+    """Runs one taken task on the host: `async def` steps start eagerly on the host's loop (a
+    step that never suspends costs no Task and no loop turn), `def` steps go to its pool."""
     info = c.rf_step_info(struct_size=ctypes.sizeof(c.rf_step_info))
     if _lib.rf_step_ctx_get_info(ctx, ctypes.byref(info)) != c.RF_OK:
         return  # its try already ended (timed out while it waited): nothing to run
@@ -239,18 +240,74 @@ def run_task(host: "_Host", ctx: int) -> None:
         future = host.pool.submit(_run_sync, ctx, spec, context)
         future.add_done_callback(lambda done: _never_ran(ctx) if done.cancelled() else None)
         return
-    # Always in a Task (asyncio.timeout, TaskGroup and context variables need one); on 3.12+
-    # started eagerly, so a step that never suspends costs no loop turn.
-    if _EAGER_TASKS:
+    if _EAGER_TASKS:  # Python 3.12+: a real Task, started eagerly
         task = asyncio.Task(_run_async(ctx, spec, context), loop=host.loop, eager_start=True)
-    else:
-        task = host.loop.create_task(_run_async(ctx, spec, context))
-    if not task.done():
-        host.running.add(task)
-        task.add_done_callback(host.running.discard)
+        if not task.done():
+            host.running.add(task)
+            task.add_done_callback(host.running.discard)
+        return
+    # Before 3.12 (no eager Tasks) its first part runs here, outside a Task: a chain of steps
+    # that never suspend then runs in one drain, without a Task and a loop turn per step. It
+    # runs in a context of its own, which the Task that carries it on takes over, so context
+    # variables it sets are its own, never seen by later steps.
+    step_context = contextvars.copy_context()
+    try:
+        coroutine = spec.function(context, context.input)
+        pending = step_context.run(coroutine.send, None)
+    except StopIteration as returned:
+        _finish(ctx, spec, context, returned.value, None)
+        return
+    except BaseException as error:  # noqa: BLE001 - every failure is the step's
+        _finish(ctx, spec, context, None, error)
+        return
+    # It suspended: a Task carries it on from where it stopped.
+    task = step_context.run(host.loop.create_task, _resume(ctx, spec, context, _Resumed(coroutine, pending)))
+    host.running.add(task)
+    task.add_done_callback(host.running.discard)
 
 
 _EAGER_TASKS = sys.version_info >= (3, 12)
+
+
+class _Resumed:
+    """Awaiting it continues a coroutine that was started outside a Task and suspended: what
+    it yielded goes to the Task, what the Task sends or throws goes back into it."""
+
+    __slots__ = ("coroutine", "pending")
+
+    def __init__(self, coroutine: Any, pending: Any) -> None:
+        self.coroutine = coroutine
+        self.pending = pending
+
+    def __await__(self) -> Any:
+        coroutine, value = self.coroutine, self.pending
+        while True:
+            try:
+                sent = yield value
+            except GeneratorExit:
+                coroutine.close()
+                raise
+            except BaseException as error:  # noqa: BLE001 - thrown in by the Task (a cancel)
+                try:
+                    value = coroutine.throw(error)
+                except StopIteration as returned:
+                    return returned.value
+            else:
+                try:
+                    value = coroutine.send(sent)
+                except StopIteration as returned:
+                    return returned.value
+
+
+async def _resume(ctx: int, spec: "StepSpec", context: Context, resumed: _Resumed) -> None:
+    try:
+        value = await resumed
+    except BaseException as error:  # noqa: BLE001
+        _finish(ctx, spec, context, None, error)
+        if isinstance(error, (KeyboardInterrupt, SystemExit)):
+            raise
+    else:
+        _finish(ctx, spec, context, value, None)
 
 
 async def _run_async(ctx: int, spec: "StepSpec", context: Context) -> None:
