@@ -109,23 +109,32 @@ def test_closing_the_engine_ends_the_steps_it_handed_out():
     async def forever(ctx, _):
         await asyncio.Event().wait()
 
+    async def cleans_up(ctx, _):
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await asyncio.sleep(0.01)  # a cleanup that awaits: more turns than one
+
     blocking = one_step(engine, "blocking", block).run()
     assert started.wait(10)
     queued = one_step(engine, "queued", lambda ctx, _: "never").run()   # waits for the only pool thread
     suspended = one_step(engine, "suspended", forever).run()
+    cleaning = one_step(engine, "cleaning", cleans_up).run()
     # Until the host has taken both: the def step waits in the pool's queue, the async one is
     # a running task. Nothing signals either, so look (for at most 10 s).
     host = engine._host
     for _ in range(10_000):
-        if host.pool._work_queue.qsize() == 1 and host.running:
+        if host.pool._work_queue.qsize() == 1 and len(host.running) == 2:
             break
         threading.Event().wait(0.001)
-    assert host.pool._work_queue.qsize() == 1 and host.running
+    assert host.pool._work_queue.qsize() == 1 and len(host.running) == 2
     engine.close()
     with pytest.raises(rillflow.RunError, match="closed before this step ran"):
         queued.result(timeout=10)
     with pytest.raises(rillflow.RunError, match="CancelledError"):
         suspended.result(timeout=10)
+    with pytest.raises(rillflow.RunError, match="CancelledError"):
+        cleaning.result(timeout=10)
     release.set()
     assert blocking.result(timeout=10) == "done"
 

@@ -206,10 +206,16 @@ class _Host:
         no run is left waiting for a step that will never complete."""
         def shut() -> None:
             self.loop.remove_reader(self.fd)
-            for task in list(self.running):
+            cancelled = list(self.running)
+            for task in cancelled:
                 task.cancel()
-            # After the cancelled tasks have had their turn to finish and complete their steps.
-            self.loop.call_soon(self.loop.stop)
+            if not cancelled:
+                self.loop.stop()
+                return
+            # Once the cancelled tasks have finished (a step's cleanup may await for several
+            # turns) and completed their steps; a few seconds at most, within the join below.
+            waiting = asyncio.ensure_future(asyncio.wait(cancelled, timeout=4), loop=self.loop)
+            waiting.add_done_callback(lambda _: self.loop.stop())
         try:
             self.loop.call_soon_threadsafe(shut)
         except RuntimeError:
