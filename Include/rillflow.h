@@ -727,7 +727,9 @@ typedef struct rf_step_options {
     uint32_t concurrency;               /* invocations of this step that may run at once, per
                                            run; 0 = no limit */
     uint32_t collect;                   /* fan-in: events of an accepted type gathered into one
-                                           invocation (its inputs, in arrival order); 0 = 1 */
+                                           invocation (its inputs, in arrival order); 0 = 1. A
+                                           list (rf_step_ctx_send_each) counts as its items, and
+                                           what is left over waits for the next invocation */
     const char *foreach_done;           /* foreach: each event this step accepts carries a list
                                            (sent with rf_step_ctx_send_each()); the step runs once
                                            per item, each item's try is followed by a PROGRESS

@@ -66,15 +66,20 @@ public struct StepRouter: Sendable {
                     Invocation(step: step, eventType: type, inputs: [item],
                                item: Invocation.Item(group: nextGroup, index: index, total: payloads.count))
                 }
-            } else {
+            } else if definition.steps[step].collect > 1 {
+                // Exactly `collect` inputs per invocation, however many a list brought at once:
+                // what is left over waits for the next.
                 let collect = definition.steps[step].collect
-                var inputs = payloads
-                if collect > 1 {
-                    gathered[step][type, default: []].append(contentsOf: payloads)
-                    guard gathered[step][type]!.count >= collect else { continue }
-                    inputs = gathered[step].removeValue(forKey: type)!
+                var inputs = gathered[step].removeValue(forKey: type) ?? []
+                inputs.append(contentsOf: payloads)
+                invocations = []
+                while inputs.count >= collect {
+                    invocations.append(Invocation(step: step, eventType: type, inputs: Array(inputs.prefix(collect))))
+                    inputs.removeFirst(collect)
                 }
-                invocations = [Invocation(step: step, eventType: type, inputs: inputs)]
+                if !inputs.isEmpty { gathered[step][type] = inputs }
+            } else {
+                invocations = [Invocation(step: step, eventType: type, inputs: payloads)]
             }
             for invocation in invocations {
                 if hasRoom(step) {

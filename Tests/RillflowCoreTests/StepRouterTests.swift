@@ -77,6 +77,21 @@ import Testing
         #expect(router.incompleteFanIns.isEmpty)
     }
 
+    @Test func aListIntoAFanInMakesInvocationsOfExactlyItsCount() throws {
+        var router = try router([
+            StepDefinition(name: "split", accepts: ["start"], sends: ["part"]),
+            StepDefinition(name: "join", accepts: ["part"], sends: ["stop"], concurrency: 0, collect: 2),
+        ])
+        _ = try router.deliver("start", payload: [])
+        _ = try router.finished(step: 0)
+        // Five items at once (a list): two invocations of two, and one item left waiting.
+        let joined = try router.deliver("part", payloads: ["a", "b", "c", "d", "e"].map(bytes))
+        #expect(joined.map(\.inputs) == [[bytes("a"), bytes("b")], [bytes("c"), bytes("d")]])
+        #expect(router.incompleteFanIns.map(\.have) == [1])
+        #expect(try router.deliver("part", payload: bytes("f")).map(\.inputs) == [[bytes("e"), bytes("f")]])
+        #expect(router.incompleteFanIns.isEmpty)
+    }
+
     @Test func aRunawayLoopEndsAtTheBudget() throws {
         var router = try router([
             StepDefinition(name: "loop", accepts: ["start", "again"], sends: ["again", "stop"]),
