@@ -22,6 +22,10 @@ public final class Run: Sendable {
     /// Where this run's events are also written: each ancestor's log, with this run's source
     /// index there (a child's events appear in its parent's and root's streams).
     private let ancestors: [(log: RunLog, source: UInt32)]
+    /// A child run holds it while it writes an event into its own log and then its ancestors',
+    /// so they get its events in its own order: none after its terminal event. Root runs have
+    /// no ancestors and no lock: their emits take none.
+    private let lineageOrder: Lock<Bool>?
     /// The engine's limits, which child runs share.
     let configuration: EngineConfiguration
 
@@ -40,6 +44,7 @@ public final class Run: Sendable {
         self.parentSpanId = parentSpanId
         self.metadata = metadata
         ancestors = []
+        lineageOrder = nil
         engine.runCreated(self)
     }
 
@@ -56,6 +61,7 @@ public final class Run: Sendable {
         metadata = nil
         let lineage = [parent.log] + parent.ancestors.map(\.log)
         ancestors = lineage.map { ($0, $0.registerSource(identity)) }
+        lineageOrder = Lock(false)
         // Its events are in its root's durable history: its id must stay unique across processes too.
         if let durable = lineage.last?.durable, let failure = durable.store.reserve(runId) { durable.noteFailure(failure) }
     }
@@ -75,6 +81,7 @@ public final class Run: Sendable {
         parentSpanId = nil
         metadata = nil
         ancestors = []
+        lineageOrder = nil
         let status = recovered.terminal.flatMap { RunStatus(terminal: $0.kind) } ?? .interrupted
         state.store(status.rawValue, ordering: .relaxed)
         let detail = recovered.terminal?.data
@@ -97,9 +104,12 @@ public final class Run: Sendable {
     /// ancestor that has ended takes no more events).
     @discardableResult @inline(__always)
     private func write(_ draft: EventDraft) throws(RillflowError) -> UInt64 {
-        let seq = try log.emit(draft)
-        copyToAncestors(draft)
-        return seq
+        guard let lineageOrder else { return try log.emit(draft) }
+        return try lineageOrder.withLock { _ throws(RillflowError) in
+            let seq = try log.emit(draft)
+            copyToAncestors(draft)
+            return seq
+        }
     }
 
     @inline(__always)
@@ -194,13 +204,16 @@ public final class Run: Sendable {
         guard let final = RunStatus(terminal: kind) else {
             throw RillflowError(.invalidArgument, "\(kind.name) is not a terminal event kind")
         }
-        try ending.withLock { ending throws(RillflowError) in
-            try end(kind, final: final, data: data, detail: detail, recording: &ending)
+        let endAndCopy = { () throws(RillflowError) in
+            try self.ending.withLock { ending throws(RillflowError) in
+                try self.end(kind, final: final, data: data, detail: detail, recording: &ending)
+            }
+            self.changes.wakeAll()
+            // Outside `ending`: an ancestor's log may be full, and waiting for its reader must
+            // not hold up whoever asks this run's status.
+            self.copyToAncestors(EventDraft(kind: kind, data: data))
         }
-        changes.wakeAll()
-        // Outside the lock: an ancestor's log may be full, and waiting for its reader must not
-        // hold up whoever asks this run's status.
-        copyToAncestors(EventDraft(kind: kind, data: data))
+        if let lineageOrder { try lineageOrder.withLock { _ throws(RillflowError) in try endAndCopy() } } else { try endAndCopy() }
     }
 
     private func end(_ kind: EventKind, final: RunStatus, data: UnsafeRawBufferPointer, detail: [UInt8]?,

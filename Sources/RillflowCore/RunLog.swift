@@ -221,6 +221,9 @@ public final class RunLog: @unchecked Sendable {
         let required = end - capacity
         var attempts = 0
         while true {
+            // The run ended while this emit waited: nothing may follow its terminal event (and a
+            // child run's end, which waits for this emit's copy, must not wait for a reader).
+            if tail.pointee.load(ordering: .relaxed).second & Self.closedBit != 0 { throw Self.ended() }
             let gate = refreshGate(required: required)
             if gate >= required { return deadline }
             // A non-lossy reader, or a record another producer has not committed yet, is in the way.

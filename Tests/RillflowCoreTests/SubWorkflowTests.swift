@@ -135,4 +135,26 @@ import Testing
         #expect(parentKinds.last == .runCompleted)
         #expect(parentKinds.filter { $0 == .custom }.count > 100)
     }
+
+    /// A child's events reach its parent's stream in the child's order: none after the child's
+    /// terminal event, even when one is emitted on another thread while the child ends.
+    @Test func noChildEventFollowsItsTerminalEventInTheParentsStream() throws {
+        for _ in 0..<200 {
+            let parent = LogTest.startedRun(LogTest.engine(logCapacity: 1 << 20))
+            let reader = try Subscription(log: parent.log, options: SubscriptionOptions(mode: .custom, startSeq: 1))
+            let child = Run(workflowName: "child", parent: parent)
+            try child.start(inputBytes: 0)
+            let emitter = TestThread {
+                while (try? LogTest.emit(child, producer: 1, index: 0, kind: .token)) != nil {}
+            }
+            for index in 0..<20 { try LogTest.emit(child, producer: 0, index: index, kind: .token) }
+            try child.end(.runCompleted, data: UnsafeRawBufferPointer(start: nil, count: 0))
+            emitter.join()
+            try parent.end(.runCompleted, data: UnsafeRawBufferPointer(start: nil, count: 0))
+            let events = LogTest.drain(reader).filter { $0.runId == child.id }
+            let terminal = try #require(events.firstIndex { $0.kind == .runCompleted })
+            #expect(terminal == events.count - 1, "\(events.count - 1 - terminal) child events after its terminal event")
+            if terminal != events.count - 1 { break }
+        }
+    }
 }
