@@ -16,6 +16,10 @@ public final class Run: Sendable {
     private let changes = Futex()
     /// How the run ended, set with its terminal event; serializes ending.
     private let ending = Lock<RunEnding?>(nil)
+    /// The terminal event is in the log. Until then an ended `state` (claimed by `end`, whose
+    /// write may wait for a slow reader) is reported as `statusBeforeEnd`, without waiting.
+    private let terminalWritten = Atomic<Bool>(false)
+    private let statusBeforeEnd = Atomic<UInt32>(RunStatus.pending.rawValue)
 
     private static let nextRunId = Atomic<UInt64>(1)
 
@@ -84,6 +88,7 @@ public final class Run: Sendable {
         lineageOrder = nil
         let status = recovered.terminal.flatMap { RunStatus(terminal: $0.kind) } ?? .interrupted
         state.store(status.rawValue, ordering: .relaxed)
+        terminalWritten.store(true, ordering: .relaxed)
         let detail = recovered.terminal?.data
             ?? Array("run \(identity.runId)'s durable history has no terminal event: the process writing it stopped before the run ended".utf8)
         ending.withLock { $0 = RunEnding(status: status, detail: detail) }
@@ -123,13 +128,19 @@ public final class Run: Sendable {
 
     public var id: UInt64 { identity.runId }
     /// The run's status. An ended status is reported only once the terminal event is in the
-    /// log (`end` claims the status first, then writes the event, holding `ending` throughout),
-    /// so whoever sees it, rf_run_wait's caller for one, finds the event there too.
+    /// log, so whoever sees it, rf_run_wait's caller for one, finds the event there too. While
+    /// `end` writes it (which may wait for a slow reader: the result of a completed run can be
+    /// larger than the room the log keeps for the terminal event) the status it had is
+    /// reported: asking never waits, so a thread that both reads the stream and asks the status
+    /// cannot hold itself up.
     public var status: RunStatus {
         let current = RunStatus(rawValue: state.load(ordering: .acquiring))!
-        guard current.isFinished else { return current }
-        return ending.withLock { _ in RunStatus(rawValue: state.load(ordering: .acquiring))! }
+        guard current.isFinished, !terminalWritten.load(ordering: .acquiring) else { return current }
+        return RunStatus(rawValue: statusBeforeEnd.load(ordering: .relaxed))!
     }
+
+    /// `end` has claimed the ending (its terminal event may not be in the log yet); for tests.
+    var isEndClaimed: Bool { RunStatus(rawValue: state.load(ordering: .acquiring))!.isFinished }
 
     /// Pending → running, with the run-started event (its data: trace context and input size).
     public func start(inputBytes: Int) throws(RillflowError) {
@@ -157,9 +168,12 @@ public final class Run: Sendable {
         return state.compareExchange(expected: from.rawValue, desired: to.rawValue, ordering: .acquiringAndReleasing).exchanged
     }
 
-    /// How the run ended; nil until it has. Set before its status changes, so a caller that
-    /// sees an ended status finds it.
-    public var outcome: RunEnding? { ending.withLock { $0 } }
+    /// How the run ended; nil until its terminal event is in the log (then its status is the
+    /// ended one), without waiting for that write.
+    public var outcome: RunEnding? {
+        guard terminalWritten.load(ordering: .acquiring) else { return nil }
+        return ending.withLock { $0 }
+    }
 
     /// Waits until `isDone(status)` holds or the deadline passes; returns the last status seen.
     public func wait(milliseconds: Int64, until isDone: (RunStatus) -> Bool) -> RunStatus {
@@ -226,6 +240,7 @@ public final class Run: Sendable {
                 throw RillflowError(.invalidState, "the run has not started: a pending run can only be cancelled")
             }
             ending = RunEnding(status: final, detail: detail ?? Array(data))
+            statusBeforeEnd.store(current, ordering: .relaxed)  // (enders are serialized by `ending`)
             let (exchanged, actual) = state.compareExchange(expected: current, desired: final.rawValue, ordering: .acquiringAndReleasing)
             if exchanged { break }
             ending = nil
@@ -233,6 +248,7 @@ public final class Run: Sendable {
         }
         do {
             try log.emit(EventDraft(kind: kind, data: data))
+            terminalWritten.store(true, ordering: .releasing)
         } catch {
             // No state change without its event: the run is as it was, and the caller may retry.
             state.store(current, ordering: .releasing)

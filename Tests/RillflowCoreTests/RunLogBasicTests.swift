@@ -126,6 +126,30 @@ import Testing
         }
     }
 
+    @Test func askingTheStatusNeverWaitsForATerminalEventStillBeingWritten() throws {
+        // A result larger than the room the log keeps for the terminal event, a full log, and
+        // a reader that has not read: the terminal write waits for the reader. A thread that
+        // both reads and asks the status must get an answer, not wait for itself.
+        let run = LogTest.startedRun(LogTest.engine(logCapacity: 64 << 10))
+        let reader = try Subscription(log: run.log, options: SubscriptionOptions(mode: .custom, startSeq: 1))
+        var index = 0
+        while run.log.tailPosition + 200 + RunLog.terminalReserve <= 64 << 10 {  // as full as events may make it
+            try LogTest.emit(run, producer: 0, index: index)
+            index += 1
+        }
+        let result = [UInt8](repeating: 0x31, count: 4000)  // within max_event_bytes (4096), past the reserve
+        let ender = TestThread { try? result.withUnsafeBytes { try run.end(.runCompleted, data: $0) } }
+        let giveUp = Deadline(milliseconds: 10_000)
+        while !run.isEndClaimed && !giveUp.hasPassed {}
+        #expect(run.isEndClaimed)
+        #expect(run.status == .running)  // not waiting for the write: the status it had
+        #expect(run.outcome == nil)
+        let events = LogTest.drain(reader)  // the reader reads: the write goes through
+        ender.join()
+        #expect(events.last?.kind == .runCompleted && events.count == index + 2)
+        #expect(run.status == .completed && run.outcome?.status == .completed)
+    }
+
     @Test func waitGivesUpAtItsTimeout() throws {
         let run = Run(engine: LogTest.engine(), workflowName: "waited")
         try run.start(inputBytes: 0)
