@@ -431,8 +431,8 @@ RF_API rf_status rf_run_end(rf_run *run, rf_event_kind kind, const void *data, u
  * most timeout_ms milliseconds (-1 = without limit, 0 = do not wait), and stores its status in
  * *out_status (if not NULL) in every case. Any number of threads may wait on one run. An ended
  * status is reported (here and by rf_run_get_status()) only once the terminal event is in the
- * run's log, so a subscription read after this finds it. A suspended status may come a moment
- * before INPUT_REQUIRED reaches the log; an answer given at once still follows it there.
+ * run's log, and a suspended one once INPUT_REQUIRED is, so a subscription read after this
+ * finds it; until then the status before is reported (asking never waits for that write).
  * Returns RF_OK when the run has ended or is suspended; RF_E_TIMEOUT (or RF_E_AGAIN for
  * timeout_ms 0) if it has not; RF_E_INVALID_HANDLE; RF_E_INVALID_ARGUMENT for a timeout_ms
  * below -1. A step that waits without limit on its own run waits until the run times out or

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Synchronization
 
 /// One execution and its event log. A run is created pending (so subscribers can attach
@@ -135,8 +138,18 @@ public final class Run: Sendable {
     /// cannot hold itself up.
     public var status: RunStatus {
         let current = RunStatus(rawValue: state.load(ordering: .acquiring))!
-        guard current.isFinished, !terminalWritten.load(ordering: .acquiring) else { return current }
+        guard current.isFinished, !isTerminalInLog else { return current }
         return RunStatus(rawValue: statusBeforeEnd.load(ordering: .relaxed))!
+    }
+
+    /// Whether the terminal event is in the log. Once its place there is claimed (the log is
+    /// closed) nothing is left to wait for but a copy: then this waits those moments, so a
+    /// reader that has read the event and then asks finds the run ended.
+    private var isTerminalInLog: Bool {
+        if terminalWritten.load(ordering: .acquiring) { return true }
+        guard log.closedNextSeq != nil else { return false }
+        while !terminalWritten.load(ordering: .acquiring) { sched_yield() }
+        return true
     }
 
     /// `end` has claimed the ending (its terminal event may not be in the log yet); for tests.
@@ -171,7 +184,7 @@ public final class Run: Sendable {
     /// How the run ended; nil until its terminal event is in the log (then its status is the
     /// ended one), without waiting for that write.
     public var outcome: RunEnding? {
-        guard terminalWritten.load(ordering: .acquiring) else { return nil }
+        guard isTerminalInLog else { return nil }
         return ending.withLock { $0 }
     }
 

@@ -126,8 +126,11 @@ public final class WorkflowExecution: @unchecked Sendable {
                 return true
             }
             if waiting {
-                _ = run.transition(from: .running, to: .suspended)
+                // The event first: whoever sees the status suspended finds the question in the
+                // log, and its answer (rf_run_resume, which waits for `questions`) never waits
+                // behind a write that waits for that same caller to read.
                 emitEngineEvent(.inputRequired, step: step, attempt: attempt) { $0.field("prompt", json: prompt) }
+                _ = run.transition(from: .running, to: .suspended)
             }
             return waiting
         }
