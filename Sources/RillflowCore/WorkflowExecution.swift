@@ -75,7 +75,7 @@ public final class WorkflowExecution: @unchecked Sendable {
     public func start(input: [UInt8], timeoutNanoseconds: Int64? = nil) throws(RillflowError) {
         try run.start(inputBytes: input.count)
         if let timeoutNanoseconds {
-            delays.schedule(after: timeoutNanoseconds, owner: self) { self.timeOut(after: timeoutNanoseconds) }
+            scheduleOwn(after: timeoutNanoseconds) { self.timeOut(after: timeoutNanoseconds) }
         }
         deliver(WorkflowDefinition.startEvent, input)
         // The start event may start nothing (a fan-in step that needs more than one).
@@ -161,6 +161,16 @@ public final class WorkflowExecution: @unchecked Sendable {
 
     /// After the run's terminal event: its sub-workflows are cancelled, and whoever started it
     /// is told.
+    /// Schedules a timeout or retry of this run. `ended` drops the ones scheduled before it; one
+    /// scheduled as the run ends is dropped here, so what it holds (this execution, its
+    /// runtime, a try's inputs) goes now rather than when it is due.
+    @discardableResult
+    private func scheduleOwn(after nanoseconds: Int64, _ job: @escaping () -> Void) -> Bool {
+        guard delays.schedule(after: nanoseconds, owner: self, job) else { return false }
+        if isFinished { delays.cancelAll(owner: self) }
+        return true
+    }
+
     private func ended(_ status: RunStatus, detail: [UInt8]) {
         let children = shared.withLock { state in
             defer { state.children.removeAll() }
@@ -291,7 +301,7 @@ public final class WorkflowExecution: @unchecked Sendable {
         // Step durations use the event clock (TSC-based where trusted): two fewer clock_gettime per step.
         let context = StepContext(execution: self, invocation: invocation, attempt: attempt, began: WallClock.nowNanoseconds())
         if let timeout = definition.steps[invocation.step].timeoutNanoseconds {
-            delays.schedule(after: timeout, owner: self) {
+            scheduleOwn(after: timeout) {
                 guard context.expire() else { return }
                 self.conclude(context, outcome: .failed("step '\(name)' timed out after \(timeout / 1_000_000) ms"))
             }
@@ -350,7 +360,7 @@ public final class WorkflowExecution: @unchecked Sendable {
                 // The invocation stays running in the router while it waits for its next try.
                 // On a worker: a host-run step's try would otherwise start (and emit) on the
                 // timer thread, which a full log could hold up for every run's timers.
-                if !delays.schedule(after: backoff, owner: self, { _ = self.pool.submit { self.execute(invocation, attempt: attempt + 1) } }) {
+                if !scheduleOwn(after: backoff, { _ = self.pool.submit { self.execute(invocation, attempt: attempt + 1) } }) {
                     finishInvocation(invocation.step)
                 }
             } else {
