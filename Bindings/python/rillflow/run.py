@@ -38,7 +38,10 @@ _WAIT_SLICE_MS = 100
 
 class Stream:
     """A subscription to a run's events: `async for event in stream`, or `for event in stream`.
-    Close it (or use it as a context manager) to release it early; it closes itself at the end."""
+    Close it (or use it as a context manager) to release it early; it closes itself at the end.
+    A stream is iterated once: leaving its iteration early (break, an exception, a timeout,
+    a cancelled task) closes it too, and a new one (`run.stream(from_seq=last_seq + 1)`)
+    goes on from where it stopped."""
 
     def __init__(self, run: "Run", mode: str = "tokens", *, kinds: Optional[Iterable[str]] = None,
                  topics: Optional[Iterable[str]] = None, from_seq: int = 1, lossy: bool = False,
