@@ -99,8 +99,12 @@ public final class HistoryStore: Sendable {
     /// The engine was released and its writer stopped: another engine may take the directory.
     /// Reading (reopened runs, replays) goes on.
     public func close() {
-        let fd = lockFD.exchange(-1, ordering: .acquiringAndReleasing)
-        if fd >= 0 { Glibc.close(fd) }  // closing releases the lock
+        // Under `writtenBound`: a run-ids write in progress finishes before another engine can
+        // take the directory, and none starts after.
+        writtenBound.withLock { _ in
+            let fd = lockFD.exchange(-1, ordering: .acquiringAndReleasing)
+            if fd >= 0 { Glibc.close(fd) }  // closing releases the lock
+        }
     }
 
     /// Whether this store still writes (not read-only, not closed).

@@ -147,11 +147,6 @@ final class HistoryWriter: SinkTarget, @unchecked Sendable {
             fd = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0o644)
             if fd < 0 {
                 let code = rf_sys_errno()
-                // A run's first segment name taken: another run had this id (run-ids was lost
-                // and the directory could not be listed). Never write into its history.
-                if code == EEXIST && file.namedSeq == 0 {
-                    return "cannot create \(path): it exists, so run id \(file.durable.runId) was used before by another run; this run's history is not written"
-                }
                 guard code == EEXIST, attempt < 1000 else { return Files.failure("cannot create", path, errno: code).message }
                 attempt += 1
             }

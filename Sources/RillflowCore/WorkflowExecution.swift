@@ -344,13 +344,7 @@ public final class WorkflowExecution: @unchecked Sendable {
                 do {
                     try shared.withLock { state throws(RillflowError) in try state.router.retrying(step: invocation.step) }
                 } catch {
-                    emitEngineEvent(.stepFailed, step: step.name, attempt: attempt) {
-                        $0.field("error", string: message)
-                        $0.field("attempts", number: attempt)
-                    }
-                    fail(step: step.name, error: error.message, attempts: attempt)
-                    finishInvocation(invocation.step)
-                    return
+                    return failedForGood(invocation, step: step, attempt: attempt, error: message, runError: error.message)
                 }
                 let backoff = step.retry.backoff(afterAttempt: attempt, unit: nextRandomUnit())
                 emitEngineEvent(.stepRetrying, step: step.name, attempt: attempt) {
@@ -364,24 +358,30 @@ public final class WorkflowExecution: @unchecked Sendable {
                     finishInvocation(invocation.step)
                 }
             } else {
-                if let item = invocation.item {
-                    lists.withLock { lists in
-                        emitEngineEvent(.progress, step: step.name, attempt: attempt) {
-                            $0.field("completed", number: lists[item.group]?.done ?? 0)
-                            $0.field("total", number: item.total)
-                            $0.field("index", number: item.index)
-                            $0.field("status", string: "failed")
-                        }
-                    }
-                }
-                emitEngineEvent(.stepFailed, step: step.name, attempt: attempt) {
-                    $0.field("error", string: message)
-                    $0.field("attempts", number: attempt)
-                }
-                fail(step: step.name, error: message, attempts: attempt)
-                finishInvocation(invocation.step)
+                failedForGood(invocation, step: step, attempt: attempt, error: message, runError: message)
             }
         }
+    }
+
+    /// A try failed and none follows: a foreach item's PROGRESS "failed", STEP_FAILED with the
+    /// step's error, and the run fails with `runError` (the step's, or why no try follows).
+    private func failedForGood(_ invocation: Invocation, step: StepDefinition, attempt: Int, error: String, runError: String) {
+        if let item = invocation.item {
+            lists.withLock { lists in
+                emitEngineEvent(.progress, step: step.name, attempt: attempt) {
+                    $0.field("completed", number: lists[item.group]?.done ?? 0)
+                    $0.field("total", number: item.total)
+                    $0.field("index", number: item.index)
+                    $0.field("status", string: "failed")
+                }
+            }
+        }
+        emitEngineEvent(.stepFailed, step: step.name, attempt: attempt) {
+            $0.field("error", string: error)
+            $0.field("attempts", number: attempt)
+        }
+        fail(step: step.name, error: runError, attempts: attempt)
+        finishInvocation(invocation.step)
     }
 
     /// One foreach item is done: its progress event, and when it was the list's last, the

@@ -375,7 +375,8 @@ import Testing
         let question = LogTest.drain(untilQuestion)
         #expect(question.map(\.kind) == [.inputRequired])
         #expect(question.first?.data == #"{"prompt":{"question":"ship it?"}}"#)
-        #expect(run.status == .suspended)
+        // The question is in the log before the status says suspended: wait for it.
+        #expect(run.wait(milliseconds: 10_000) { $0 == .suspended } == .suspended)
 
         try execution.resume(answer: Array(#""yes""#.utf8))
         #expect { try execution.resume(answer: []) } throws: { ($0 as? RillflowError)?.code == .invalidState }

@@ -57,7 +57,7 @@ class Engine:
         else:
             if history_fsync not in self._FSYNC:
                 raise ValueError(f"history_fsync must be one of {sorted(self._FSYNC)}, not {history_fsync!r}")
-            options.history_dir = os.fsencode(history_dir)  # str, bytes or a path
+            options.history_dir = os.fsencode(history_dir)  # str, bytes or a path (UTF-8, as C requires)
             options.history_fsync = self._FSYNC[history_fsync]
             options.history_max_bytes = c.in_range(history_max_bytes, 2**64 - 1, "history_max_bytes")
             options.history_max_age_ms = c.in_range(history_max_age_ms, 2**64 - 1, "history_max_age_ms")
