@@ -28,7 +28,10 @@ enum CStrings {
     /// caller filters on, and each bad byte would grow by two, past the length just checked.
     static func string(_ string: UnsafePointer<CChar>?, _ name: String, limit: Int = EventRecord.maximumNameLength) throws(APIFailure) -> String {
         guard let string else { throw .invalidArgument("\(name) is NULL") }
-        guard let decoded = String(validating: try bytes(string, name, limit: limit), as: UTF8.self) else {
+        let bytes = try bytes(string, name, limit: limit)
+        // ASCII (nearly every name) is valid as it is; validating takes the slow road.
+        if bytes.allSatisfy({ $0 < 0x80 }) { return String(decoding: bytes, as: UTF8.self) }
+        guard let decoded = String(validating: bytes, as: UTF8.self) else {
             throw .invalidArgument("\(name) is not valid UTF-8")
         }
         return decoded

@@ -113,7 +113,14 @@ public final class Run: Sendable {
     @discardableResult @inline(__always)
     private func write(_ draft: EventDraft) throws(RillflowError) -> UInt64 {
         guard let lineageOrder else { return try log.emit(draft) }
-        return try lineageOrder.withLock { _ throws(RillflowError) in
+        return try writeInLineageOrder(draft, lineageOrder)
+    }
+
+    /// A child run's write. Out of line: the log's emit is inlined once, on the root runs' path
+    /// (rf_run_emit's), where inlining it twice made the compiler inline it nowhere.
+    @inline(never)
+    private func writeInLineageOrder(_ draft: EventDraft, _ lineageOrder: Lock<Bool>) throws(RillflowError) -> UInt64 {
+        try lineageOrder.withLock { _ throws(RillflowError) in
             let seq = try log.emit(draft)
             copyToAncestors(draft)
             return seq

@@ -70,8 +70,9 @@ public struct StepRouter: Sendable {
                 // Exactly `collect` inputs per invocation, however many a list brought at once:
                 // what is left over waits for the next.
                 let collect = definition.steps[step].collect
-                var inputs = gathered[step].removeValue(forKey: type) ?? []
-                inputs.append(contentsOf: payloads)
+                gathered[step][type, default: []].append(contentsOf: payloads)  // in place
+                guard gathered[step][type]!.count >= collect else { continue }
+                var inputs = gathered[step].removeValue(forKey: type)!
                 invocations = []
                 while inputs.count >= collect {
                     invocations.append(Invocation(step: step, eventType: type, inputs: Array(inputs.prefix(collect))))

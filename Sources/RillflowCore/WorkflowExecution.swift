@@ -237,12 +237,12 @@ public final class WorkflowExecution: @unchecked Sendable {
 
     /// Fails the run if nothing runs or waits any more and no step sent the stop event.
     private func checkIdle() {
-        if let stuck = shared.withLock({ Self.stuck($0) }) { fail(step: "", error: stuck, attempts: 0) }
+        if let stuck = shared.withLock({ Self.stuck(&$0) }) { fail(step: "", error: stuck, attempts: 0) }
     }
 
     /// Why the run can never end, if nothing runs or waits any more and no step sent the stop
     /// event; nil otherwise.
-    private static func stuck(_ state: Shared) -> String? {
+    private static func stuck(_ state: inout Shared) -> String? {  // (inout: never a copy)
         guard !state.finished && state.router.isIdle && state.awaitingAnswer == nil && state.children.isEmpty else { return nil }
         let waiting = state.router.incompleteFanIns.map { "step '\($0.step)' has \($0.have) of \($0.need) '\($0.type)' events" }
         return "the workflow went idle without sending '\(WorkflowDefinition.stopEvent)'"
@@ -411,7 +411,7 @@ public final class WorkflowExecution: @unchecked Sendable {
             try shared.withLock { state throws(RillflowError) in
                 let next = try state.router.finished(step: step)
                 if !state.finished { ready = next }
-                stuck = Self.stuck(state)
+                stuck = Self.stuck(&state)
             }
         } catch {
             fail(step: definition.steps[step].name, error: error.message, attempts: 0)
