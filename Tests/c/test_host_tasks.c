@@ -191,6 +191,17 @@ static void test_timeout_while_the_host_holds_it(void) {
     rf_engine_release(engine);
 }
 
+/* Reads the run to its end, which must be RUN_FAILED saying `why`, then releases all three. */
+static void expect_failed_run(rf_workflow *workflow, rf_run *run, rf_subscription *subscription, const char *why) {
+    seen_event events[8];
+    int count = read_events(subscription, events, 8);
+    CHECK(count > 0 && events[count - 1].kind == RF_EVENT_RUN_FAILED);
+    if (count > 0) CHECK_CONTAINS(events[count - 1].data, why);
+    rf_subscription_release(subscription);
+    rf_run_release(run);
+    rf_workflow_release(workflow);
+}
+
 /* Releasing the engine wakes a host waiting for tasks, and host-run steps then fail. */
 static void *take_blocking(void *arg) {
     rf_engine *engine = arg;
@@ -214,17 +225,11 @@ static void test_engine_release(void) {
     CHECK_STATUS(rf_engine_release(engine), RF_OK);
     pthread_join(host, NULL);  /* woken with RF_E_CLOSED */
 
-    rf_subscription *subscription;
-    rf_run *run = start_run(workflow, NULL, NULL, &subscription);
-    seen_event events[8];
-    int count = read_events(subscription, events, 8);
-    CHECK(events[count - 1].kind == RF_EVENT_RUN_FAILED);
-    CHECK_CONTAINS(events[count - 1].data, "its engine was released");
     rf_step_ctx *ctx = NULL;
     CHECK_STATUS(rf_engine_take_task(engine, 0, &ctx), RF_E_INVALID_HANDLE);
-    rf_subscription_release(subscription);
-    rf_run_release(run);
-    rf_workflow_release(workflow);
+    rf_subscription *subscription;
+    rf_run *run = start_run(workflow, NULL, NULL, &subscription);
+    expect_failed_run(workflow, run, subscription, "its engine was released");
 }
 
 /* A host-run step added after the release of an engine whose threads never started (no
@@ -239,13 +244,7 @@ static void test_host_step_added_after_release(void) {
     must(rf_workflow_build(workflow), "build");
     rf_subscription *subscription;
     rf_run *run = start_run(workflow, NULL, NULL, &subscription);
-    seen_event events[8];
-    int count = read_events(subscription, events, 8);
-    CHECK(events[count - 1].kind == RF_EVENT_RUN_FAILED);
-    CHECK_CONTAINS(events[count - 1].data, "its engine was released");
-    rf_subscription_release(subscription);
-    rf_run_release(run);
-    rf_workflow_release(workflow);
+    expect_failed_run(workflow, run, subscription, "its engine was released");
 }
 
 /* Queued tasks of a released engine fail their steps. */
@@ -260,13 +259,7 @@ static void test_release_with_queued_tasks(void) {
     struct pollfd entry = {.fd = fd, .events = POLLIN};
     CHECK(poll(&entry, 1, 10000) == 1);  /* queued, not taken */
     CHECK_STATUS(rf_engine_release(engine), RF_OK);
-    seen_event events[8];
-    int count = read_events(subscription, events, 8);
-    CHECK(events[count - 1].kind == RF_EVENT_RUN_FAILED);
-    CHECK_CONTAINS(events[count - 1].data, "the engine was released before a host took this step");
-    rf_subscription_release(subscription);
-    rf_run_release(run);
-    rf_workflow_release(workflow);
+    expect_failed_run(workflow, run, subscription, "the engine was released before a host took this step");
 }
 
 int main(void) {
