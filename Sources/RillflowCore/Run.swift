@@ -219,6 +219,31 @@ public final class Run: Sendable {
         return try write(draft)
     }
 
+    /// Emits non-terminal events of a running run, in order (see `RunLog.emit(batch:)`):
+    /// `written` counts those appended, so a call that fails partway tells how far it got.
+    public func emit(batch drafts: UnsafeBufferPointer<EventDraft>, seqs: UnsafeMutablePointer<UInt64>?,
+                     written: inout Int) throws(RillflowError) {
+        var kinds: UInt32 = 0
+        for draft in drafts { kinds |= draft.kind.bit }
+        if kinds & KindSet.engineOnly.mask != 0, let draft = drafts.first(where: { KindSet.engineOnly.contains($0.kind) }) {
+            throw Self.engineOnly(draft.kind)
+        }
+        let current = state.load(ordering: .acquiring)
+        guard current == RunStatus.running.rawValue || current == RunStatus.suspended.rawValue else {
+            throw Self.notRunning(status)
+        }
+        guard let lineageOrder else {
+            try log.emit(batch: drafts, seqs: seqs, written: &written)
+            return
+        }
+        // A child run's events are copied to its ancestors' logs one by one, in lineage order.
+        for (index, draft) in drafts.enumerated() {
+            let seq = try writeInLineageOrder(draft, lineageOrder)
+            seqs?[index] = seq
+            written += 1
+        }
+    }
+
     // Built out of line: every rf_run_emit takes the path above.
     @inline(never)
     private static func engineOnly(_ kind: EventKind) -> RillflowError {

@@ -130,6 +130,98 @@ public final class RunLog: @unchecked Sendable {
         return UInt64(claimedSeq)
     }
 
+    /// Appends `drafts` in order, storing each one's seq in `seqs` (if given) and counting the
+    /// appended ones in `written`, which tells the caller how far a failed call got. Nothing
+    /// is appended if a draft is refused. The records go in pieces: each piece (as many
+    /// records as fit before the end of the buffer, at most `batchPieceBytes`) is claimed with
+    /// one CAS, so its events have consecutive seqs and share one timestamp, and its commits
+    /// are announced to waiting readers once. Another producer's events may come between pieces.
+    public func emit(batch drafts: UnsafeBufferPointer<EventDraft>, seqs: UnsafeMutablePointer<UInt64>?,
+                     written: inout Int) throws(RillflowError) {
+        for draft in drafts {
+            guard draft.data.count <= maxDataBytes, draft.step.count <= EventRecord.maximumNameLength,
+                  draft.topic.count <= EventRecord.maximumNameLength else {
+                throw Self.refused(draft, limit: maxDataBytes)
+            }
+            // Only a single emit may end the log: its terminal claim is the slow path's.
+            guard !(draft.kind.isTerminal && draft.source == 0) else {
+                throw RillflowError(.invalidArgument, "a terminal event cannot be emitted in a batch")
+            }
+        }
+        var first = 0
+        while first < drafts.count {
+            let timestamp = clock.nowNanoseconds()
+            let (start, firstSeq, count) = try claimPiece(drafts, from: first)
+            var position = start
+            var kinds = KindSet(mask: 0)
+            for offset in 0..<count {
+                let draft = drafts[first + offset]
+                let size = draft.recordSize
+                let seq = UInt64(firstSeq) + UInt64(offset)
+                let record = buffer + (position & mask)
+                draft.write(to: record, size: size, seq: seq, timestamp: timestamp)
+                stamp(record).pointee.store(UInt64(truncatingIfNeeded: position &+ 1), ordering: .releasing)
+                seqs?[first + offset] = seq
+                kinds.mask |= draft.kind.bit
+                position += size
+            }
+            first += count
+            written += count
+            readers.notify(kinds: kinds)
+            if producersWaiting.load(ordering: .relaxed) > 0 { spaceFutex.wakeAll() }
+        }
+    }
+
+    /// The most bytes one piece of a batch claims: a quarter of the log, so a piece never
+    /// waits for more room than a reader frees by reading part of the log.
+    var batchPieceBytes: Int { capacity / 4 }
+
+    /// Claims the next piece of a batch: the records from `first` on that fit, contiguously,
+    /// before the end of the buffer and within `batchPieceBytes` (at least one record).
+    /// Returns the piece's position, its first seq and its number of records.
+    private func claimPiece(_ drafts: UnsafeBufferPointer<EventDraft>, from first: Int) throws(RillflowError)
+        -> (position: Int, seq: UInt, count: Int) {
+        var deadline: Deadline?
+        // Start from the hint: a stale one costs one failed CAS, which returns the true value.
+        var current = WordPair(first: tailHint[0].load(ordering: .relaxed), second: tailHint[1].load(ordering: .relaxed))
+        while true {
+            guard current.second & Self.closedBit == 0 else { throw Self.ended() }
+            let position = Int(bitPattern: current.first)
+            let room = capacity - (position & mask)
+            let firstSize = drafts[first].recordSize
+            // The next record must go to the start of the buffer, behind padding: the single
+            // emit's claim does that, for this record alone.
+            if firstSize > room {
+                let (recordPosition, seq) = try claimSlowly(size: firstSize, closes: false)
+                return (recordPosition, seq, 1)
+            }
+            let limit = min(room, batchPieceBytes)
+            var end = position + firstSize
+            var count = 1
+            while first + count < drafts.count {
+                let size = drafts[first + count].recordSize
+                guard end - position + size <= limit else { break }
+                end += size
+                count += 1
+            }
+            let needed = end + Self.terminalReserve
+            if needed - gateCache.load(ordering: .acquiring) > capacity {
+                deadline = try makeRoom(upTo: needed, deadline: deadline)
+                current = tail.pointee.load(ordering: .relaxed)
+                continue
+            }
+            let next = WordPair(first: UInt(bitPattern: end), second: current.second + UInt(count))
+            let (claimed, actual) = tail.pointee.compareExchange(expected: current, desired: next, ordering: .acquiringAndReleasing)
+            guard claimed else {
+                current = actual
+                continue
+            }
+            tailHint[0].store(next.first, ordering: .relaxed)
+            tailHint[1].store(next.second, ordering: .relaxed)
+            return (position, current.second, count)
+        }
+    }
+
     /// Claims `size` bytes and a seq, returning the record's position, where the fast path
     /// could not: the hint was stale, the record must go to the start of the buffer (behind
     /// padding), the event is the terminal one, or the log is full and producers must make

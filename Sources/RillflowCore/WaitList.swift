@@ -38,8 +38,15 @@ final class WaitList: Sendable {
     func notify(kind: EventKind) {
         atomicMemoryFence(ordering: .sequentiallyConsistent)
         if armedKinds.load(ordering: .relaxed) & (1 << UInt32(kind.rawValue)) != 0 {
-            wake(kind: kind)
+            wake(kinds: KindSet(mask: 1 << UInt32(kind.rawValue)))
         }
+    }
+
+    /// After a commit of several events: wakes the waiters that want any of `kinds`.
+    @inline(__always)
+    func notify(kinds: KindSet) {
+        atomicMemoryFence(ordering: .sequentiallyConsistent)
+        if armedKinds.load(ordering: .relaxed) & kinds.mask != 0 { wake(kinds: kinds) }
     }
 
     /// Wakes every waiter (the run ended, or a subscription is closing).
@@ -53,12 +60,12 @@ final class WaitList: Sendable {
 
     /// Signals outside the lock: a woken reader's first step is `disarm`, which takes the lock,
     /// and waking it while holding the lock would send it straight back to sleep on the mutex.
-    private func wake(kind: EventKind) {
+    private func wake(kinds: KindSet) {
         var woken: [any EventWaiter] = []
         waiters.withLock { list in
             var remaining = 0 as UInt32
             list.removeAll { waiter in
-                if waiter.wakeKinds.contains(kind) {
+                if waiter.wakeKinds.mask & kinds.mask != 0 {
                     woken.append(waiter)
                     return true
                 }

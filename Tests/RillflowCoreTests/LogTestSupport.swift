@@ -26,6 +26,32 @@ enum LogTest {
         }
     }
 
+    /// Emits custom events "producer:index" for each of `indices`, topic "p<producer>", with
+    /// one batch call; returns their seqs.
+    @discardableResult
+    static func emitBatch(_ run: Run, producer: Int, indices: Range<Int>, kind: EventKind = .custom) throws -> [UInt64] {
+        let texts = indices.map { Array("\(producer):\($0)".utf8) }
+        let joined = texts.flatMap { $0 }
+        let topic = Array("p\(producer)".utf8)
+        var seqs = [UInt64](repeating: 0, count: texts.count)
+        var written = 0
+        try joined.withUnsafeBytes { all in
+            try topic.withUnsafeBytes { topicBytes in
+                var offset = 0
+                let drafts = texts.map { text -> EventDraft in
+                    defer { offset += text.count }
+                    return EventDraft(kind: kind, topic: topicBytes, data: UnsafeRawBufferPointer(rebasing: all[offset..<offset + text.count]))
+                }
+                try drafts.withUnsafeBufferPointer { buffer in
+                    try seqs.withUnsafeMutableBufferPointer { out in
+                        try run.emit(batch: buffer, seqs: out.baseAddress, written: &written)
+                    }
+                }
+            }
+        }
+        return seqs
+    }
+
     /// One delivered event, copied out of its view.
     struct Seen: Equatable {
         var kind: EventKind

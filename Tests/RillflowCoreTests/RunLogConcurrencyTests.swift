@@ -22,7 +22,24 @@ import Testing
         #expect(seen.last?.kind == .runCompleted, "\(label): terminal event last")
     }
 
-    @Test func everySubscriberSeesWhatItShould() throws {
+    /// Producer `producer`'s events: one emit each, or batches of 1 to 100 events (sizes
+    /// varying per producer and batch), so pieces of batches interleave with each other.
+    private static func produce(_ run: Run, producer: Int, batches: Bool) {
+        guard batches else {
+            for index in 0..<perProducer { try! LogTest.emit(run, producer: producer, index: index) }
+            return
+        }
+        var index = 0, round = 0
+        while index < perProducer {
+            let end = min(perProducer, index + 1 + (round * 37 + producer * 11) % 100)
+            let seqs = try! LogTest.emitBatch(run, producer: producer, indices: index..<end)
+            #expect(seqs == seqs.sorted() && Set(seqs).count == seqs.count, "a batch's seqs increase")
+            index = end
+            round += 1
+        }
+    }
+
+    @Test(arguments: [false, true]) func everySubscriberSeesWhatItShould(batches: Bool) throws {
         let engine = LogTest.engine(logCapacity: 64 << 10, history: UInt64.max)
         let run = LogTest.startedRun(engine)
         let full = try Subscription(log: run.log, options: SubscriptionOptions(startSeq: 1))
@@ -39,7 +56,7 @@ import Testing
         ]
         let producers = (0..<Self.producers).map { producer in
             TestThread {
-                for index in 0..<Self.perProducer { try! LogTest.emit(run, producer: producer, index: index) }
+                Self.produce(run, producer: producer, batches: batches)
             }
         }
         // Joins while the producers run, from seq 1: replayed from the history, then live.
