@@ -66,9 +66,9 @@ extern "C" {
 /* The version of this header. The library's own version is rf_version(). The major
  * version is the ABI generation (the 1 of librillflow.so.1); minor versions only add. */
 #define RF_VERSION_MAJOR 1
-#define RF_VERSION_MINOR 2
+#define RF_VERSION_MINOR 3
 #define RF_VERSION_PATCH 0
-#define RF_VERSION_STRING "1.2.0"
+#define RF_VERSION_STRING "1.3.0"
 /* MAJOR * 10000 + MINOR * 100 + PATCH, e.g. 10100 for 1.1.0. */
 #define RF_VERSION_NUMBER (RF_VERSION_MAJOR * 10000 + RF_VERSION_MINOR * 100 + RF_VERSION_PATCH)
 
@@ -78,7 +78,7 @@ extern "C" {
  * Never fails. */
 RF_API uint32_t rf_version(void);
 
-/* The library's version as a string, e.g. "1.2.0". The pointer is static: valid for the
+/* The library's version as a string, e.g. "1.3.0". The pointer is static: valid for the
  * life of the process, never freed by the caller. Never fails. */
 RF_API const char *rf_version_string(void);
 
@@ -415,6 +415,27 @@ typedef struct rf_emit {
  * has ended, or if it is a workflow run (its steps emit through rf_step_ctx); RF_E_TIMEOUT
  * if the log stayed full for emit_timeout_ms. */
 RF_API rf_status rf_run_emit(rf_run *run, const rf_emit *event, uint64_t *out_seq);
+
+/* Since 1.3. Appends count events, events[0 .. count - 1], to a running (or suspended) manual
+ * run's stream, in order, in one call: the fast way to emit when the host has several events
+ * at hand (a chunk of token deltas, the progress of many items). Set events[0].struct_size;
+ * every element has that size. Each event is refused as rf_run_emit() would refuse it, and
+ * all are checked before any is appended: if one is refused, none is. They are then appended
+ * in pieces: the events of one piece (at most 32 events, as many as fit before the end of the
+ * log's buffer, and at most a quarter of log_capacity) have consecutive seqs and one
+ * timestamp, and other threads' events may come between two pieces. Each piece waits for room like rf_run_emit().
+ * Everything is copied before the call returns. Any thread may call it.
+ * out_seqs: NULL, or an array of count entries that receives each appended event's seq.
+ * out_emitted: NULL, or receives how many events were appended, on success (count) and on
+ * every error: 0, unless the run ended or the log stayed full partway through, in which case
+ * the first *out_emitted events are in the stream (and in out_seqs).
+ * Returns RF_OK; RF_E_INVALID_HANDLE; RF_E_INVALID_ARGUMENT if events is NULL, count is 0, or
+ * an event is refused (the message names its index, as in "events[3]: ..."); RF_E_STRUCT_SIZE
+ * for a bad events[0].struct_size or an element whose struct_size differs from it;
+ * RF_E_TOO_LARGE if an event's data_len exceeds max_event_bytes; RF_E_STATE and RF_E_TIMEOUT
+ * as for rf_run_emit(). */
+RF_API rf_status rf_run_emit_batch(rf_run *run, const rf_emit *events, uint32_t count,
+                                   uint64_t *out_seqs, uint32_t *out_emitted);
 
 /* Ends a manual run with its terminal event: RF_EVENT_RUN_COMPLETED, _FAILED, _TIMED_OUT or
  * _CANCELLED, with data (JSON, data_len bytes; NULL if 0) as its data. A pending run can only

@@ -8,27 +8,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "stream_helpers.h"
-
-/* True once thread `tid` of this process sleeps in the futex syscall (number 202 on x86-64):
- * how a test knows a reader is really blocked before it releases the subscription. */
-static int thread_is_in_futex(pid_t tid) {
-    char path[64], text[64] = {0};
-    snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
-    FILE *file = fopen(path, "r");
-    if (!file) return 0;
-    size_t n = fread(text, 1, sizeof text - 1, file);
-    fclose(file);
-    return n > 0 && strncmp(text, "202 ", 4) == 0;
-}
-
-static void wait_until_blocked(_Atomic pid_t *tid) {
-    for (int i = 0; i < 500000; i++) {
-        pid_t t = atomic_load(tid);
-        if (t != 0 && thread_is_in_futex(t)) return;
-        sched_yield();
-    }
-    fprintf(stderr, "reader never blocked\n");
-}
+#include "thread_helpers.h"
 
 struct blocked_reader {
     rf_subscription *subscription;

@@ -221,6 +221,10 @@ static void test_chain(rf_engine *engine) {
     /* A workflow run's events come from its steps; it ends by itself. */
     rf_emit emit = {.struct_size = sizeof emit, .kind = RF_EVENT_CUSTOM};
     CHECK_STATUS(rf_run_emit(run, &emit, NULL), RF_E_STATE);
+    uint32_t emitted = 7;
+    CHECK_STATUS(rf_run_emit_batch(run, &emit, 1, NULL, &emitted), RF_E_STATE);
+    CHECK_CONTAINS(rf_last_error(), "rf_step_ctx");
+    CHECK(emitted == 0);
     CHECK_STATUS(rf_run_end(run, RF_EVENT_RUN_COMPLETED, NULL, 0), RF_E_STATE);
     CHECK_STATUS(rf_run_start(run, NULL, 0), RF_E_STATE);
     rf_subscription_release(subscription);

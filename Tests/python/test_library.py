@@ -85,9 +85,9 @@ def test_an_old_library_is_refused():
             restype = argtypes = None
 
             def __call__(self):
-                return 10100  # 1.1: without the durable history functions this package declares
+                return 10200  # 1.2: without rf_run_emit_batch, which this package declares
         rf_version = rf_version()
-    with pytest.raises(ImportError, match="needs 1.2 or a later 1.x"):
+    with pytest.raises(ImportError, match="needs 1.3 or a later 1.x"):
         _library.check_version(Old(), "/x/librillflow.so.1")
 
 

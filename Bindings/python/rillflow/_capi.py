@@ -228,6 +228,7 @@ PROTOTYPES = {
     "rf_run_get_id": (rf_status, [handle, POINTER(c_uint64)]),
     "rf_run_get_status": (rf_status, [handle, POINTER(c_uint32)]),
     "rf_run_emit": (rf_status, [handle, POINTER(rf_emit), POINTER(c_uint64)]),
+    "rf_run_emit_batch": (rf_status, [handle, POINTER(rf_emit), c_uint32, POINTER(c_uint64), POINTER(c_uint32)]),
     "rf_run_end": (rf_status, [handle, c_uint32, c_void_p, c_uint32]),
     "rf_run_wait": (rf_status, [handle, c_int32, POINTER(c_uint32)]),
     "rf_run_get_result": (rf_status, [handle, POINTER(c_void_p), POINTER(c_uint32)]),
