@@ -1,6 +1,8 @@
 /* Stream benchmarks through the public C API, each printed as "figure value unit":
  *   c.burst16.eps / c.burst256.eps   one producer thread -> one consumer thread (batch reads)
  *   c.burst16_4p.eps                 four producer threads -> one consumer
+ *   c.burst16_batch32.eps            c.burst16 with the producer emitting 32 events per call
+ *                                    (rf_run_emit_batch), as a host with events at hand can
  *   c.ring16.eps                     the reference: a bare single-producer ring moving records
  *                                    of the same size as c.burst16's, same threads, same reads
  *   c.ring16_tsc.eps                 that ring with one TSC read per record, the cheapest way to
@@ -46,7 +48,10 @@ struct burst {
     rf_run *run;
     size_t payload;
     long per_producer;
+    int per_call; /* events per rf_run_emit_batch call; 0 = one rf_run_emit per event */
 };
+
+enum { MAX_PER_CALL = 64 };
 
 static void *burst_produce(void *arg) {
     struct burst *burst = arg;
@@ -54,20 +59,32 @@ static void *burst_produce(void *arg) {
     memset(payload, 'x', sizeof payload);
     rf_emit e = {.struct_size = sizeof e, .kind = RF_EVENT_TOKEN, .step_name = "s", .data = payload,
                  .data_len = (uint32_t)burst->payload};
-    for (long i = 0; i < burst->per_producer; i++) {
-        e.token_index = (uint64_t)i;
-        must(rf_run_emit(burst->run, &e, NULL), "emit");
+    if (burst->per_call == 0) {
+        for (long i = 0; i < burst->per_producer; i++) {
+            e.token_index = (uint64_t)i;
+            must(rf_run_emit(burst->run, &e, NULL), "emit");
+        }
+        return NULL;
+    }
+    rf_emit batch[MAX_PER_CALL];
+    for (long i = 0; i < burst->per_producer; i += burst->per_call) {
+        uint32_t count = (uint32_t)(burst->per_producer - i < burst->per_call ? burst->per_producer - i : burst->per_call);
+        for (uint32_t k = 0; k < count; k++) {
+            batch[k] = e;
+            batch[k].token_index = (uint64_t)(i + k);
+        }
+        must(rf_run_emit_batch(burst->run, batch, count, NULL, NULL), "emit batch");
     }
     return NULL;
 }
 
-static double burst_events_per_second(rf_engine *engine, size_t payload, int producers, long total) {
+static double burst_events_per_second(rf_engine *engine, size_t payload, int producers, long total, int per_call) {
     rf_run *run = NULL;
     must(rf_run_create_manual(engine, "bench", NULL, &run), "run");
     rf_subscription *subscription = NULL;
     must(rf_subscription_create(run, NULL, &subscription), "subscribe");
     must(rf_run_start(run, NULL, 0), "start");
-    struct burst burst = {.run = run, .payload = payload, .per_producer = total / producers};
+    struct burst burst = {.run = run, .payload = payload, .per_producer = total / producers, .per_call = per_call};
     pthread_t threads[8];
     static rf_event batch[256];
     batch[0].struct_size = sizeof(rf_event);
@@ -148,7 +165,7 @@ static double history_events_per_second(long total) {
 /* c.burst16_history.eps: c.burst16 on an engine that also writes every event to disk. */
 static double burst_history_events_per_second(long total) {
     rf_engine *engine = history_engine();
-    double rate = burst_events_per_second(engine, 16, 1, total);
+    double rate = burst_events_per_second(engine, 16, 1, total, 0);
     rf_engine_release(engine);
     remove_history();
     return rate;
@@ -580,9 +597,10 @@ int main(int argc, char **argv) {
 #if defined(__x86_64__)
     if (wanted("c.ring16_tsc")) printf("c.ring16_tsc.eps %.0f events/s\n", bare_ring_events_per_second(80, burst, bare_produce_timestamped));
 #endif
-    if (wanted("c.burst16.")) printf("c.burst16.eps %.0f events/s\n", burst_events_per_second(engine, 16, 1, burst));
-    if (wanted("c.burst256")) printf("c.burst256.eps %.0f events/s\n", burst_events_per_second(engine, 256, 1, burst / 2));
-    if (wanted("c.burst16_4p")) printf("c.burst16_4p.eps %.0f events/s\n", burst_events_per_second(engine, 16, 4, burst));
+    if (wanted("c.burst16.")) printf("c.burst16.eps %.0f events/s\n", burst_events_per_second(engine, 16, 1, burst, 0));
+    if (wanted("c.burst256")) printf("c.burst256.eps %.0f events/s\n", burst_events_per_second(engine, 256, 1, burst / 2, 0));
+    if (wanted("c.burst16_4p")) printf("c.burst16_4p.eps %.0f events/s\n", burst_events_per_second(engine, 16, 4, burst, 0));
+    if (wanted("c.burst16_batch")) printf("c.burst16_batch32.eps %.0f events/s\n", burst_events_per_second(engine, 16, 1, burst, 32));
     if (wanted("c.latency")) latency_figures(engine);
     if (wanted("c.futex_wake")) futex_wake_figure();
     if (wanted("c.emit_alone")) printf("c.emit_alone16.ns %.1f ns\n", emit_alone_ns(engine, burst / 2));
