@@ -418,13 +418,16 @@ RF_API rf_status rf_run_emit(rf_run *run, const rf_emit *event, uint64_t *out_se
 
 /* Since 1.3. Appends count events, events[0 .. count - 1], to a running (or suspended) manual
  * run's stream, in order, in one call: the fast way to emit when the host has several events
- * at hand (a chunk of token deltas, the progress of many items). Set events[0].struct_size;
- * every element has that size. Each event is refused as rf_run_emit() would refuse it, and
- * all are checked before any is appended: if one is refused, none is. They are then appended
- * in pieces: the events of one piece (at most 32 events, as many as fit before the end of the
- * log's buffer, and at most a quarter of log_capacity) have consecutive seqs and one
- * timestamp, and other threads' events may come between two pieces. Each piece waits for room like rf_run_emit().
- * Everything is copied before the call returns. Any thread may call it.
+ * at hand (a chunk of token deltas, the progress of many items). Set every element's
+ * struct_size to sizeof(rf_emit): the first element's is also the array's stride (a multiple
+ * of 8), and an element whose struct_size differs is refused. Each event is refused as
+ * rf_run_emit() would refuse it, and all are checked before any is appended: if one is
+ * refused, none is. They are then appended in pieces of consecutive seqs sharing one
+ * timestamp: at most 32 events, as many as fit before the end of the log's buffer, and at
+ * most a quarter of log_capacity (an event larger than that, or one that must start again at
+ * the beginning of the buffer, is a piece of its own). Other threads' events may come between
+ * two pieces. Each piece waits for room like rf_run_emit(), so a call may wait several times
+ * emit_timeout_ms in all. Everything is copied before the call returns. Any thread may call it.
  * out_seqs: NULL, or an array of count entries that receives each appended event's seq.
  * out_emitted: NULL, or receives how many events were appended, on success (count) and on
  * every error: 0, unless the run ended or the log stayed full partway through, in which case

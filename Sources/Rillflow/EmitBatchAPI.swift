@@ -43,13 +43,13 @@ private struct EmitBatch {
 
     init(_ events: UnsafePointer<rf_emit>, count: Int, maxDataBytes: Int) throws(APIFailure) {
         base = UnsafeRawPointer(events)
-        // The first element's struct_size is every element's size (checked as it is read).
-        _ = try OptionsStruct.read(events, name: "events[0]", firstVersionSize: Int(RF_EMIT_SIZE_V1))
+        // The first element's struct_size is every element's size, and the array's stride: a
+        // C struct with pointers is a multiple of 8 (checked first, before reading that many bytes).
         stride = Int(base.load(as: UInt32.self))
-        // Elements follow each other at this stride; a C struct with pointers is a multiple of 8.
-        guard stride % 8 == 0 else {
+        guard stride < Int(RF_EMIT_SIZE_V1) || stride % 8 == 0 else {
             throw APIFailure(RF_E_STRUCT_SIZE, "events[0].struct_size is \(stride), not the size of an array element (a multiple of 8)")
         }
+        _ = try OptionsStruct.read(events, name: "events[0]", firstVersionSize: Int(RF_EMIT_SIZE_V1))
         self.count = count
         self.maxDataBytes = maxDataBytes
     }

@@ -125,8 +125,15 @@ public final class RunLog: @unchecked Sendable {
         let record = buffer + (recordPosition & mask)
         draft.write(to: record, size: size, seq: UInt64(claimedSeq), timestamp: timestamp)
         stamp(record).pointee.store(UInt64(truncatingIfNeeded: recordPosition &+ 1), ordering: .releasing)
-        if closes { readers.wakeAll() } else { readers.notify(kind: draft.kind) }
-        if producersWaiting.load(ordering: .relaxed) > 0 { spaceFutex.wakeAll() }
+        if closes {
+            // Unconditionally: a producer about to wait for room may not have counted itself
+            // in `producersWaiting` yet; it checks for the close after reading the futex word.
+            readers.wakeAll()
+            spaceFutex.wakeAll()
+        } else {
+            readers.notify(kind: draft.kind)
+            if producersWaiting.load(ordering: .relaxed) > 0 { spaceFutex.wakeAll() }
+        }
         return UInt64(claimedSeq)
     }
 
@@ -332,7 +339,11 @@ public final class RunLog: @unchecked Sendable {
             readers.wakeAll()
             producersWaiting.add(1, ordering: .sequentiallyConsistent)
             let observed = spaceFutex.value
-            if refreshGate(required: required) < required { spaceFutex.wait(expected: observed, deadline: deadline!) }
+            // The close is checked after reading the futex word: an end that comes later
+            // changes the word, so the wait returns at once (see the end of `emit`).
+            if tail.pointee.load(ordering: .relaxed).second & Self.closedBit == 0, refreshGate(required: required) < required {
+                spaceFutex.wait(expected: observed, deadline: deadline!)
+            }
             producersWaiting.subtract(1, ordering: .relaxed)
         }
     }

@@ -94,6 +94,9 @@ static void test_a_refused_batch_appends_nothing(rf_engine *engine) {
     CHECK_STATUS(rf_run_emit_batch(run, events, 4, NULL, NULL), RF_E_STRUCT_SIZE);
     events[0].struct_size = RF_EMIT_SIZE_V1 - 8;
     CHECK_STATUS(rf_run_emit_batch(run, events, 4, NULL, NULL), RF_E_STRUCT_SIZE);
+    events[0].struct_size = sizeof(rf_emit) + 4;
+    CHECK_STATUS(rf_run_emit_batch(run, events, 1, NULL, NULL), RF_E_STRUCT_SIZE);
+    CHECK_CONTAINS(rf_last_error(), "multiple of 8");
     /* A later element whose struct_size differs from the first's. */
     events[0].struct_size = sizeof(rf_emit);
     events[2].struct_size = sizeof(rf_emit) + 8;
@@ -135,6 +138,25 @@ static void test_a_refused_batch_appends_nothing(rf_engine *engine) {
     CHECK_STATUS(rf_run_emit_batch(run, events, 4, NULL, NULL), RF_E_TOO_LARGE);
     CHECK_CONTAINS(rf_last_error(), "events[3]");
     CHECK(probe_seq(run) == expected);
+
+    /* In a batch of several pieces, a refusal deep inside still stops the first piece. */
+    enum { MANY = 100 };
+    rf_emit many[MANY];
+    for (int i = 0; i < MANY; i++)
+        many[i] = (rf_emit){.struct_size = sizeof(rf_emit), .kind = RF_EVENT_TOKEN, .data = "x", .data_len = 1};
+    many[70].data_len = 4097;
+    many[70].data = big;
+    emitted = 99;
+    CHECK_STATUS(rf_run_emit_batch(run, many, MANY, NULL, &emitted), RF_E_TOO_LARGE);
+    CHECK_CONTAINS(rf_last_error(), "events[70]");
+    CHECK(emitted == 0);
+    many[70].data_len = 1;
+    many[99].kind = RF_EVENT_RUN_COMPLETED;
+    CHECK_STATUS(rf_run_emit_batch(run, many, MANY, NULL, &emitted), RF_E_INVALID_ARGUMENT);
+    CHECK_CONTAINS(rf_last_error(), "events[99]");
+    CHECK(emitted == 0);
+    CHECK(probe_seq(run) == expected + 1);
+    expected += 1;
 
     /* The limit itself passes, and so does a newer caller's larger element whose extra bytes
      * are 0; one with a field this library does not know set is refused. */
@@ -274,12 +296,14 @@ static void test_a_batch_that_times_out_reports_what_it_appended(void) {
 
 struct blocked_batch {
     rf_run *run;
+    _Atomic pid_t tid;
     rf_status status;
     uint32_t emitted;
 };
 
 static void *emit_stuck_batch(void *arg) {
     struct blocked_batch *batch = arg;
+    atomic_store(&batch->tid, (pid_t)syscall(SYS_gettid));
     batch->status = rf_run_emit_batch(batch->run, stuck_events, STUCK, stuck_seqs, &batch->emitted);
     return NULL;
 }
@@ -295,12 +319,14 @@ static void test_a_batch_waiting_for_room_stops_when_the_run_ends(void) {
     pthread_t thread;
     pthread_create(&thread, NULL, emit_stuck_batch, &batch);
     /* Once the probe has seen 100 tokens the batch is under way; it cannot finish, since the
-     * stalled subscriber holds the log. Ending the run (its terminal event has room kept for
-     * it) stops the batch where it is. */
+     * stalled subscriber holds the log, and soon sleeps waiting for room. Ending the run (its
+     * terminal event has room kept for it) wakes it and stops the batch where it is. */
     rf_event event = {.struct_size = sizeof event};
     int tokens = 0;
     while (tokens < 100 && rf_subscription_read(probe, &event, 5000) == RF_OK) tokens += event.kind == RF_EVENT_TOKEN;
     CHECK(tokens == 100);
+    wait_until_blocked(&batch.tid); /* asleep, waiting for room */
+    CHECK(thread_is_in_futex(atomic_load(&batch.tid)));
     CHECK_STATUS(rf_run_end(run, RF_EVENT_RUN_CANCELLED, NULL, 0), RF_OK);
     pthread_join(thread, NULL);
     CHECK_STATUS(batch.status, RF_E_STATE);
