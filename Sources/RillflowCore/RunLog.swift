@@ -218,13 +218,10 @@ public final class RunLog: @unchecked Sendable {
                 continue
             }
             let next = WordPair(first: UInt(bitPattern: end), second: current.second + UInt(count))
-            let (claimed, actual) = tail.pointee.compareExchange(expected: current, desired: next, ordering: .acquiringAndReleasing)
-            guard claimed else {
+            if let actual = claim(from: current, to: next) {
                 current = actual
                 continue
             }
-            tailHint[0].store(next.first, ordering: .relaxed)
-            tailHint[1].store(next.second, ordering: .relaxed)
             return (position, current.second, count)
         }
     }
@@ -251,13 +248,10 @@ public final class RunLog: @unchecked Sendable {
             }
             let seq = current.second
             let next = WordPair(first: UInt(bitPattern: end), second: (seq + 1) | (closes ? Self.closedBit : 0))
-            let (claimed, actual) = tail.pointee.compareExchange(expected: current, desired: next, ordering: .acquiringAndReleasing)
-            guard claimed else {
+            if let actual = claim(from: current, to: next) {
                 current = actual
                 continue
             }
-            tailHint[0].store(next.first, ordering: .relaxed)
-            tailHint[1].store(next.second, ordering: .relaxed)
             if recordPosition != position && room >= EventRecord.minimumSize {
                 let padding = buffer + (position & mask)
                 padding.storeBytes(of: UInt32(room), toByteOffset: EventRecord.lengthOffset, as: UInt32.self)
@@ -266,6 +260,17 @@ public final class RunLog: @unchecked Sendable {
             }
             return (recordPosition, seq)
         }
+    }
+
+    /// Moves the tail from `current` to `next` and updates the hint; on failure returns the
+    /// tail's actual value, to try again from. (The single emit's fast path inlines its own.)
+    @inline(__always)
+    private func claim(from current: WordPair, to next: WordPair) -> WordPair? {
+        let (claimed, actual) = tail.pointee.compareExchange(expected: current, desired: next, ordering: .acquiringAndReleasing)
+        guard claimed else { return actual }
+        tailHint[0].store(next.first, ordering: .relaxed)
+        tailHint[1].store(next.second, ordering: .relaxed)
+        return nil
     }
 
     // The emit path's errors are built out of line: inlined, their string building would
