@@ -59,10 +59,9 @@ private struct EmitBatch {
         let element = base + index * stride
         do throws(APIFailure) {
             guard element.load(as: UInt32.self) == UInt32(stride) else { throw Self.sizeDiffers(element, stride) }
-            let event = stride == MemoryLayout<rf_emit>.size
-                ? element.load(as: rf_emit.self)
-                : try OptionsStruct.read(element.assumingMemoryBound(to: rf_emit.self), name: "event",
-                                         firstVersionSize: Int(RF_EMIT_SIZE_V1))
+            // A plain copy when the caller's struct is this header's (OptionsStruct's fast path).
+            let event = try OptionsStruct.read(element.assumingMemoryBound(to: rf_emit.self), name: "event",
+                                               firstVersionSize: Int(RF_EMIT_SIZE_V1))
             let kind = try eventKind(event.kind, "kind")
             guard !KindSet.engineOnly.contains(kind) else {
                 throw APIFailure.invalidArgument("\(kind.name) events are emitted by the engine, not by rf_run_emit_batch")
