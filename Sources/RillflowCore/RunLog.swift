@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CSystem
 import Synchronization
 
 /// One run's event log: a bounded, lock-free, many-producer byte ring.
@@ -30,6 +31,9 @@ public final class RunLog: @unchecked Sendable {
     private let buffer: UnsafeMutableRawPointer
     private let emitTimeoutMilliseconds: Int64
     private let clock = EventClock()
+    /// Whether emits fetch the lines ahead of the tail for writing (see `prepareLinesAhead`).
+    private let prefetchesForWrite = RunLog.processorPrefetchesForWrite
+    private static let processorPrefetchesForWrite = rf_sys_can_prefetch_for_write() != 0
 
     private static let closedBit: UInt = 1 << (UInt.bitWidth - 1)
     /// Room kept for the terminal event: one with up to `terminalDataReserve` bytes of data and
@@ -100,11 +104,11 @@ public final class RunLog: @unchecked Sendable {
             throw Self.refused(draft, limit: maxDataBytes)
         }
         let size = EventRecord.size(stepLength: stepLength, topicLength: topicLength, dataLength: dataLength)
-        let timestamp = clock.nowNanoseconds()
         // Only the run's own terminal event ends its log; a child run's is just another event.
         let closes = draft.kind.isTerminal && draft.source == 0
         let position = Int(bitPattern: tailHint[0].load(ordering: .relaxed))
         let seq = tailHint[1].load(ordering: .relaxed)
+        prepareLinesAhead(of: position, size: size)
         let recordPosition: Int
         let claimedSeq: UInt
         // Other events leave `terminalReserve` bytes free, so a run can always end at once,
@@ -122,6 +126,10 @@ public final class RunLog: @unchecked Sendable {
         } else {
             (recordPosition, claimedSeq) = try claimSlowly(size: size, closes: closes)
         }
+        // Read after the claim: a locked instruction waits for every instruction before it, and
+        // the clock read is slow; here it overlaps the record's writing. It also makes the time
+        // that of the event's entry into the log, after any wait for room.
+        let timestamp = clock.nowNanoseconds()
         let record = buffer + (recordPosition & mask)
         draft.write(to: record, size: size, seq: UInt64(claimedSeq), timestamp: timestamp)
         stamp(record).pointee.store(UInt64(truncatingIfNeeded: recordPosition &+ 1), ordering: .releasing)
@@ -157,8 +165,8 @@ public final class RunLog: @unchecked Sendable {
         }
         var first = 0
         while first < drafts.count {
-            let timestamp = clock.nowNanoseconds()
             let (start, firstSeq, count) = try claimPiece(drafts, from: first)
+            let timestamp = clock.nowNanoseconds()
             var position = start
             var kinds = KindSet(mask: 0)
             for offset in 0..<count {
@@ -166,6 +174,7 @@ public final class RunLog: @unchecked Sendable {
                 let size = draft.recordSize
                 let seq = UInt64(firstSeq) + UInt64(offset)
                 let record = buffer + (position & mask)
+                prepareLinesAhead(of: position, size: size)
                 draft.write(to: record, size: size, seq: seq, timestamp: timestamp)
                 stamp(record).pointee.store(UInt64(truncatingIfNeeded: position &+ 1), ordering: .releasing)
                 seqs?[first + offset] = seq
@@ -177,6 +186,28 @@ public final class RunLog: @unchecked Sendable {
             readers.notify(kinds: kinds)
             if producersWaiting.load(ordering: .relaxed) > 0 { spaceFutex.wakeAll() }
         }
+    }
+
+    /// How far ahead of its record an emit fetches lines for writing: a few records of the
+    /// usual size, so the fetch is done by the time the producer gets there.
+    static let prefetchDistance = 256
+
+    /// Fetches, for writing, the lines `prefetchDistance` bytes ahead of a record at `position`
+    /// of `size` bytes: consecutive emits of records up to 512 bytes thus cover every line once,
+    /// each some records early (longer data is copied by memcpy, which streams its own).
+    /// A reader that read a line on the previous lap still holds a copy, and taking the line
+    /// back from it costs a round trip between cores; without this the producer's stores wait
+    /// for that in the store buffer, and so do its next locked instruction and fence.
+    @inline(__always)
+    private func prepareLinesAhead(of position: Int, size: Int) {
+        guard prefetchesForWrite else { return }
+        let start = position &+ Self.prefetchDistance
+        let end = start &+ min(size, 512)
+        var line = start & ~63
+        repeat {
+            rf_sys_prefetch_for_write(buffer + (line & mask))
+            line &+= 64
+        } while line < end
     }
 
     /// The most bytes one piece of a batch claims: a quarter of the log, so a piece never

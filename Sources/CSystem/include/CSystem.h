@@ -64,6 +64,28 @@ static inline uint64_t rf_sys_rdtsc(void) {
     return 0;
 #endif
 }
+/* Whether rf_sys_prefetch_for_write does anything here: x86-64 processors that have the
+ * instruction say so in CPUID (AMD's for decades, Intel's since Broadwell). */
+static inline int rf_sys_can_prefetch_for_write(void) {
+#if defined(__x86_64__)
+    unsigned int a, b, c, d;
+    return __get_cpuid(0x80000001, &a, &b, &c, &d) && (c & (1u << 8)) != 0;
+#elif defined(__aarch64__)
+    return 1;
+#else
+    return 0;
+#endif
+}
+/* Starts fetching the cache line holding `address` in the state a write needs (exclusive to
+ * this core), so the stores that come later do not wait for it. Only where
+ * rf_sys_can_prefetch_for_write says so: older processors may not know the instruction. */
+static inline void rf_sys_prefetch_for_write(const void *address) {
+#if defined(__x86_64__)
+    __asm__ __volatile__("prefetchw %0" : : "m"(*(const char *)address));
+#else
+    __builtin_prefetch(address, 1, 3);
+#endif
+}
 /* A hint to the CPU that this thread is spinning on memory another thread will change. */
 static inline void rf_sys_cpu_relax(void) {
 #if defined(__x86_64__)
