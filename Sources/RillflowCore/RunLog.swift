@@ -188,20 +188,21 @@ public final class RunLog: @unchecked Sendable {
         }
     }
 
-    /// How far ahead of its record an emit fetches lines for writing: a few records of the
-    /// usual size, so the fetch is done by the time the producer gets there.
+    /// How far past the end of its record an emit fetches lines for writing: a few records of
+    /// the usual size, so the fetch is done by the time the producer gets there.
     static let prefetchDistance = 256
 
-    /// Fetches, for writing, the lines `prefetchDistance` bytes ahead of a record at `position`
-    /// of `size` bytes: consecutive emits of records up to 512 bytes thus cover every line once,
-    /// each some records early (longer data is copied by memcpy, which streams its own).
-    /// A reader that read a line on the previous lap still holds a copy, and taking the line
-    /// back from it costs a round trip between cores; without this the producer's stores wait
-    /// for that in the store buffer, and so do its next locked instruction and fence.
+    /// Fetches, for writing, the lines of the `size` bytes that start `prefetchDistance` bytes
+    /// past the end of a record at `position` of `size` bytes: consecutive emits of like-sized
+    /// records up to 512 bytes thus cover every line, each some records early (longer data is
+    /// copied by memcpy, which streams its own). A reader that read a line on the previous lap
+    /// still holds a copy, and taking the line back from it costs a round trip between cores:
+    /// without this the producer's stores wait for that in the store buffer, and so do its
+    /// next locked instruction and fence.
     @inline(__always)
     private func prepareLinesAhead(of position: Int, size: Int) {
         guard prefetchesForWrite else { return }
-        let start = position &+ Self.prefetchDistance
+        let start = position &+ size &+ Self.prefetchDistance
         let end = start &+ min(size, 512)
         var line = start & ~63
         repeat {
