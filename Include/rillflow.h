@@ -282,7 +282,9 @@ typedef struct rf_event {
     rf_event_kind kind;          /* RF_EVENT_* */
     uint64_t seq;                /* 1, 2, 3, ... per run; 0 for RF_EVENT_LAGGED */
     int64_t timestamp_ns;        /* wall clock, nanoseconds since the Unix epoch, read as the
-                                    event entered the run's log (after any wait for room) */
+                                    event entered its run's log (after any wait for room); the
+                                    same in every stream (a child run's events in its parent's
+                                    too); for RF_EVENT_LAGGED, when the subscription made it */
     uint64_t run_id;             /* the run that emitted it (a child run for sub-workflows) */
     uint64_t parent_run_id;      /* that run's parent, 0 if none */
     uint64_t root_run_id;        /* the top-level run (equal to run_id for it) */

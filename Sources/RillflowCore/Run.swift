@@ -121,18 +121,20 @@ public final class Run: Sendable {
     @inline(never)
     private func writeInLineageOrder(_ draft: EventDraft, _ lineageOrder: Lock<Bool>) throws(RillflowError) -> UInt64 {
         try lineageOrder.withLock { _ throws(RillflowError) in
-            let seq = try log.emit(draft)
-            copyToAncestors(draft)
+            let (seq, timestamp) = try log.emitStamped(draft, at: nil)
+            copyToAncestors(draft, stampedAt: timestamp)
             return seq
         }
     }
 
+    /// Copies an event of this run into its ancestors' logs with the timestamp it got here, so
+    /// it reads the same in every stream (a copy may wait for room in a full ancestor log).
     @inline(__always)
-    private func copyToAncestors(_ draft: EventDraft) {
+    private func copyToAncestors(_ draft: EventDraft, stampedAt timestamp: Int64) {
         for ancestor in ancestors {
             var copy = draft
             copy.source = ancestor.source
-            _ = try? ancestor.log.emit(copy)
+            _ = try? ancestor.log.emitStamped(copy, at: timestamp)
         }
     }
 
@@ -264,19 +266,20 @@ public final class Run: Sendable {
             throw RillflowError(.invalidArgument, "\(kind.name) is not a terminal event kind")
         }
         let endAndCopy = { () throws(RillflowError) in
-            try self.ending.withLock { ending throws(RillflowError) in
+            let timestamp = try self.ending.withLock { ending throws(RillflowError) -> Int64 in
                 try self.end(kind, final: final, data: data, detail: detail, recording: &ending)
             }
             self.changes.wakeAll()
             // Outside `ending`: an ancestor's log may be full, and waiting for its reader must
             // not hold up whoever asks this run's status.
-            self.copyToAncestors(EventDraft(kind: kind, data: data))
+            self.copyToAncestors(EventDraft(kind: kind, data: data), stampedAt: timestamp)
         }
         if let lineageOrder { try lineageOrder.withLock { _ throws(RillflowError) in try endAndCopy() } } else { try endAndCopy() }
     }
 
+    /// Returns the terminal event's timestamp.
     private func end(_ kind: EventKind, final: RunStatus, data: UnsafeRawBufferPointer, detail: [UInt8]?,
-                     recording ending: inout RunEnding?) throws(RillflowError) {
+                     recording ending: inout RunEnding?) throws(RillflowError) -> Int64 {
         var current = state.load(ordering: .acquiring)
         while true {
             let status = RunStatus(rawValue: current)!
@@ -292,8 +295,9 @@ public final class Run: Sendable {
             current = actual
         }
         do {
-            try log.emit(EventDraft(kind: kind, data: data))
+            let (_, timestamp) = try log.emitStamped(EventDraft(kind: kind, data: data), at: nil)
             terminalWritten.store(true, ordering: .releasing)
+            return timestamp
         } catch {
             // No state change without its event: the run is as it was, and the caller may retry.
             state.store(current, ordering: .releasing)

@@ -99,6 +99,13 @@ public final class RunLog: @unchecked Sendable {
     /// is one pass of straight-line code, and everything else goes to `claimSlowly`.
     @discardableResult @inline(__always)
     public func emit(_ draft: EventDraft) throws(RillflowError) -> UInt64 {
+        try emitStamped(draft, at: nil).seq
+    }
+
+    /// `emit`, returning the event's timestamp too. `given` stamps it instead of the clock: a
+    /// child run's event copied into its ancestors' logs keeps the time it entered the child's.
+    @inline(__always)
+    func emitStamped(_ draft: EventDraft, at given: Int64?) throws(RillflowError) -> (seq: UInt64, timestamp: Int64) {
         let stepLength = draft.step.count, topicLength = draft.topic.count, dataLength = draft.data.count
         guard dataLength <= maxDataBytes, stepLength <= EventRecord.maximumNameLength, topicLength <= EventRecord.maximumNameLength else {
             throw Self.refused(draft, limit: maxDataBytes)
@@ -129,7 +136,7 @@ public final class RunLog: @unchecked Sendable {
         // Read after the claim: a locked instruction waits for every instruction before it, and
         // the clock read is slow; here it overlaps the record's writing. It also makes the time
         // that of the event's entry into the log, after any wait for room.
-        let timestamp = clock.nowNanoseconds()
+        let timestamp = given ?? clock.nowNanoseconds()
         let record = buffer + (recordPosition & mask)
         draft.write(to: record, size: size, seq: UInt64(claimedSeq), timestamp: timestamp)
         stamp(record).pointee.store(UInt64(truncatingIfNeeded: recordPosition &+ 1), ordering: .releasing)
@@ -142,7 +149,7 @@ public final class RunLog: @unchecked Sendable {
             readers.notify(kind: draft.kind)
             if producersWaiting.load(ordering: .relaxed) > 0 { spaceFutex.wakeAll() }
         }
-        return UInt64(claimedSeq)
+        return (UInt64(claimedSeq), timestamp)
     }
 
     /// Appends `drafts` in order, storing each one's seq in `seqs` (if given) and counting the
@@ -194,11 +201,11 @@ public final class RunLog: @unchecked Sendable {
 
     /// Fetches, for writing, the lines of the `size` bytes that start `prefetchDistance` bytes
     /// past the end of a record at `position` of `size` bytes: consecutive emits of like-sized
-    /// records up to 512 bytes thus cover every line, each some records early (longer data is
-    /// copied by memcpy, which streams its own). A reader that read a line on the previous lap
-    /// still holds a copy, and taking the line back from it costs a round trip between cores:
-    /// without this the producer's stores wait for that in the store buffer, and so do its
-    /// next locked instruction and fence.
+    /// records thus cover every line, each some records early (of records over 512 bytes, only
+    /// the first 512 bytes' lines). A reader that read a line on the previous lap still holds a
+    /// copy, and taking the line back from it costs a round trip between cores: without this
+    /// the producer's stores wait for that in the store buffer, and so do its next locked
+    /// instruction and fence.
     @inline(__always)
     private func prepareLinesAhead(of position: Int, size: Int) {
         guard prefetchesForWrite else { return }

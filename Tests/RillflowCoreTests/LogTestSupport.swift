@@ -63,9 +63,11 @@ enum LogTest {
         var parentRunId: UInt64 = 0
         var rootRunId: UInt64 = 0
         var workflow = ""
+        var timestamp: Int64 = 0
 
         init(_ view: EventView) {
             kind = view.kind
+            timestamp = view.timestamp
             seq = view.seq
             data = String(cString: view.data)
             step = String(cString: view.step)

@@ -119,7 +119,8 @@ import Testing
         let ender = TestThread {
             data.withUnsafeBytes { bytes in try? child.end(.runCompleted, data: bytes) }
         }
-        #expect(LogTest.drain(childReader).last?.kind == .runCompleted)  // in the child's own log
+        let childEnd = try #require(LogTest.drain(childReader).last)
+        #expect(childEnd.kind == .runCompleted)  // in the child's own log
         final class Answer: @unchecked Sendable { var status: RunStatus? }
         let answer = Answer(), answered = Flag()
         let asker = TestThread {
@@ -127,13 +128,15 @@ import Testing
             answered.raise()
         }
         #expect(answered.wait(milliseconds: 10_000))
-        // The parent's reader catches up: the copy gets in, after everything before it.
-        let parentKinds = LogTest.drain(parentReader, until: { $0.kind == .runCompleted }).map(\.kind)
+        // The parent's reader catches up: the copy gets in, after everything before it, with
+        // the time the event entered the child's log, not the later one it found room here.
+        let parentEvents = LogTest.drain(parentReader, until: { $0.kind == .runCompleted })
         ender.join()
         asker.join()
         #expect(answer.status == .completed)
-        #expect(parentKinds.last == .runCompleted)
-        #expect(parentKinds.filter { $0 == .custom }.count > 100)
+        #expect(parentEvents.last?.kind == .runCompleted && parentEvents.last?.runId == child.id)
+        #expect(parentEvents.last?.timestamp == childEnd.timestamp)
+        #expect(parentEvents.filter { $0.kind == .custom }.count > 100)
     }
 
     /// A child's events reach its parent's stream in the child's order: none after the child's
