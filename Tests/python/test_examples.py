@@ -27,6 +27,10 @@ EXPECTED = {
     "sqlite_sink.py": r"streamed live: 14 events: Events go to the stream and to the log\.\n"
                       r"in the database: \[\('run_started', 1\), \('step_started', 1\), \('token', 9\), "
                       r"\('state_changed', 1\), \('step_completed', 1\), \('run_completed', 1\)\]\nlogged: 14 events",
+    "own_loop.py": r"1 run_started \n2 step_started answer\ntoken 'Oslo'\ntoken ' is'\n.*token ' Norway\.'\n"
+                   r"progress 1/3\nprogress 2/3\nprogress 3/3\n12 step_completed answer\n13 run_completed \n"
+                   r"result \{'question': 'What is the capital of Norway\?', 'answer': 'Oslo'\}\n"
+                   r"from seq 9: \['progress', 'progress', 'progress', 'step_completed', 'run_completed'\]",
     "termination.py": r"WorkflowTimedOut: timeout 0\.1s, active_steps \['think'\]\nWorkflowCancelled: "
                       r"\{'reason': 'user pressed stop'\}\nretried 2 times.*WorkflowFailed: step 'call_api' failed after 3 "
                       r"attempts .*ConnectionError: upstream returned 503 \(try 3\)",

@@ -42,22 +42,13 @@ producer.pipe_writer_join.argtypes = [ctypes.c_void_p]
 engine = rillflow.Engine(worker_threads=2)
 
 
-def manual_run(name="bench"):
-    """A manual run (the native producer emits into it) wrapped for streaming."""
-    handle = c.handle()
-    rillflow.errors.check(c.lib.rf_run_create_manual(engine.handle, name.encode(), None, ctypes.byref(handle)))
-    run = rillflow.Run(handle.value)
-    rillflow.errors.check(c.lib.rf_run_start(handle.value, None, 0))
-    return run
-
-
 def rss_mib():
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / (1 << 20)
 
 
 async def burst(count, read_fields=False):
-    run = manual_run()
+    run = engine.manual_run("bench")
     stream = run.stream()
     started = time.perf_counter()
     thread = producer.producer_start(run._live_handle(), count, 24, 0)
@@ -81,7 +72,7 @@ async def burst(count, read_fields=False):
 def paced_stream(count):
     """A run a native thread emits `count` tokens into, one every 200 us, a stream of it, and
     the thread. (The caller keeps the run: a dropped run is cancelled.)"""
-    run = manual_run()
+    run = engine.manual_run("bench")
     stream = run.stream()
     return run, stream, producer.producer_start(run._live_handle(), count, 24, 200_000)
 
@@ -164,7 +155,7 @@ async def asyncio_wake(count):
 
 
 async def stall(count):
-    run = manual_run()
+    run = engine.manual_run("bench")
     stream = run.stream()
     before = rss_mib()
     thread = producer.producer_start(run._live_handle(), count, 24, 0)

@@ -100,6 +100,27 @@ class Engine:
         check(c.lib.rf_engine_open_run(self.handle, c.in_range(run_id, 2**64 - 1, "run_id"), ctypes.byref(handle)))
         return Run(handle.value)
 
+    def manual_run(self, name: str, *, start: bool = True, input: Any = None, trace_id: Optional[str] = None,
+                   parent_span_id: Optional[str] = None, metadata: Any = None) -> "Run":
+        """A run without a workflow: code that runs its own steps streams through it, emitting
+        with `run.emit(...)` / `run.emit_batch(...)` and ending it with `run.end(...)`; streams,
+        `await run` and `result()` work as for a workflow run (the result is the data given to
+        `end`). `name` names it on every event. start=False leaves it pending, so streams can be
+        opened first (`run.start(input)` then). Keep the Run: dropping it cancels the run."""
+        from . import _json
+        from .run import Run
+        options = c.rf_run_options()
+        c.lib.rf_run_options_init_v2(ctypes.byref(options), ctypes.sizeof(options))
+        options.trace_id = trace_id.encode() if trace_id else None
+        options.parent_span_id = parent_span_id.encode() if parent_span_id else None
+        options.metadata = _json.dumps(metadata) if metadata is not None else None
+        handle = c.handle()
+        check(c.lib.rf_run_create_manual(self.handle, name.encode(), ctypes.byref(options), ctypes.byref(handle)))
+        run = Run(handle.value)
+        if start:
+            run.start(input)
+        return run
+
     def add_sink(self, deliver, **options):  # type: ignore[no-untyped-def]
         """Adds a sink: `deliver(events)` gets every event of every run created from now on, per
         run in order, in batches, on a thread of the engine's. Options: run_ended(run_id),

@@ -204,8 +204,35 @@ class Stream:
             pass
 
 
+_TERMINAL_NAMES = frozenset(name for name, kind in KINDS.items() if kind in TERMINAL_KINDS)
+
+
+def _emit_struct(kind: str, data: Any, step: str, topic: str, attempt: int, token_index: int,
+                 index: Optional[int] = None) -> tuple[c.rf_emit, tuple[bytes, bytes, bytes]]:
+    """An rf_emit for `Run.emit`, and the bytes it points to (kept alive by the caller)."""
+    where = "" if index is None else f"events[{index}]: "
+    if kind not in KINDS:
+        raise ValueError(f"{where}unknown event kind {kind!r}; known: {', '.join(KINDS)}")
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        payload = bytes(data)
+    elif data is None:
+        payload = b""
+    elif KINDS[kind] == c.RF_EVENT_TOKEN and isinstance(data, str):
+        payload = data.encode()
+    else:
+        payload = _json.dumps(data)
+    step_name, topic_name = step.encode(), topic.encode()
+    event = c.rf_emit(struct_size=ctypes.sizeof(c.rf_emit), kind=KINDS[kind], step_name=step_name, topic=topic_name,
+                      data=ctypes.cast(ctypes.c_char_p(payload), ctypes.c_void_p) if payload else None,
+                      data_len=c.in_range(len(payload), c.UINT32_MAX, f"{where}data's length"),
+                      attempt=c.in_range(attempt, c.UINT32_MAX, f"{where}attempt"),
+                      token_index=c.in_range(token_index, 2**64 - 1, f"{where}token_index"))
+    return event, (payload, step_name, topic_name)
+
+
 class Run:
-    """One execution of a workflow. `await run` (or `run.result()`) gives its result or raises
+    """One execution of a workflow, or a manual run (`Engine.manual_run`), whose events the
+    host emits itself (`emit`, `emit_batch`, `end`). `await run` (or `run.result()`) gives its result or raises
     RunFailed / RunTimedOut / RunCancelled; `run.stream()` / `run.events()` give its events.
     Releasing a Run that has not ended (close(), or dropping it) cancels it."""
 
@@ -367,6 +394,60 @@ class Run:
     def _cancel_quietly(self, reason: str) -> None:
         if self._handle is not None:
             c.lib.rf_run_cancel(self._handle, reason.encode())
+
+    # --- manual runs (Engine.manual_run): the host emits the events and ends the run ---
+
+    def emit(self, kind: str, data: Any = None, *, step: str = "", topic: str = "", attempt: int = 0,
+             token_index: int = 0) -> int:
+        """Appends one event to a running manual run's stream and returns its seq. `data`: a
+        token's text (str) for "token", bytes as they are, anything else sent as JSON. Every
+        kind but run_started, lagged and the terminal ones (see `end`). InvalidState if the run
+        is pending, has ended or is a workflow run; InvalidArgument if refused (a name over 255
+        bytes, data over the engine's max_event_bytes); Timeout if a stalled stream held the
+        log full for the engine's emit_timeout_ms."""
+        event, kept = _emit_struct(kind, data, step, topic, attempt, token_index)
+        seq = ctypes.c_uint64()
+        check(c.lib.rf_run_emit(self._live_handle(), ctypes.byref(event), ctypes.byref(seq)))
+        del kept
+        return seq.value
+
+    def emit_batch(self, events: Iterable[dict[str, Any]]) -> list[int]:
+        """Appends several events in one call, in order, and returns their seqs: each a dict
+        of `emit`'s arguments ({"kind": "token", "data": "Hel"}, ...). All are checked first:
+        if one is refused, none is appended (the message names its index). If the run ends
+        or the log stays full partway, the exception's `seqs` lists those appended."""
+        structs: list[c.rf_emit] = []
+        kept: list[Any] = []
+        for index, fields in enumerate(events):
+            unknown = set(fields) - {"kind", "data", "step", "topic", "attempt", "token_index"}
+            if "kind" not in fields or unknown:
+                raise ValueError(f"events[{index}]: a dict with 'kind' and any of data, step, topic, attempt, "
+                                 f"token_index{'; not ' + ', '.join(sorted(unknown)) if unknown else ''}")
+            event, owned = _emit_struct(fields["kind"], fields.get("data"), fields.get("step", ""), fields.get("topic", ""),
+                                        fields.get("attempt", 0), fields.get("token_index", 0), index)
+            structs.append(event)
+            kept.append(owned)
+        if not structs:
+            return []
+        array = (c.rf_emit * len(structs))(*structs)
+        seqs = (ctypes.c_uint64 * len(structs))()
+        emitted = ctypes.c_uint32()
+        status = c.lib.rf_run_emit_batch(self._live_handle(), array, len(structs), seqs, ctypes.byref(emitted))
+        del kept
+        if status != 0:
+            error = error_for(status)
+            error.seqs = list(seqs[:emitted.value])  # type: ignore[attr-defined]
+            raise error
+        return list(seqs)
+
+    def end(self, kind: str = "run_completed", data: Any = None) -> None:
+        """Ends a manual run with its terminal event: run_completed (`data`, sent as JSON, is
+        then its result), run_failed, run_timed_out or run_cancelled (`data` says why). A
+        pending run can only be cancelled. InvalidState if it has already ended."""
+        if kind not in _TERMINAL_NAMES:
+            raise ValueError(f"kind must be one of {', '.join(sorted(_TERMINAL_NAMES))}, not {kind!r}")
+        payload = b"" if data is None else _json.dumps(data)
+        check(c.lib.rf_run_end(self._live_handle(), KINDS[kind], payload, len(payload)))
 
     def resume(self, answer: Any) -> None:
         """Answers the question a step asked (the run must be suspended; InvalidState if not)."""
