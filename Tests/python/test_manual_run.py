@@ -68,6 +68,10 @@ def test_a_refused_event_in_a_batch_appends_none_and_is_named_by_its_index(engin
         run.emit_batch([{"kind": "token", "colour": "red"}])
     with pytest.raises(ValueError, match=r"events\[0\]: token_index is -1"):
         run.emit_batch([{"kind": "token", "token_index": -1}])
+    with pytest.raises(ValueError, match=r"events\[1\]: topic contains a NUL byte"):
+        run.emit_batch([{"kind": "token"}, {"kind": "custom", "topic": "a\0b"}])
+    with pytest.raises(TypeError, match=r"events\[0\]: a token's data is its text"):
+        run.emit_batch([{"kind": "token", "data": 5}])
     # Nothing of the refused batches is in the stream: the next event gets seq 2.
     assert run.emit("token", "first") == 2
     run.end()
@@ -87,6 +91,24 @@ def test_what_emit_and_end_refuse(engine):
             run.emit("tokens", "a")
         with pytest.raises(ValueError, match="attempt is -1"):
             run.emit("token", "a", attempt=-1)
+        # What C would read wrong is refused here: a NUL would cut a name short, a lone
+        # surrogate is no UTF-8, and a token's data is text, not a value.
+        with pytest.raises(ValueError, match="step contains a NUL byte"):
+            run.emit("token", "a", step="think\0ing")
+        with pytest.raises(ValueError, match="topic is not valid text"):
+            run.emit("custom", 1, topic="\ud800")
+        with pytest.raises(ValueError, match="data is not valid text"):
+            run.emit("token", "\ud800")
+        with pytest.raises(ValueError, match="data is not valid text"):
+            run.emit("custom", {"text": "\ud800"})
+        with pytest.raises(TypeError, match="a token's data is its text"):
+            run.emit("token", 5)
+        with pytest.raises(ValueError, match="name contains a NUL byte"):
+            small.manual_run("a\0b")
+        # None names mean none, and a token's text may hold NUL bytes (its data has a length).
+        seq = run.emit("token", "a\0b", step=None, topic=None)
+        event = next(e for e in run.events(from_seq=seq, timeout=10))
+        assert (event.seq, event.data, event.step, event.topic) == (seq, "a\0b", "", "")
         with pytest.raises(ValueError, match="must be one of"):
             run.end("token")
         run.end("run_failed", {"error": "no sources"})
@@ -102,6 +124,8 @@ def test_what_emit_and_end_refuse(engine):
         run.close()
         with pytest.raises(rillflow.InvalidHandle):
             run.emit("token", "closed")
+        with pytest.raises(rillflow.InvalidHandle):
+            run.emit_batch([])
     finally:
         small.close()
 

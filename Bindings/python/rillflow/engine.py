@@ -115,6 +115,8 @@ class Engine:
         options.parent_span_id = parent_span_id.encode() if parent_span_id else None
         options.metadata = _json.dumps(metadata) if metadata is not None else None
         handle = c.handle()
+        if "\0" in name:  # C would read the name only up to it
+            raise ValueError("name contains a NUL byte")
         check(c.lib.rf_run_create_manual(self.handle, name.encode(), ctypes.byref(options), ctypes.byref(handle)))
         run = Run(handle.value)
         if start:

@@ -207,7 +207,19 @@ class Stream:
 _TERMINAL_NAMES = frozenset(name for name, kind in KINDS.items() if kind in TERMINAL_KINDS)
 
 
-def _emit_struct(kind: str, data: Any, step: str, topic: str, attempt: int, token_index: int,
+def _text_bytes(value: Optional[str], field: str) -> bytes:
+    """A step name or topic (None = none) as UTF-8, refused (ValueError naming `field`) where C would
+    read it wrong: a NUL byte would cut it short, a lone surrogate is no UTF-8 at all."""
+    try:
+        raw = (value or "").encode()
+    except UnicodeEncodeError as error:
+        raise ValueError(f"{field} is not valid text: {error.reason} at index {error.start}") from None
+    if b"\0" in raw:
+        raise ValueError(f"{field} contains a NUL byte")
+    return raw
+
+
+def _emit_struct(kind: str, data: Any, step: Optional[str], topic: Optional[str], attempt: int, token_index: int,
                  index: Optional[int] = None) -> tuple[c.rf_emit, tuple[bytes, bytes, bytes]]:
     """An rf_emit for `Run.emit`, and the bytes it points to (kept alive by the caller)."""
     where = "" if index is None else f"events[{index}]: "
@@ -217,11 +229,14 @@ def _emit_struct(kind: str, data: Any, step: str, topic: str, attempt: int, toke
         payload = bytes(data)
     elif data is None:
         payload = b""
-    elif KINDS[kind] == c.RF_EVENT_TOKEN and isinstance(data, str):
-        payload = data.encode()
+    elif KINDS[kind] == c.RF_EVENT_TOKEN and not isinstance(data, str):
+        raise TypeError(f"{where}a token's data is its text (str or bytes), not {type(data).__name__}")
     else:
-        payload = _json.dumps(data)
-    step_name, topic_name = step.encode(), topic.encode()
+        try:  # (a token's text may hold NUL bytes: data has a length)
+            payload = data.encode() if KINDS[kind] == c.RF_EVENT_TOKEN else _json.dumps(data)
+        except UnicodeEncodeError as error:
+            raise ValueError(f"{where}data is not valid text: {error.reason} at index {error.start}") from None
+    step_name, topic_name = _text_bytes(step, f"{where}step"), _text_bytes(topic, f"{where}topic")
     event = c.rf_emit(struct_size=ctypes.sizeof(c.rf_emit), kind=KINDS[kind], step_name=step_name, topic=topic_name,
                       data=ctypes.cast(ctypes.c_char_p(payload), ctypes.c_void_p) if payload else None,
                       data_len=c.in_range(len(payload), c.UINT32_MAX, f"{where}data's length"),
@@ -397,14 +412,16 @@ class Run:
 
     # --- manual runs (Engine.manual_run): the host emits the events and ends the run ---
 
-    def emit(self, kind: str, data: Any = None, *, step: str = "", topic: str = "", attempt: int = 0,
-             token_index: int = 0) -> int:
-        """Appends one event to a running manual run's stream and returns its seq. `data`: a
-        token's text (str) for "token", bytes as they are, anything else sent as JSON. Every
-        kind but run_started, lagged and the terminal ones (see `end`). InvalidState if the run
-        is pending, has ended or is a workflow run; InvalidArgument if refused (a name over 255
-        bytes, data over the engine's max_event_bytes); Timeout if a stalled stream held the
-        log full for the engine's emit_timeout_ms."""
+    def emit(self, kind: str, data: Any = None, *, step: Optional[str] = None, topic: Optional[str] = None,
+             attempt: int = 0, token_index: int = 0) -> int:
+        """Appends one event to a running manual run's stream and returns its seq. `data`: for
+        "token", its text (str, or UTF-8 bytes); for other kinds, a value sent as JSON, or bytes
+        that already are JSON (sent as they are: readers decode them as JSON). Every kind but
+        run_started, lagged and the terminal ones (see `end`). ValueError for a name or text
+        with a NUL byte or a lone surrogate; InvalidState if the run is pending, has ended or
+        is a workflow run; InvalidArgument if refused (a name over 255 bytes, data over the
+        engine's max_event_bytes); Timeout if a stalled stream held the log full for the
+        engine's emit_timeout_ms."""
         event, kept = _emit_struct(kind, data, step, topic, attempt, token_index)
         seq = ctypes.c_uint64()
         check(c.lib.rf_run_emit(self._live_handle(), ctypes.byref(event), ctypes.byref(seq)))
@@ -415,7 +432,8 @@ class Run:
         """Appends several events in one call, in order, and returns their seqs: each a dict
         of `emit`'s arguments ({"kind": "token", "data": "Hel"}, ...). All are checked first:
         if one is refused, none is appended (the message names its index). If the run ends
-        or the log stays full partway, the exception's `seqs` lists those appended."""
+        or the log stays full partway, the exception's `seqs` lists those appended. An empty
+        batch appends nothing and returns [] (only the run's handle is checked)."""
         structs: list[c.rf_emit] = []
         kept: list[Any] = []
         for index, fields in enumerate(events):
@@ -423,16 +441,17 @@ class Run:
             if "kind" not in fields or unknown:
                 raise ValueError(f"events[{index}]: a dict with 'kind' and any of data, step, topic, attempt, "
                                  f"token_index{'; not ' + ', '.join(sorted(unknown)) if unknown else ''}")
-            event, owned = _emit_struct(fields["kind"], fields.get("data"), fields.get("step", ""), fields.get("topic", ""),
+            event, owned = _emit_struct(fields["kind"], fields.get("data"), fields.get("step"), fields.get("topic"),
                                         fields.get("attempt", 0), fields.get("token_index", 0), index)
             structs.append(event)
             kept.append(owned)
+        handle = self._live_handle()
         if not structs:
             return []
         array = (c.rf_emit * len(structs))(*structs)
         seqs = (ctypes.c_uint64 * len(structs))()
         emitted = ctypes.c_uint32()
-        status = c.lib.rf_run_emit_batch(self._live_handle(), array, len(structs), seqs, ctypes.byref(emitted))
+        status = c.lib.rf_run_emit_batch(handle, array, len(structs), seqs, ctypes.byref(emitted))
         del kept
         if status != 0:
             error = error_for(status)
