@@ -7,7 +7,7 @@ import pytest
 
 import rillflow
 
-from conftest import kinds
+from conftest import held_run, kinds
 
 
 def test_emitted_events_stream_in_order_with_their_fields_and_the_run_ends_with_its_result(engine):
@@ -142,15 +142,7 @@ def test_a_pending_run_refuses_events_and_can_only_be_cancelled(engine):
 
 
 def test_a_workflow_run_refuses_manual_events(engine):
-    wf = rillflow.Workflow("wf", engine=engine)
-    gate = threading.Event()
-
-    @wf.step(accepts="start", sends="stop")
-    def wait(ctx, _):
-        gate.wait(10)
-        return "done"
-
-    run = wf.run()
+    run, gate = held_run(engine)
     try:
         with pytest.raises(rillflow.InvalidState, match="workflow run"):
             run.emit("token", "not mine")
@@ -160,7 +152,7 @@ def test_a_workflow_run_refuses_manual_events(engine):
             run.end()
     finally:
         gate.set()
-    run.result(10)
+    assert run.result(10) == "done"
 
 
 def test_events_emitted_on_other_threads_reach_an_async_consumer(engine):

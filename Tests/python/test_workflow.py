@@ -8,7 +8,7 @@ import pytest
 import rillflow
 from rillflow import Retry, Workflow
 
-from conftest import kinds
+from conftest import held_run, kinds
 
 
 def test_chain_of_async_and_def_steps(engine):
@@ -254,15 +254,7 @@ def test_result_waits_through_a_suspension_answered_by_another_thread(engine):
 
 
 def test_result_times_out_while_the_run_goes_on(engine):
-    wf = Workflow("held", engine=engine)
-    gate = threading.Event()
-
-    @wf.step(accepts="start", sends="stop")
-    def hold(ctx, _):
-        gate.wait(10)
-        return "done"
-
-    run = wf.run()
+    run, gate = held_run(engine)
     with pytest.raises(rillflow.Timeout, match="did not end within 0.05 s"):
         run.result(timeout=0.05)
     assert run.status == "running"
