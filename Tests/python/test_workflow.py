@@ -383,3 +383,30 @@ def test_a_step_whose_exception_cannot_be_printed_still_fails_its_run(engine):
 
     with pytest.raises(rillflow.RunFailed, match="Unprintable"):
         wf.run("x").result(timeout=10)
+
+
+def test_names_with_a_nul_byte_or_a_lone_surrogate_are_refused_not_cut_short(engine):
+    # C reads a name up to its first NUL: "a\0b" would quietly become "a".
+    with pytest.raises(ValueError, match="name contains a NUL byte"):
+        Workflow("wf\0x", engine=engine)
+    wf = Workflow("names", engine=engine)
+    with pytest.raises(ValueError, match="step name contains a NUL byte"):
+        wf.step(accepts="start", sends="stop", name="a\0b")(lambda ctx, _: None)
+    with pytest.raises(ValueError, match="accepts is not valid text"):
+        wf.step(accepts="st\ud800art", sends="stop")(lambda ctx, _: None)
+
+    @wf.step(accepts="start", sends="stop")
+    def emit(ctx, topic):
+        ctx.write_event_to_stream({"n": 1}, topic=topic)
+        return "sent"
+
+    assert wf.run("fine").result(10) == "sent"
+    with pytest.raises(rillflow.RunFailed, match="topic contains a NUL byte"):
+        wf.run("to\0pic").result(10)
+    run, gate = held_run(engine)
+    with pytest.raises(ValueError, match="a topic contains a NUL byte"):
+        run.stream("custom", topics=["ok", "no\0"])
+    with pytest.raises(ValueError, match="reason contains a NUL byte"):
+        run.cancel("why\0not")
+    gate.set()
+    assert run.result(10) == "done"

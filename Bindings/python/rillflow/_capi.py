@@ -28,6 +28,19 @@ RF_E_TOO_LARGE = -10
 UINT32_MAX = 2**32 - 1
 
 
+def text(value: str, name: str) -> bytes:
+    """`value` as the NUL-terminated UTF-8 a C string argument takes. ValueError naming `name`
+    for a NUL byte (C would stop reading there: "a\\0b" would quietly become "a") or a lone
+    surrogate (no UTF-8 at all)."""
+    try:
+        raw = value.encode()
+    except UnicodeEncodeError as error:
+        raise ValueError(f"{name} is not valid text: {error.reason} at index {error.start}") from None
+    if b"\0" in raw:
+        raise ValueError(f"{name} contains a NUL byte")
+    return raw
+
+
 def in_range(value: int, limit: int, name: str) -> int:
     """`value` if 0 <= value <= limit; ctypes would silently keep only its low bits."""
     if not 0 <= value <= limit:

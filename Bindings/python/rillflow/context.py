@@ -90,7 +90,7 @@ class Context:
     def write_event_to_stream(self, data: Any, topic: str = "stream") -> None:
         """A custom event on the named topic (the data as JSON)."""
         payload = _json.dumps(data)
-        check(_lib.rf_step_ctx_emit_custom(self._ctx, topic.encode(), payload, len(payload)))
+        check(_lib.rf_step_ctx_emit_custom(self._ctx, c.text(topic, "topic"), payload, len(payload)))
 
     def stream_token(self, text: str) -> None:
         """A token delta; its index counts up from 0 within this invocation."""
@@ -101,14 +101,14 @@ class Context:
     def progress(self, completed: int, total: int, status: str = "running") -> None:
         """A progress event: {"completed", "total", "status"}."""
         check(_lib.rf_step_ctx_emit_progress(self._ctx, c.in_range(completed, 2**64 - 1, "completed"),
-                                             c.in_range(total, 2**64 - 1, "total"), status.encode()))
+                                             c.in_range(total, 2**64 - 1, "total"), c.text(status, "status")))
 
     # ---- routing ----
 
     def send(self, event_type: str, data: Any = None) -> None:
         """Sends an event (data as JSON) to the steps that accept its type, when this step returns."""
         payload = b"" if data is None else _json.dumps(data)
-        check(_lib.rf_step_ctx_send(self._ctx, event_type.encode(), payload, len(payload)))
+        check(_lib.rf_step_ctx_send(self._ctx, c.text(event_type, "event_type"), payload, len(payload)))
 
     def send_each(self, event_type: str, items: Iterable[Any]) -> None:
         """Sends a list (at least one item) as one event: a foreach step that accepts it runs once per item."""
@@ -116,7 +116,7 @@ class Context:
         count = len(payloads)
         pointers = (ctypes.c_void_p * max(count, 1))(*[ctypes.cast(ctypes.c_char_p(p), ctypes.c_void_p) for p in payloads])
         lengths = (ctypes.c_uint32 * max(count, 1))(*[len(p) for p in payloads])
-        check(_lib.rf_step_ctx_send_each(self._ctx, event_type.encode(), pointers, lengths, count))
+        check(_lib.rf_step_ctx_send_each(self._ctx, c.text(event_type, "event_type"), pointers, lengths, count))
 
     def set_output(self, value: Any) -> None:
         """A foreach item's output: shown in its progress event, passed on in item order."""
@@ -132,25 +132,25 @@ class Context:
         """Asks a human: the run suspends when this step returns; `run.resume(answer)` delivers
         the answer as an event of `answer_type` (which this step's sends must list)."""
         payload = _json.dumps(prompt)
-        check(_lib.rf_step_ctx_request_input(self._ctx, payload, len(payload), answer_type.encode()))
+        check(_lib.rf_step_ctx_request_input(self._ctx, payload, len(payload), c.text(answer_type, "answer_type")))
 
     def start_child(self, workflow: "Workflow", input: Any, result_type: str) -> None:
         """Starts a sub-workflow when this step returns; its result arrives as `result_type`."""
         payload = _json.dumps(input)
         check(_lib.rf_step_ctx_start_child(self._ctx, workflow._built_handle(), payload, len(payload),
-                                           result_type.encode()))
+                                           c.text(result_type, "result_type")))
 
     # ---- state, usage, cancellation ----
 
     def set_state(self, key: str, value: Any) -> None:
         """Sets a key of the run's state (emits a state-changed event)."""
         payload = _json.dumps(value)
-        check(_lib.rf_step_ctx_set_state(self._ctx, key.encode(), payload, len(payload)))
+        check(_lib.rf_step_ctx_set_state(self._ctx, c.text(key, "key"), payload, len(payload)))
 
     def get_state(self, key: str, default: Any = None) -> Any:
         """The value of a key of the run's state, or `default` if it was never set."""
         length = ctypes.c_uint32()
-        name = key.encode()
+        name = c.text(key, "key")
         buffer, capacity = None, 0
         while True:  # again if a concurrent step set a longer value between the two calls
             status = _lib.rf_step_ctx_get_state(self._ctx, name, buffer, capacity, ctypes.byref(length))

@@ -111,13 +111,11 @@ class Engine:
         from .run import Run
         options = c.rf_run_options()
         c.lib.rf_run_options_init_v2(ctypes.byref(options), ctypes.sizeof(options))
-        options.trace_id = trace_id.encode() if trace_id else None
-        options.parent_span_id = parent_span_id.encode() if parent_span_id else None
+        options.trace_id = c.text(trace_id, "trace_id") if trace_id else None
+        options.parent_span_id = c.text(parent_span_id, "parent_span_id") if parent_span_id else None
         options.metadata = _json.dumps(metadata) if metadata is not None else None
         handle = c.handle()
-        if "\0" in name:  # C would read the name only up to it
-            raise ValueError("name contains a NUL byte")
-        check(c.lib.rf_run_create_manual(self.handle, name.encode(), ctypes.byref(options), ctypes.byref(handle)))
+        check(c.lib.rf_run_create_manual(self.handle, c.text(name, "name"), ctypes.byref(options), ctypes.byref(handle)))
         run = Run(handle.value)
         if start:
             run.start(input)

@@ -59,7 +59,7 @@ class Stream:
             if unknown:
                 raise ValueError(f"unknown event kinds {unknown}; known: {', '.join(KINDS)}")
             options.kinds = sum(c.kind_bit(KINDS[k]) for k in set(kinds))
-        topic_list = [t.encode() for t in topics] if topics is not None else None
+        topic_list = [c.text(t, "a topic") for t in topics] if topics is not None else None
         if topic_list is not None:
             array = (ctypes.c_char_p * max(len(topic_list), 1))(*topic_list)
             options.topics = ctypes.cast(array, ctypes.POINTER(ctypes.c_char_p))
@@ -207,18 +207,6 @@ class Stream:
 _TERMINAL_NAMES = frozenset(name for name, kind in KINDS.items() if kind in TERMINAL_KINDS)
 
 
-def _text_bytes(value: Optional[str], field: str) -> bytes:
-    """A step name or topic (None = none) as UTF-8, refused (ValueError naming `field`) where C would
-    read it wrong: a NUL byte would cut it short, a lone surrogate is no UTF-8 at all."""
-    try:
-        raw = (value or "").encode()
-    except UnicodeEncodeError as error:
-        raise ValueError(f"{field} is not valid text: {error.reason} at index {error.start}") from None
-    if b"\0" in raw:
-        raise ValueError(f"{field} contains a NUL byte")
-    return raw
-
-
 def _emit_struct(kind: str, data: Any, step: Optional[str], topic: Optional[str], attempt: int, token_index: int,
                  index: Optional[int] = None) -> tuple[c.rf_emit, tuple[bytes, bytes, bytes]]:
     """An rf_emit for `Run.emit`, and the bytes it points to (kept alive by the caller)."""
@@ -236,7 +224,7 @@ def _emit_struct(kind: str, data: Any, step: Optional[str], topic: Optional[str]
             payload = data.encode() if KINDS[kind] == c.RF_EVENT_TOKEN else _json.dumps(data)
         except UnicodeEncodeError as error:
             raise ValueError(f"{where}data is not valid text: {error.reason} at index {error.start}") from None
-    step_name, topic_name = _text_bytes(step, f"{where}step"), _text_bytes(topic, f"{where}topic")
+    step_name, topic_name = c.text(step or "", f"{where}step"), c.text(topic or "", f"{where}topic")
     event = c.rf_emit(struct_size=ctypes.sizeof(c.rf_emit), kind=KINDS[kind], step_name=step_name, topic=topic_name,
                       data=ctypes.cast(ctypes.c_char_p(payload), ctypes.c_void_p) if payload else None,
                       data_len=c.in_range(len(payload), c.UINT32_MAX, f"{where}data's length"),
@@ -404,7 +392,7 @@ class Run:
 
     def cancel(self, reason: Optional[str] = None) -> None:
         """Cancels the run (InvalidState if it has already ended)."""
-        check(c.lib.rf_run_cancel(self._live_handle(), reason.encode() if reason else None))
+        check(c.lib.rf_run_cancel(self._live_handle(), c.text(reason, "reason") if reason else None))
 
     def _cancel_quietly(self, reason: str) -> None:
         if self._handle is not None:

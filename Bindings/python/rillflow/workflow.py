@@ -76,7 +76,7 @@ class Workflow:
         self.name = name
         self.engine = engine or default_engine()
         handle = c.handle()
-        check(c.lib.rf_workflow_create(self.engine.handle, name.encode(), ctypes.byref(handle)))
+        check(c.lib.rf_workflow_create(self.engine.handle, c.text(name, "name"), ctypes.byref(handle)))
         self._handle: Optional[int] = handle.value
         self._built = False
         self._lock = threading.Lock()
@@ -113,7 +113,7 @@ class Workflow:
         options.flags = c.RF_STEP_HOST_RUN
         options.concurrency = c.in_range(concurrency, c.UINT32_MAX, "concurrency")
         options.collect = c.in_range(collect, c.UINT32_MAX, "collect")
-        options.foreach_done = foreach_done.encode() if foreach_done else None
+        options.foreach_done = c.text(foreach_done, "foreach_done") if foreach_done else None
         options.timeout_ms = _milliseconds(timeout, "timeout", c.UINT32_MAX)
         if retry is not None:
             options.retry_attempts = c.in_range(retry.attempts, c.UINT32_MAX, "retry attempts")
@@ -122,14 +122,15 @@ class Workflow:
             options.retry_max_backoff_ms = c.in_range(round((retry.max_backoff or 0) * 1000), c.UINT32_MAX,
                                                       "retry max_backoff in milliseconds")
             options.retry_jitter = retry.jitter
+        name, accepts = c.text(step_name, "step name"), c.text(",".join(spec.accepts), "accepts")
+        sends = c.text(",".join(spec.sends), "sends")
         with self._lock:
             # The spec lives until the library lets go of the step (_kept.RELEASE); if the
             # step is refused, the library never took it.
             step_id = _kept.keep(spec)
             try:
-                check(c.lib.rf_workflow_add_step(self._live_handle(), step_name.encode(), ",".join(spec.accepts).encode(),
-                                                 ",".join(spec.sends).encode(), c.NO_STEP_FN, _kept.user_data(step_id),
-                                                 _kept.RELEASE, ctypes.byref(options)))
+                check(c.lib.rf_workflow_add_step(self._live_handle(), name, accepts, sends, c.NO_STEP_FN,
+                                                 _kept.user_data(step_id), _kept.RELEASE, ctypes.byref(options)))
             except BaseException:
                 _kept.forget(step_id)
                 raise
@@ -166,8 +167,8 @@ class Workflow:
         c.lib.rf_run_options_init_v2(ctypes.byref(options), ctypes.sizeof(options))
         options.timeout_ms = _milliseconds(timeout, "timeout")
         options.step_budget = c.in_range(step_budget, c.UINT32_MAX, "step_budget")
-        options.trace_id = trace_id.encode() if trace_id else None
-        options.parent_span_id = parent_span_id.encode() if parent_span_id else None
+        options.trace_id = c.text(trace_id, "trace_id") if trace_id else None
+        options.parent_span_id = c.text(parent_span_id, "parent_span_id") if parent_span_id else None
         options.metadata = _json.dumps(metadata) if metadata is not None else None
         run_handle = c.handle()
         check(c.lib.rf_run_create(handle, ctypes.byref(options), ctypes.byref(run_handle)))
