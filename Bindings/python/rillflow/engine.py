@@ -107,13 +107,8 @@ class Engine:
         `await run` and `result()` work as for a workflow run (the result is the data given to
         `end`). `name` names it on every event. start=False leaves it pending, so streams can be
         opened first (`run.start(input)` then). Keep the Run: dropping it cancels the run."""
-        from . import _json
-        from .run import Run
-        options = c.rf_run_options()
-        c.lib.rf_run_options_init_v2(ctypes.byref(options), ctypes.sizeof(options))
-        options.trace_id = c.text(trace_id, "trace_id") if trace_id else None
-        options.parent_span_id = c.text(parent_span_id, "parent_span_id") if parent_span_id else None
-        options.metadata = _json.dumps(metadata) if metadata is not None else None
+        from .run import Run, run_options
+        options = run_options(trace_id, parent_span_id, metadata)
         handle = c.handle()
         check(c.lib.rf_run_create_manual(self.handle, c.text(name, "name"), ctypes.byref(options), ctypes.byref(handle)))
         run = Run(handle.value)

@@ -204,6 +204,16 @@ class Stream:
             pass
 
 
+def run_options(trace_id: Optional[str], parent_span_id: Optional[str], metadata: Any) -> c.rf_run_options:
+    """rf_run_options with a new run's trace context and metadata (sent as JSON), the rest 0."""
+    options = c.rf_run_options()
+    c.lib.rf_run_options_init_v2(ctypes.byref(options), ctypes.sizeof(options))
+    options.trace_id = c.text(trace_id, "trace_id") if trace_id else None
+    options.parent_span_id = c.text(parent_span_id, "parent_span_id") if parent_span_id else None
+    options.metadata = _json.dumps(metadata) if metadata is not None else None
+    return options
+
+
 _TERMINAL_NAMES = frozenset(name for name, kind in KINDS.items() if kind in TERMINAL_KINDS)
 
 
@@ -410,10 +420,9 @@ class Run:
         is a workflow run; InvalidArgument if refused (a name over 255 bytes, data over the
         engine's max_event_bytes); Timeout if a stalled stream held the log full for the
         engine's emit_timeout_ms."""
-        event, kept = _emit_struct(kind, data, step, topic, attempt, token_index)
+        event, _held = _emit_struct(kind, data, step, topic, attempt, token_index)  # (held through the call)
         seq = ctypes.c_uint64()
         check(c.lib.rf_run_emit(self._live_handle(), ctypes.byref(event), ctypes.byref(seq)))
-        del kept
         return seq.value
 
     def emit_batch(self, events: Iterable[dict[str, Any]]) -> list[int]:
@@ -423,7 +432,7 @@ class Run:
         or the log stays full partway, the exception's `seqs` lists those appended. An empty
         batch appends nothing and returns [] (only the run's handle is checked)."""
         structs: list[c.rf_emit] = []
-        kept: list[Any] = []
+        held: list[Any] = []  # the bytes the structs point to, held through the call
         for index, fields in enumerate(events):
             unknown = set(fields) - {"kind", "data", "step", "topic", "attempt", "token_index"}
             if "kind" not in fields or unknown:
@@ -432,7 +441,7 @@ class Run:
             event, owned = _emit_struct(fields["kind"], fields.get("data"), fields.get("step"), fields.get("topic"),
                                         fields.get("attempt", 0), fields.get("token_index", 0), index)
             structs.append(event)
-            kept.append(owned)
+            held.append(owned)
         handle = self._live_handle()
         if not structs:
             return []
@@ -440,7 +449,6 @@ class Run:
         seqs = (ctypes.c_uint64 * len(structs))()
         emitted = ctypes.c_uint32()
         status = c.lib.rf_run_emit_batch(handle, array, len(structs), seqs, ctypes.byref(emitted))
-        del kept
         if status != 0:
             error = error_for(status)
             error.seqs = list(seqs[:emitted.value])  # type: ignore[attr-defined]

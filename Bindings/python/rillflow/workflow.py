@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence, Union
 
 from . import _capi as c
-from . import _json, _kept
+from . import _kept
 from .engine import Engine, default_engine
 from .errors import InvalidHandle, InvalidState, check
-from .run import Run
+from .run import Run, run_options
 
 Names = Union[str, Sequence[str]]
 
@@ -163,13 +163,9 @@ class Workflow:
         seq they raise NotFound."""
         handle = self._built_handle()
         self.engine.ensure_host()
-        options = c.rf_run_options()
-        c.lib.rf_run_options_init_v2(ctypes.byref(options), ctypes.sizeof(options))
+        options = run_options(trace_id, parent_span_id, metadata)
         options.timeout_ms = _milliseconds(timeout, "timeout")
         options.step_budget = c.in_range(step_budget, c.UINT32_MAX, "step_budget")
-        options.trace_id = c.text(trace_id, "trace_id") if trace_id else None
-        options.parent_span_id = c.text(parent_span_id, "parent_span_id") if parent_span_id else None
-        options.metadata = _json.dumps(metadata) if metadata is not None else None
         run_handle = c.handle()
         check(c.lib.rf_run_create(handle, ctypes.byref(options), ctypes.byref(run_handle)))
         run = Run(run_handle.value, self)
