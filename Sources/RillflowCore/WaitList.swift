@@ -32,17 +32,13 @@ final class WaitList: Sendable {
         }
     }
 
-    /// After a commit of `kind`: wakes the waiters that want it. The fence orders the record's
-    /// commit before the check, pairing with the waiter's RMW in `arm` before its re-check.
+    /// After a commit of `kind`: wakes the waiters that want it.
     @inline(__always)
-    func notify(kind: EventKind) {
-        atomicMemoryFence(ordering: .sequentiallyConsistent)
-        if armedKinds.load(ordering: .relaxed) & (1 << UInt32(kind.rawValue)) != 0 {
-            wake(kinds: KindSet(mask: 1 << UInt32(kind.rawValue)))
-        }
-    }
+    func notify(kind: EventKind) { notify(kinds: KindSet(mask: kind.bit)) }
 
-    /// After a commit of several events: wakes the waiters that want any of `kinds`.
+    /// After a commit of one or more events: wakes the waiters that want any of `kinds`. The
+    /// fence orders the commits before the check, pairing with the waiter's RMW in `arm`
+    /// before its re-check.
     @inline(__always)
     func notify(kinds: KindSet) {
         atomicMemoryFence(ordering: .sequentiallyConsistent)

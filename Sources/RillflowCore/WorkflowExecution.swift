@@ -159,8 +159,6 @@ public final class WorkflowExecution: @unchecked Sendable {
         ended(.timedOut, detail: detail)
     }
 
-    /// After the run's terminal event: its sub-workflows are cancelled, and whoever started it
-    /// is told.
     /// Schedules a timeout or retry of this run. `ended` drops the ones scheduled before it; one
     /// scheduled as the run ends is dropped here, so what it holds (this execution, its
     /// runtime, a try's inputs) goes now rather than when it is due.
@@ -171,6 +169,8 @@ public final class WorkflowExecution: @unchecked Sendable {
         return true
     }
 
+    /// After the run's terminal event: its sub-workflows are cancelled, and whoever started it
+    /// is told.
     private func ended(_ status: RunStatus, detail: [UInt8]) {
         let children = shared.withLock { state in
             defer { state.children.removeAll() }
