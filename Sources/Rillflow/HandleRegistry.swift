@@ -12,6 +12,10 @@ enum HandleKind: UInt64 {
     case sink = 6
 }
 
+/// `HandleRegistry.shared`'s address once published; 0 before. A global atomic with a constant
+/// initial value is set up when the library loads, so reading it needs no lazy-init check.
+private let sharedAddress = Atomic<UInt>(0)
+
 /// Turns Swift objects into the opaque handles of the C API.
 ///
 /// A handle is not an address: it encodes a slot index, the slot's generation and the handle's
@@ -37,6 +41,37 @@ final class HandleRegistry: @unchecked Sendable {
 
     static let shared = HandleRegistry()
 
+    /// Calls `body` with `shared`, read without the lazy global's check (a call into the
+    /// runtime) and lent without reference counting: emits and reads, called millions of
+    /// times a second, come through here.
+    @inline(__always)
+    static func withShared<R>(_ body: (HandleRegistry) throws(APIFailure) -> R) throws(APIFailure) -> R {
+        var address = sharedAddress.load(ordering: .acquiring)
+        if address == 0 { address = publishShared() }
+        var outcome: R?
+        var failure: APIFailure?
+        Unmanaged<HandleRegistry>.fromOpaque(UnsafeRawPointer(bitPattern: address)!)._withUnsafeGuaranteedRef { registry in
+            do throws(APIFailure) { outcome = try body(registry) } catch { failure = error }
+        }
+        if let failure { throw failure }
+        return outcome!
+    }
+
+    /// `shared`'s address, for `withShared`; `shared` itself keeps it alive for good.
+    @inline(never)
+    private static func publishShared() -> UInt {
+        let address = UInt(bitPattern: Unmanaged.passUnretained(shared).toOpaque())
+        sharedAddress.store(address, ordering: .releasing)
+        return address
+    }
+
+    /// `withObject` on `shared` (see `withShared`).
+    @inline(__always)
+    static func withObject<T: AnyObject, R>(_ handle: OpaquePointer?, kind: HandleKind, as type: T.Type, parameter: String,
+                                            _ body: (T) throws(RillflowError) -> R) throws(APIFailure) -> R {
+        try withShared { registry throws(APIFailure) in try registry.withObject(handle, kind: kind, as: type, parameter: parameter, body) }
+    }
+
     static let chunkSize = 4096
     static let maximumChunks = 1024
     static var maximumHandles: Int { chunkSize * maximumChunks }
@@ -56,12 +91,14 @@ final class HandleRegistry: @unchecked Sendable {
 
     private let freeList = Lock(FreeList())
     private let publishedSlotCount = Atomic<Int>(0)
-    /// Each slot word has a pair of cache lines of its own: a producer emitting through a run
-    /// handle and a consumer reading through a subscription handle (often neighbouring slots)
-    /// must not share a line, nor a pair the adjacent-line prefetcher fetches together.
+    /// Each slot has a pair of cache lines of its own: a producer emitting through a run handle
+    /// and a consumer reading through a subscription handle (often neighbouring slots) must not
+    /// share a line, nor a pair the adjacent-line prefetcher fetches together. The slot's word
+    /// comes first and its object right after it, so a lookup finds the object on the line its
+    /// count-in has just brought in, not at the end of another chain of loads.
     private static let slotStride = 128
+    private static let objectOffset = 8
     private let wordChunks: UnsafeMutablePointer<UnsafeMutableRawPointer?>
-    private let objectChunks: UnsafeMutablePointer<UnsafeMutablePointer<Unmanaged<AnyObject>?>?>
 
     /// Generations run from 1 up to this, exclusive; then the slot is never reused.
     private let generationLimit: UInt64
@@ -73,8 +110,6 @@ final class HandleRegistry: @unchecked Sendable {
         generationLimit = generations
         wordChunks = .allocate(capacity: Self.maximumChunks)
         wordChunks.initialize(repeating: nil, count: Self.maximumChunks)
-        objectChunks = .allocate(capacity: Self.maximumChunks)
-        objectChunks.initialize(repeating: nil, count: Self.maximumChunks)
     }
 
     /// Number of live handles; for tests and diagnostics.
@@ -211,13 +246,11 @@ final class HandleRegistry: @unchecked Sendable {
     private func allocateChunk(_ chunk: Int) {
         let words = UnsafeMutableRawPointer.allocate(byteCount: Self.chunkSize * Self.slotStride, alignment: Self.slotStride)
         for i in 0..<Self.chunkSize {
-            (words + i * Self.slotStride).bindMemory(to: Atomic<UInt64>.self, capacity: 1)
-                .initialize(to: Atomic(1 << Self.generationShift))
+            let slot = words + i * Self.slotStride
+            slot.bindMemory(to: Atomic<UInt64>.self, capacity: 1).initialize(to: Atomic(1 << Self.generationShift))
+            (slot + Self.objectOffset).bindMemory(to: Unmanaged<AnyObject>?.self, capacity: 1).initialize(to: nil)
         }
-        let objects = UnsafeMutablePointer<Unmanaged<AnyObject>?>.allocate(capacity: Self.chunkSize)
-        objects.initialize(repeating: nil, count: Self.chunkSize)
         wordChunks[chunk] = words
-        objectChunks[chunk] = objects
     }
 
     @inline(__always)
@@ -228,6 +261,6 @@ final class HandleRegistry: @unchecked Sendable {
 
     @inline(__always)
     private func objectSlot(_ index: Int) -> UnsafeMutablePointer<Unmanaged<AnyObject>?> {
-        objectChunks[index / Self.chunkSize]! + index % Self.chunkSize
+        (UnsafeMutableRawPointer(wordSlot(index)) + Self.objectOffset).assumingMemoryBound(to: Unmanaged<AnyObject>?.self)
     }
 }

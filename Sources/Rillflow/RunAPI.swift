@@ -192,7 +192,7 @@ public func rf_run_emit(_ run: OpaquePointer!, _ event: UnsafePointer<rf_emit>!,
             attempt: event.attempt, tokenIndex: event.token_index)
         // The hot path: the run is lent for the call, without reference counting.
         var isWorkflowRun = false
-        let seq = try HandleRegistry.shared.withObject(run, kind: .run, as: RunEntry.self, parameter: "run") {
+        let seq = try HandleRegistry.withObject(run, kind: .run, as: RunEntry.self, parameter: "run") {
             entry throws(RillflowError) -> UInt64 in
             guard entry.execution == nil else {
                 isWorkflowRun = true

@@ -10,7 +10,7 @@ import Glibc
 extension HandleRegistry {
     /// Calls `body` with the step context lent for the call (tokens are a hot path).
     @inline(__always)
-    func withContext<R>(_ handle: OpaquePointer?, _ body: (StepContext) throws(RillflowError) -> R) throws(APIFailure) -> R {
+    static func withContext<R>(_ handle: OpaquePointer?, _ body: (StepContext) throws(RillflowError) -> R) throws(APIFailure) -> R {
         try withObject(handle, kind: .stepContext, as: StepContext.self, parameter: "ctx", body)
     }
 }
@@ -38,7 +38,7 @@ private func message(_ pointer: UnsafePointer<CChar>?, _ name: String) throws(AP
 public func rf_step_ctx_get_info(_ ctx: OpaquePointer!, _ outInfo: UnsafeMutablePointer<rf_step_info>!) -> rf_status {
     apiCall("rf_step_ctx_get_info") { () throws(APIFailure) in
         let outInfo = try required(outInfo, "out_info")
-        let info = try HandleRegistry.shared.withContext(ctx) { context throws(RillflowError) -> rf_step_info in
+        let info = try HandleRegistry.withContext(ctx) { context throws(RillflowError) -> rf_step_info in
             guard let attachment = context.attachment as? StepAttachment else {
                 throw RillflowError(.internal, "step '\(context.step)' was not defined through the C API")
             }
@@ -67,7 +67,7 @@ public func rf_step_ctx_input(_ ctx: OpaquePointer!, _ index: UInt32, _ outData:
     apiCall("rf_step_ctx_input") { () throws(APIFailure) in
         let outData = try required(outData, "out_data")
         let outLength = try required(outLength, "out_len")
-        let (data, length) = try HandleRegistry.shared.withContext(ctx) { context throws(RillflowError) -> (UnsafeRawPointer, Int) in
+        let (data, length) = try HandleRegistry.withContext(ctx) { context throws(RillflowError) -> (UnsafeRawPointer, Int) in
             guard Int(index) < context.inputs.count else {
                 throw RillflowError(.notFound, "index \(index) is past the step's \(context.inputs.count) input(s)")
             }
@@ -83,7 +83,7 @@ public func rf_step_ctx_input(_ ctx: OpaquePointer!, _ index: UInt32, _ outData:
 public func rf_step_ctx_emit_token(_ ctx: OpaquePointer!, _ text: UnsafePointer<CChar>!, _ length: UInt32, _ tokenIndex: UInt64) -> rf_status {
     apiCall("rf_step_ctx_emit_token") { () throws(APIFailure) in
         let text = try CStrings.data(UnsafeRawPointer(text), length, "text")
-        _ = try HandleRegistry.shared.withContext(ctx) { context throws(RillflowError) in
+        _ = try HandleRegistry.withContext(ctx) { context throws(RillflowError) in
             try context.emit(.token, bytes: text, tokenIndex: tokenIndex)
         }
     }
@@ -94,7 +94,7 @@ public func rf_step_ctx_emit_custom(_ ctx: OpaquePointer!, _ topic: UnsafePointe
     apiCall("rf_step_ctx_emit_custom") { () throws(APIFailure) in
         let topic = try typeName(topic, "topic")
         let json = try CStrings.data(json, length, "json")
-        _ = try HandleRegistry.shared.withContext(ctx) { context throws(RillflowError) in
+        _ = try HandleRegistry.withContext(ctx) { context throws(RillflowError) in
             try context.emit(.custom, topic: topic, bytes: json)
         }
     }
@@ -111,7 +111,7 @@ public func rf_step_ctx_emit_progress(_ ctx: OpaquePointer!, _ completed: UInt64
             $0.field("total", number: total)
             $0.field("status", string: status)
         }
-        try HandleRegistry.shared.withContext(ctx) { context throws(RillflowError) in
+        try HandleRegistry.withContext(ctx) { context throws(RillflowError) in
             _ = try context.emit(.progress, data: json.bytes)
         }
     }
@@ -122,7 +122,7 @@ public func rf_step_ctx_send(_ ctx: OpaquePointer!, _ eventType: UnsafePointer<C
     apiCall("rf_step_ctx_send") { () throws(APIFailure) in
         let type = try typeName(eventType, "event_type")
         let payload = try copied(data, length, "data")
-        try HandleRegistry.shared.withContext(ctx) { context throws(RillflowError) in try context.send(type, payload) }
+        try HandleRegistry.withContext(ctx) { context throws(RillflowError) in try context.send(type, payload) }
     }
 }
 
@@ -142,7 +142,7 @@ public func rf_step_ctx_send_each(_ ctx: OpaquePointer!, _ eventType: UnsafePoin
         for index in 0..<Int(count) {
             list.append(try copied(items[index], itemLengths[index], "items[\(index)]"))
         }
-        try HandleRegistry.shared.withContext(ctx) { context throws(RillflowError) in try context.sendEach(type, items: list) }
+        try HandleRegistry.withContext(ctx) { context throws(RillflowError) in try context.sendEach(type, items: list) }
     }
 }
 
@@ -150,7 +150,7 @@ public func rf_step_ctx_send_each(_ ctx: OpaquePointer!, _ eventType: UnsafePoin
 public func rf_step_ctx_set_output(_ ctx: OpaquePointer!, _ json: UnsafeRawPointer!, _ length: UInt32) -> rf_status {
     apiCall("rf_step_ctx_set_output") { () throws(APIFailure) in
         let output = try copied(json, length, "json")
-        try HandleRegistry.shared.withContext(ctx) { context throws(RillflowError) in try context.setOutput(output) }
+        try HandleRegistry.withContext(ctx) { context throws(RillflowError) in try context.setOutput(output) }
     }
 }
 
@@ -158,7 +158,7 @@ public func rf_step_ctx_set_output(_ ctx: OpaquePointer!, _ json: UnsafeRawPoint
 public func rf_step_ctx_stop(_ ctx: OpaquePointer!, _ result: UnsafeRawPointer!, _ length: UInt32) -> rf_status {
     apiCall("rf_step_ctx_stop") { () throws(APIFailure) in
         let result = try copied(result, length, "result")
-        try HandleRegistry.shared.withContext(ctx) { context throws(RillflowError) in try context.stop(result: result) }
+        try HandleRegistry.withContext(ctx) { context throws(RillflowError) in try context.stop(result: result) }
     }
 }
 
@@ -167,7 +167,7 @@ public func rf_step_ctx_set_state(_ ctx: OpaquePointer!, _ key: UnsafePointer<CC
     apiCall("rf_step_ctx_set_state") { () throws(APIFailure) in
         let key = try typeName(key, "key")
         let value = try copied(json, length, "json")
-        try HandleRegistry.shared.withContext(ctx) { context throws(RillflowError) in try context.setState(key, json: value) }
+        try HandleRegistry.withContext(ctx) { context throws(RillflowError) in try context.setState(key, json: value) }
     }
 }
 
@@ -178,7 +178,7 @@ public func rf_step_ctx_get_state(_ ctx: OpaquePointer!, _ key: UnsafePointer<CC
         let key = try typeName(key, "key")
         let outLength = try required(outLength, "out_len")
         guard buffer != nil || capacity == 0 else { throw .invalidArgument("buffer is NULL but capacity is \(capacity)") }
-        let value = try HandleRegistry.shared.withContext(ctx) { context throws(RillflowError) -> [UInt8] in
+        let value = try HandleRegistry.withContext(ctx) { context throws(RillflowError) -> [UInt8] in
             guard let value = try context.state(key) else { throw RillflowError(.notFound, "the run's state has no key '\(key)'") }
             return value
         }
@@ -197,14 +197,14 @@ public func rf_step_ctx_report_usage(_ ctx: OpaquePointer!, _ usage: UnsafePoint
     apiCall("rf_step_ctx_report_usage") { () throws(APIFailure) in
         let usage = try OptionsStruct.read(try required(usage, "usage"), name: "usage", firstVersionSize: Int(RF_TOKEN_USAGE_SIZE_V1))
         guard usage.reserved0 == 0 else { throw .invalidArgument("usage->reserved0 must be 0") }
-        try HandleRegistry.shared.withContext(ctx) { context throws(RillflowError) in try context.reportUsage(TokenUsage(usage)) }
+        try HandleRegistry.withContext(ctx) { context throws(RillflowError) in try context.reportUsage(TokenUsage(usage)) }
     }
 }
 
 @c @implementation
 public func rf_step_ctx_check_cancelled(_ ctx: OpaquePointer!) -> rf_status {
     apiCall("rf_step_ctx_check_cancelled") { () throws(APIFailure) in
-        let cancelled = try HandleRegistry.shared.withContext(ctx) { context throws(RillflowError) in context.isCancelled }
+        let cancelled = try HandleRegistry.withContext(ctx) { context throws(RillflowError) in context.isCancelled }
         if cancelled { throw APIFailure(RF_E_CANCELLED, "the run has ended or this try timed out") }
     }
 }
@@ -215,7 +215,7 @@ public func rf_step_ctx_request_input(_ ctx: OpaquePointer!, _ prompt: UnsafeRaw
     apiCall("rf_step_ctx_request_input") { () throws(APIFailure) in
         let prompt = try copied(prompt, length, "prompt")
         let answerType = try typeName(answerType, "answer_type")
-        try HandleRegistry.shared.withContext(ctx) { context throws(RillflowError) in
+        try HandleRegistry.withContext(ctx) { context throws(RillflowError) in
             try context.requestInput(prompt: prompt, answerType: answerType)
         }
     }
@@ -231,7 +231,7 @@ public func rf_step_ctx_start_child(_ ctx: OpaquePointer!, _ child: OpaquePointe
         }
         let input = try copied(input, length, "input")
         let resultType = try typeName(resultType, "result_type")
-        try HandleRegistry.shared.withContext(ctx) { context throws(RillflowError) in
+        try HandleRegistry.withContext(ctx) { context throws(RillflowError) in
             try context.startChild(built.definition, functions: built.functions, input: input, resultType: resultType)
         }
     }
@@ -241,7 +241,7 @@ public func rf_step_ctx_start_child(_ ctx: OpaquePointer!, _ child: OpaquePointe
 public func rf_step_ctx_set_error(_ ctx: OpaquePointer!, _ text: UnsafePointer<CChar>!) -> rf_status {
     apiCall("rf_step_ctx_set_error") { () throws(APIFailure) in
         guard let text = try message(text, "message") else { throw .invalidArgument("message is NULL") }
-        try HandleRegistry.shared.withContext(ctx) { context throws(RillflowError) in try context.noteError(text) }
+        try HandleRegistry.withContext(ctx) { context throws(RillflowError) in try context.noteError(text) }
     }
 }
 
@@ -254,6 +254,6 @@ public func rf_step_ctx_complete(_ ctx: OpaquePointer!, _ result: rf_status, _ e
         case ..<0: outcome = .failed(try message(errorMessage, "error_message") ?? "the step completed with \(statusName(result))")
         default: throw .invalidArgument("result is \(result); a step completes with RF_OK or a negative rf_status")
         }
-        try HandleRegistry.shared.withContext(ctx) { context throws(RillflowError) in try context.complete(outcome) }
+        try HandleRegistry.withContext(ctx) { context throws(RillflowError) in try context.complete(outcome) }
     }
 }

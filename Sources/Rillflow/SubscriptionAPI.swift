@@ -8,7 +8,7 @@ extension HandleRegistry {
     }
 
     /// Reads from a subscription lent for the call (the read paths are hot: no reference counting).
-    func read(_ handle: OpaquePointer?, limit: Int, timeoutMilliseconds: Int64,
+    static func read(_ handle: OpaquePointer?, limit: Int, timeoutMilliseconds: Int64,
               _ deliver: (EventView) -> Bool) throws(APIFailure) -> Int {
         try withObject(handle, kind: .subscription, as: Subscription.self, parameter: "subscription") {
             subscription throws(RillflowError) in
@@ -82,7 +82,7 @@ public func rf_subscription_read(_ subscription: OpaquePointer!, _ outEvent: Uns
         let outEvent = try required(outEvent, "out_event")
         let size = try EventFill.size(of: outEvent, "out_event")
         let timeout = try readTimeout(timeoutMs)
-        _ = try HandleRegistry.shared.read(subscription, limit: 1, timeoutMilliseconds: timeout) { view in
+        _ = try HandleRegistry.read(subscription, limit: 1, timeoutMilliseconds: timeout) { view in
             EventFill.fill(UnsafeMutableRawPointer(outEvent), size: size, from: view)
             return true
         }
@@ -101,7 +101,7 @@ public func rf_subscription_read_batch(_ subscription: OpaquePointer!, _ events:
         let timeout = try readTimeout(timeoutMs)
         let base = UnsafeMutableRawPointer(events)
         var count = 0
-        _ = try HandleRegistry.shared.read(subscription, limit: Int(capacity), timeoutMilliseconds: timeout) { view in
+        _ = try HandleRegistry.read(subscription, limit: Int(capacity), timeoutMilliseconds: timeout) { view in
             EventFill.fill(base + count * stride, size: stride, from: view)
             count += 1
             return true
@@ -124,7 +124,7 @@ public func rf_subscription_read_packed(_ subscription: OpaquePointer!, _ buffer
         // One lookup for the size check and the read: this is a binding's read loop.
         var used = 0, count = 0, largest = 0
         var oversized: UInt64?
-        try HandleRegistry.shared.withObject(subscription, kind: .subscription, as: Subscription.self,
+        try HandleRegistry.withObject(subscription, kind: .subscription, as: Subscription.self,
                                              parameter: "subscription") { subscription throws(RillflowError) in
             largest = PackedEvent.largestEntry(maxDataBytes: subscription.maxDataBytes)
             guard Int(capacity) >= largest, let buffer else { return }
@@ -161,7 +161,7 @@ public func rf_subscription_poll(_ subscription: OpaquePointer!, _ handler: rf_e
         var event = OptionsStruct.zeroed(rf_event.self)
         var count: UInt32 = 0
         do throws(APIFailure) {
-            _ = try HandleRegistry.shared.read(subscription, limit: Int(limit), timeoutMilliseconds: 0) { view in
+            _ = try HandleRegistry.read(subscription, limit: Int(limit), timeoutMilliseconds: 0) { view in
                 EventFill.fill(&event, size: MemoryLayout<rf_event>.size, from: view)
                 count += 1
                 return handler(userData, &event) == 0
