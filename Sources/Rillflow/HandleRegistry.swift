@@ -12,8 +12,9 @@ enum HandleKind: UInt64 {
     case sink = 6
 }
 
-/// `HandleRegistry.shared`'s address once published; 0 before. A global atomic with a constant
-/// initial value is set up when the library loads, so reading it needs no lazy-init check.
+/// `HandleRegistry.shared`'s address once published; 0 before. In optimized builds the compiler
+/// initializes a global atomic with a constant value statically, so reading it needs no
+/// lazy-init check.
 private let sharedAddress = Atomic<UInt>(0)
 
 /// Turns Swift objects into the opaque handles of the C API.
@@ -22,12 +23,13 @@ private let sharedAddress = Atomic<UInt>(0)
 /// kind. Looking one up never dereferences memory the caller chose, so a NULL, released, stale
 /// (slot reused), foreign (any other pointer) or wrong-kind handle is rejected, not crashed on.
 ///
-/// Each slot has one atomic word: `[generation:27][kind:4][live:1][users:32]`. A lookup
-/// increments `users` with a CAS that also checks `live`, generation and kind, takes a strong
-/// reference to the object, and decrements `users`. `retire` clears `live`. Whoever brings a
-/// slot to "not live, no users" releases the registry's reference and recycles the slot with
-/// the next generation, so no lookup can ever read a slot's object while it is being freed.
-/// Lookups take no lock; only registering and recycling take the free-list mutex.
+/// Each slot has one atomic word, `[generation:27][kind:4][live:1][users:32]`, and right after
+/// it the reference to its object. A lookup increments `users` with a CAS that also checks
+/// `live`, generation and kind, takes a strong reference to the object, and decrements
+/// `users`. `retire` clears `live`. Whoever brings a slot to "not live, no users" releases the
+/// registry's reference and recycles the slot with the next generation, so no lookup can ever
+/// read a slot's object while it is being freed. Lookups take no lock; only registering and
+/// recycling take the free-list mutex.
 ///
 /// Slots live in chunks that are allocated once and never freed or moved, so a slot address
 /// computed from any in-range index stays valid for the life of the process. A slot whose
@@ -155,9 +157,10 @@ final class HandleRegistry: @unchecked Sendable {
     ///
     /// Errors travel as typed throws, never through `Result`: in release builds of Swift 6.3.1
     /// a `.failure` returned through this inlined generic closure came back as success.
+    /// Private: the API reaches it through the static `withObject`, on `shared`.
     @inline(__always)
-    func withObject<T: AnyObject, R>(_ handle: OpaquePointer?, kind: HandleKind, as type: T.Type, parameter: String,
-                                     _ body: (T) throws(RillflowError) -> R) throws(APIFailure) -> R {
+    private func withObject<T: AnyObject, R>(_ handle: OpaquePointer?, kind: HandleKind, as type: T.Type, parameter: String,
+                                             _ body: (T) throws(RillflowError) -> R) throws(APIFailure) -> R {
         guard let index = enter(handle, kind: kind) else { throw .invalidHandle(kind, parameter) }
         defer { leave(index) }
         var outcome: R?

@@ -9,7 +9,7 @@ extension HandleRegistry {
 
     /// Reads from a subscription lent for the call (the read paths are hot: no reference counting).
     static func read(_ handle: OpaquePointer?, limit: Int, timeoutMilliseconds: Int64,
-              _ deliver: (EventView) -> Bool) throws(APIFailure) -> Int {
+                     _ deliver: (EventView) -> Bool) throws(APIFailure) -> Int {
         try withObject(handle, kind: .subscription, as: Subscription.self, parameter: "subscription") {
             subscription throws(RillflowError) in
             try subscription.read(limit: limit, timeoutMilliseconds: timeoutMilliseconds, deliver)
@@ -125,7 +125,7 @@ public func rf_subscription_read_packed(_ subscription: OpaquePointer!, _ buffer
         var used = 0, count = 0, largest = 0
         var oversized: UInt64?
         try HandleRegistry.withObject(subscription, kind: .subscription, as: Subscription.self,
-                                             parameter: "subscription") { subscription throws(RillflowError) in
+                                      parameter: "subscription") { subscription throws(RillflowError) in
             largest = PackedEvent.largestEntry(maxDataBytes: subscription.maxDataBytes)
             guard Int(capacity) >= largest, let buffer else { return }
             _ = try subscription.read(limit: Int.max, timeoutMilliseconds: timeout) { view in
