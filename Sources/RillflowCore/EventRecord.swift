@@ -48,35 +48,46 @@ public enum EventRecord {
 /// What a producer emits: the caller-visible fields of one event.
 public struct EventDraft {
     public var kind: EventKind
-    public var step: UnsafeRawBufferPointer
-    public var topic: UnsafeRawBufferPointer
-    public var data: UnsafeRawBufferPointer
+    // Each byte range as a start and a count, not a buffer pointer: the emit path reads the
+    // counts many times, and a buffer pointer's count is a subtraction with a nil check.
+    @usableFromInline let stepStart: UnsafeRawPointer?
+    @usableFromInline let stepCount: Int
+    @usableFromInline let topicStart: UnsafeRawPointer?
+    @usableFromInline let topicCount: Int
+    @usableFromInline let dataStart: UnsafeRawPointer?
+    @usableFromInline let dataCount: Int
     public var attempt: UInt32
     public var tokenIndex: UInt64
     public var source: UInt32
 
+    /// Inlinable: the C API builds one draft per emit.
+    @inlinable
     public init(kind: EventKind, step: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0),
                 topic: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0),
                 data: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0),
                 attempt: UInt32 = 0, tokenIndex: UInt64 = 0, source: UInt32 = 0) {
         self.kind = kind
-        self.step = step
-        self.topic = topic
-        self.data = data
+        (stepStart, stepCount) = (step.baseAddress, step.count)
+        (topicStart, topicCount) = (topic.baseAddress, topic.count)
+        (dataStart, dataCount) = (data.baseAddress, data.count)
         self.attempt = attempt
         self.tokenIndex = tokenIndex
         self.source = source
     }
 
+    public var step: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: stepStart, count: stepCount) }
+    public var topic: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: topicStart, count: topicCount) }
+    public var data: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: dataStart, count: dataCount) }
+
     @inline(__always)
-    private static func appendTerminated(_ bytes: UnsafeRawBufferPointer, at cursor: UnsafeMutableRawPointer) -> UnsafeMutableRawPointer {
-        if let base = bytes.baseAddress { rf_sys_copy(cursor, base, bytes.count) }
-        cursor.storeBytes(of: 0, toByteOffset: bytes.count, as: UInt8.self)
-        return cursor + (bytes.count &+ 1)
+    private static func appendTerminated(_ start: UnsafeRawPointer?, _ count: Int, at cursor: UnsafeMutableRawPointer) -> UnsafeMutableRawPointer {
+        if let start { rf_sys_copy(cursor, start, count) }
+        cursor.storeBytes(of: 0, toByteOffset: count, as: UInt8.self)
+        return cursor + (count &+ 1)
     }
 
     @inline(__always)
-    var recordSize: Int { EventRecord.size(stepLength: step.count, topicLength: topic.count, dataLength: data.count) }
+    var recordSize: Int { EventRecord.size(stepLength: stepCount, topicLength: topicCount, dataLength: dataCount) }
 
     /// Writes every field but the stamp into `record`, which has `size` (== `recordSize`) bytes.
     /// The log has checked every length against its limit, so the narrowing below cannot cut.
@@ -87,19 +98,19 @@ public struct EventDraft {
         record.storeBytes(of: 0, toByteOffset: size &- 8, as: UInt64.self)
         record.storeBytes(of: UInt32(truncatingIfNeeded: size), toByteOffset: EventRecord.lengthOffset, as: UInt32.self)
         record.storeBytes(of: kind.rawValue, toByteOffset: EventRecord.kindOffset, as: UInt16.self)
-        record.storeBytes(of: UInt16(truncatingIfNeeded: step.count), toByteOffset: EventRecord.stepLengthOffset, as: UInt16.self)
+        record.storeBytes(of: UInt16(truncatingIfNeeded: stepCount), toByteOffset: EventRecord.stepLengthOffset, as: UInt16.self)
         record.storeBytes(of: seq, toByteOffset: EventRecord.seqOffset, as: UInt64.self)
         record.storeBytes(of: timestamp, toByteOffset: EventRecord.timestampOffset, as: Int64.self)
         record.storeBytes(of: tokenIndex, toByteOffset: EventRecord.tokenIndexOffset, as: UInt64.self)
         record.storeBytes(of: attempt, toByteOffset: EventRecord.attemptOffset, as: UInt32.self)
         record.storeBytes(of: source, toByteOffset: EventRecord.sourceOffset, as: UInt32.self)
-        record.storeBytes(of: UInt32(truncatingIfNeeded: data.count), toByteOffset: EventRecord.dataLengthOffset, as: UInt32.self)
-        record.storeBytes(of: UInt16(truncatingIfNeeded: topic.count), toByteOffset: EventRecord.topicLengthOffset, as: UInt16.self)
+        record.storeBytes(of: UInt32(truncatingIfNeeded: dataCount), toByteOffset: EventRecord.dataLengthOffset, as: UInt32.self)
+        record.storeBytes(of: UInt16(truncatingIfNeeded: topicCount), toByteOffset: EventRecord.topicLengthOffset, as: UInt16.self)
         record.storeBytes(of: UInt16(0), toByteOffset: 54, as: UInt16.self)
         var cursor = record + EventRecord.headerSize
-        cursor = Self.appendTerminated(step, at: cursor)
-        cursor = Self.appendTerminated(topic, at: cursor)
-        _ = Self.appendTerminated(data, at: cursor)
+        cursor = Self.appendTerminated(stepStart, stepCount, at: cursor)
+        cursor = Self.appendTerminated(topicStart, topicCount, at: cursor)
+        _ = Self.appendTerminated(dataStart, dataCount, at: cursor)
     }
 }
 

@@ -106,7 +106,7 @@ public final class RunLog: @unchecked Sendable {
     /// child run's event copied into its ancestors' logs keeps the time it entered the child's.
     @inline(__always)
     func emitStamped(_ draft: EventDraft, at given: Int64?) throws(RillflowError) -> (seq: UInt64, timestamp: Int64) {
-        let stepLength = draft.step.count, topicLength = draft.topic.count, dataLength = draft.data.count
+        let stepLength = draft.stepCount, topicLength = draft.topicCount, dataLength = draft.dataCount
         guard dataLength <= maxDataBytes, stepLength <= EventRecord.maximumNameLength, topicLength <= EventRecord.maximumNameLength else {
             throw Self.refused(draft, limit: maxDataBytes)
         }
@@ -161,8 +161,8 @@ public final class RunLog: @unchecked Sendable {
     public func emit(batch drafts: UnsafeBufferPointer<EventDraft>, seqs: UnsafeMutablePointer<UInt64>?,
                      written: inout Int) throws(RillflowError) {
         for draft in drafts {
-            guard draft.data.count <= maxDataBytes, draft.step.count <= EventRecord.maximumNameLength,
-                  draft.topic.count <= EventRecord.maximumNameLength else {
+            guard draft.dataCount <= maxDataBytes, draft.stepCount <= EventRecord.maximumNameLength,
+                  draft.topicCount <= EventRecord.maximumNameLength else {
                 throw Self.refused(draft, limit: maxDataBytes)
             }
             // Only a single emit may end the log: its terminal claim is the slow path's.
@@ -316,8 +316,8 @@ public final class RunLog: @unchecked Sendable {
     // crowd the registers of the path every event takes.
     @inline(never)
     private static func refused(_ draft: EventDraft, limit: Int) -> RillflowError {
-        guard draft.data.count <= limit else {
-            return RillflowError(.tooLarge, "the event's data is \(draft.data.count) bytes; the limit (max_event_bytes) is \(limit)")
+        guard draft.dataCount <= limit else {
+            return RillflowError(.tooLarge, "the event's data is \(draft.dataCount) bytes; the limit (max_event_bytes) is \(limit)")
         }
         return RillflowError(.invalidArgument, "step names and topics are at most \(EventRecord.maximumNameLength) bytes")
     }
