@@ -139,6 +139,7 @@ public final class Subscription: EventWaiter, @unchecked Sendable {
     /// first. Returns how many were delivered, at least 1; the views stay valid until the next
     /// read or close. Throws `.endOfStream` after the terminal event, `.wouldBlock`, `.timeout`,
     /// `.closed`, or `.invalidState` when another thread is reading.
+    @inline(__always)
     public func read(limit: Int, timeoutMilliseconds: Int64, _ deliver: (EventView) -> Bool) throws(RillflowError) -> Int {
         try enterRead()
         defer { exitRead() }
@@ -163,6 +164,20 @@ public final class Subscription: EventWaiter, @unchecked Sendable {
                 throw RillflowError(.timeout, "no event arrived within \(timeoutMilliseconds) ms")
             }
             waitForData(until: deadline!)
+        }
+    }
+
+    /// `read`, storing the views instead of handing each to a closure: view `i` goes to
+    /// `destination + i * stride` bytes (unaligned is fine). For the C API's batch read, which
+    /// then makes its caller's events from them: a call per event cost more than the event's
+    /// own bookkeeping, and a store lets the whole loop compile as one.
+    public func read(into destination: UnsafeMutableRawPointer, stride: Int, limit: Int,
+                     timeoutMilliseconds: Int64) throws(RillflowError) -> Int {
+        var next = destination
+        return try read(limit: limit, timeoutMilliseconds: timeoutMilliseconds) { view in
+            next.storeBytes(of: view, as: EventView.self)
+            next += stride
+            return true
         }
     }
 
@@ -200,6 +215,7 @@ public final class Subscription: EventWaiter, @unchecked Sendable {
         }
     }
 
+    @inline(__always)
     private func collect(limit: Int, _ deliver: (EventView) -> Bool) throws(RillflowError) -> Int {
         switch source {
         case .disk: try collectFromDisk(limit: limit, deliver)
@@ -226,6 +242,7 @@ public final class Subscription: EventWaiter, @unchecked Sendable {
         return topics.contains { $0.elementsEqual(view.topicBytes) }
     }
 
+    @inline(__always)
     private func collectFromLog(limit: Int, _ deliver: (EventView) -> Bool) -> Int {
         var delivered = 0
         while delivered < limit, !ended {

@@ -183,6 +183,37 @@ static void test_subscription_option_errors(rf_engine *engine) {
     CHECK_STATUS(rf_subscription_create(run, NULL, &subscription), RF_E_INVALID_HANDLE);
 }
 
+/* A caller built against a newer header, whose rf_event is larger (here by 12 bytes, so the
+ * elements are not even 8-byte aligned): every element gets the fields this library knows and
+ * zeros in the rest, and the batch's views are all intact when the call returns. */
+static void test_batch_reads_into_larger_structs(rf_engine *engine) {
+    enum { EXTRA = 12, SIZE = sizeof(rf_event) + EXTRA, COUNT = 8 };
+    rf_subscription *subscription;
+    rf_stream_mode mode = RF_STREAM_TOKENS;
+    rf_run *run = populated_run(engine, &subscription, &mode, 1);
+    static unsigned char buffer[SIZE * COUNT];
+    memset(buffer, 0xAA, sizeof buffer);
+    uint32_t size = SIZE;
+    memcpy(buffer, &size, sizeof size); /* events[0].struct_size */
+    uint32_t count = 0;
+    CHECK_STATUS(rf_subscription_read_batch(subscription, (rf_event *)buffer, COUNT, 0, &count), RF_OK);
+    CHECK(count == COUNT);
+    for (uint32_t i = 0; i < count; i++) {
+        rf_event event;
+        memcpy(&event, buffer + i * SIZE, sizeof event);
+        CHECK(event.struct_size == SIZE && event.seq == i + 1 && strcmp(event.workflow_name, "demo") == 0);
+        for (uint32_t k = 0; k < EXTRA; k++) CHECK(buffer[i * SIZE + sizeof(rf_event) + k] == 0);
+    }
+    rf_event second, third;
+    memcpy(&second, buffer + SIZE, sizeof second);
+    memcpy(&third, buffer + 2 * SIZE, sizeof third);
+    CHECK(second.kind == RF_EVENT_TOKEN && strcmp(second.step_name, "write") == 0 && second.token_index == 0);
+    CHECK(second.data_len == 3 && memcmp(second.data, "Hel", 3) == 0);
+    CHECK(third.kind == RF_EVENT_TOKEN && third.token_index == 1 && third.data_len == 2 && memcmp(third.data, "lo", 2) == 0);
+    rf_subscription_release(subscription);
+    rf_run_release(run);
+}
+
 static void test_batch_reads(rf_engine *engine) {
     rf_subscription *subscription;
     rf_stream_mode mode = RF_STREAM_TOKENS;
@@ -395,6 +426,7 @@ int main(void) {
     test_stream_modes(engine);
     test_subscription_option_errors(engine);
     test_batch_reads(engine);
+    test_batch_reads_into_larger_structs(engine);
     test_packed_reads(engine);
     test_poll(engine);
     rf_engine_release(engine);
