@@ -60,6 +60,37 @@ public struct JSONText {
         return outcome!
     }
 
+    /// Writes `{"<name>":<number>}` at the start of `buffer` and returns its length, or nil if
+    /// it does not fit. The data of a step's start and completion events, the engine's most
+    /// frequent: written where the caller wants it (on the stack), with no array to allocate.
+    public static func numberObject(_ name: StaticString, _ number: Int64, into buffer: UnsafeMutableRawBufferPointer) -> Int? {
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: a sign and 20 digits fit
+        return withUnsafeMutableBytes(of: &digits) { scratch -> Int? in
+            var first = scratch.count
+            var rest = number.magnitude
+            repeat {
+                first -= 1
+                scratch[first] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+            } while rest > 0
+            if number < 0 {
+                first -= 1
+                scratch[first] = UInt8(ascii: "-")
+            }
+            let nameLength = name.utf8CodeUnitCount, numberLength = scratch.count - first
+            let length = nameLength + numberLength + 5  // {"name":number}
+            guard length <= buffer.count, let base = buffer.baseAddress else { return nil }
+            base.storeBytes(of: UInt8(ascii: "{"), as: UInt8.self)
+            base.storeBytes(of: UInt8(ascii: "\""), toByteOffset: 1, as: UInt8.self)
+            (base + 2).copyMemory(from: name.utf8Start, byteCount: nameLength)
+            base.storeBytes(of: UInt8(ascii: "\""), toByteOffset: 2 + nameLength, as: UInt8.self)
+            base.storeBytes(of: UInt8(ascii: ":"), toByteOffset: 3 + nameLength, as: UInt8.self)
+            (base + 4 + nameLength).copyMemory(from: scratch.baseAddress! + first, byteCount: numberLength)
+            base.storeBytes(of: UInt8(ascii: "}"), toByteOffset: length - 1, as: UInt8.self)
+            return length
+        }
+    }
+
     /// Appends an integer's decimal digits without building a String.
     mutating func appendDecimal<T: BinaryInteger>(_ number: T) {
         if number < 0 {

@@ -65,6 +65,24 @@ import Testing
         #expect(JSONText.cut("short", toBytes: 5) == "short")
     }
 
+    @Test func aNumberObjectWrittenInPlaceIsTheObjectTheWriterBuilds() {
+        for number: Int64 in [0, 7, 10, 123_456, -1, -90, .max, .min] {
+            var built = JSONText()
+            built.object { $0.field("duration_ns", number: number) }
+            var buffer = [UInt8](repeating: 0xFF, count: 64)
+            let length = buffer.withUnsafeMutableBytes { JSONText.numberObject("duration_ns", number, into: $0) }
+            #expect(length.map { Array(buffer[..<$0]) } == built.bytes, "\(number)")
+            #expect(buffer[(length ?? 0)...].allSatisfy { $0 == 0xFF })  // nothing written past it
+        }
+        // `{"n":-9223372036854775808}` is 26 bytes: one byte less is refused, untouched.
+        var small = [UInt8](repeating: 0xFF, count: 25)
+        #expect(small.withUnsafeMutableBytes { JSONText.numberObject("n", .min, into: $0) } == nil)
+        #expect(small.allSatisfy { $0 == 0xFF })
+        var exact = [UInt8](repeating: 0xFF, count: 26)
+        #expect(exact.withUnsafeMutableBytes { JSONText.numberObject("n", .min, into: $0) } == 26)
+        #expect(String(decoding: exact, as: UTF8.self) == #"{"n":-9223372036854775808}"#)
+    }
+
     @Test func aPromptTooLargeForItsEventIsRefusedWhenAsked() throws {
         let kept = Lock<RillflowError?>(nil)
         let steps = [StepDefinition(name: "ask", accepts: ["start"], sends: ["answer", "stop"]),
