@@ -56,6 +56,11 @@ public struct StepRouter: Sendable {
         }
         var ready: [Invocation] = []
         for step in acceptors {
+            // The usual case, one invocation taking the payloads: no array to hold it.
+            guard definition.steps[step].foreachDone != nil || definition.steps[step].collect > 1 else {
+                try place(Invocation(step: step, eventType: type, inputs: payloads), into: &ready)
+                continue
+            }
             var invocations: [Invocation]
             if definition.steps[step].foreachDone != nil {
                 guard !payloads.isEmpty else {
@@ -66,9 +71,9 @@ public struct StepRouter: Sendable {
                     Invocation(step: step, eventType: type, inputs: [item],
                                item: Invocation.Item(group: nextGroup, index: index, total: payloads.count))
                 }
-            } else if definition.steps[step].collect > 1 {
-                // Exactly `collect` inputs per invocation, however many a list brought at once:
-                // what is left over waits for the next.
+            } else {
+                // Exactly `collect` (> 1) inputs per invocation, however many a list brought at
+                // once: what is left over waits for the next.
                 let collect = definition.steps[step].collect
                 gathered[step][type, default: []].append(contentsOf: payloads)  // in place
                 guard gathered[step][type]!.count >= collect else { continue }
@@ -79,19 +84,20 @@ public struct StepRouter: Sendable {
                     inputs.removeFirst(collect)
                 }
                 if !inputs.isEmpty { gathered[step][type] = inputs }
-            } else {
-                invocations = [Invocation(step: step, eventType: type, inputs: payloads)]
             }
-            for invocation in invocations {
-                if hasRoom(step) {
-                    try start(invocation)
-                    ready.append(invocation)
-                } else {
-                    waiting[step].append(invocation)
-                }
-            }
+            for invocation in invocations { try place(invocation, into: &ready) }
         }
         return ready
+    }
+
+    /// Starts `invocation` (adding it to `ready`) if its step has room, or queues it.
+    private mutating func place(_ invocation: Invocation, into ready: inout [Invocation]) throws(RillflowError) {
+        if hasRoom(invocation.step) {
+            try start(invocation)
+            ready.append(invocation)
+        } else {
+            waiting[invocation.step].append(invocation)
+        }
     }
 
     /// An invocation of `step` ended: the waiting invocation of that step that may start now.
