@@ -33,7 +33,7 @@ public final class StepContext: @unchecked Sendable {
     private let valid = Atomic<Bool>(true)
 
     struct Outbox {
-        var sends: [(type: String, payloads: [[UInt8]])] = []
+        var sends = InlineList<(type: String, payloads: [[UInt8]])>()
         /// A foreach item's output (JSON), reported in its progress event and passed on in order.
         var output: [UInt8]?
         var stopResult: [UInt8]?
@@ -46,6 +46,7 @@ public final class StepContext: @unchecked Sendable {
     /// completion may arrive while the function still runs; it is kept until the function
     /// returns `.pending`.
     enum Phase { case running, pending, concluded }
+    typealias ReleaseHooks = InlineList<@Sendable () -> Void>
     struct Completion {
         var phase = Phase.running
         var early: StepOutcome?
@@ -63,7 +64,7 @@ public final class StepContext: @unchecked Sendable {
         var expired = false
         /// Set once the try has ended and its code has let go of the context.
         var released = false
-        var releaseHooks: [@Sendable () -> Void] = []
+        var releaseHooks = ReleaseHooks()
         /// A message the step left for when it reports failure without one.
         var error: String?
 
@@ -71,10 +72,10 @@ public final class StepContext: @unchecked Sendable {
         var held: Bool { !returned || owesCompletion }
 
         /// The release hooks to run now, if the context has just become released.
-        mutating func takeReleaseHooks() -> [@Sendable () -> Void] {
-            guard ended && !held && !released else { return [] }
+        mutating func takeReleaseHooks() -> ReleaseHooks {
+            guard ended && !held && !released else { return ReleaseHooks() }
             released = true
-            defer { releaseHooks = [] }
+            defer { releaseHooks = ReleaseHooks() }
             return releaseHooks
         }
     }
@@ -114,7 +115,7 @@ public final class StepContext: @unchecked Sendable {
     /// it tells the engine the code has let go of the context.
     public func complete(_ outcome: StepOutcome) throws(RillflowError) {
         guard outcome != .pending else { throw RillflowError(.invalidArgument, "a step completes as completed or failed, not pending") }
-        let (concludeNow, hooks) = try withCompletion { state throws(RillflowError) -> (Bool, [@Sendable () -> Void]) in
+        let (concludeNow, hooks) = try withCompletion { state throws(RillflowError) -> (Bool, ReleaseHooks) in
             guard !state.completed else { throw RillflowError(.invalidState, "step '\(step)' was already completed") }
             switch state.phase {
             case .running:
@@ -168,7 +169,7 @@ public final class StepContext: @unchecked Sendable {
     /// Called by the execution when the function returned: the outcome to conclude with now,
     /// or nil when the invocation stays pending (or was already ended by its timeout).
     func functionReturned(_ outcome: StepOutcome) -> StepOutcome? {
-        let (concluded, hooks) = withCompletion { state -> (StepOutcome?, [@Sendable () -> Void]) in
+        let (concluded, hooks) = withCompletion { state -> (StepOutcome?, ReleaseHooks) in
             state.returned = true
             state.owesCompletion = outcome == .pending && !state.completed
             let hooks = state.takeReleaseHooks()
