@@ -134,8 +134,9 @@ enum StepContexts {
     /// already ended (it timed out before it was handed out). Throws if the handle table is full.
     static func open(_ context: StepContext) throws(RillflowError) -> OpaquePointer? {
         let handle = try HandleRegistry.shared.register(context, kind: .stepContext)
-        let bits = UInt(bitPattern: handle)
-        guard context.whenReleased({ _ = HandleRegistry.shared.retire(OpaquePointer(bitPattern: bits), kind: .stepContext) }) else {
+        guard context.whenReleased(word: UInt(bitPattern: handle), { bits in
+            _ = HandleRegistry.shared.retire(OpaquePointer(bitPattern: bits), kind: .stepContext)
+        }) else {
             _ = HandleRegistry.shared.retire(handle, kind: .stepContext)
             return nil
         }

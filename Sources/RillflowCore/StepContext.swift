@@ -46,7 +46,14 @@ public final class StepContext: @unchecked Sendable {
     /// completion may arrive while the function still runs; it is kept until the function
     /// returns `.pending`.
     enum Phase { case running, pending, concluded }
-    typealias ReleaseHooks = InlineList<@Sendable () -> Void>
+    /// A hook and the word it is called with (see `whenReleased(word:_:)`). A struct, not a
+    /// tuple: a function kept in a generic list as a tuple member is re-abstracted through a
+    /// thunk allocated for it, one inside a struct is kept as it is.
+    struct ReleaseHook {
+        let hook: @Sendable (UInt) -> Void
+        let word: UInt
+    }
+    typealias ReleaseHooks = InlineList<ReleaseHook>
     struct Completion {
         var phase = Phase.running
         var early: StepOutcome?
@@ -135,7 +142,7 @@ public final class StepContext: @unchecked Sendable {
             return (concludeNow, state.takeReleaseHooks())
         }
         if concludeNow { execution.conclude(self, outcome: outcome) }
-        for hook in hooks { hook() }
+        for release in hooks { release.hook(release.word) }
     }
 
     /// Marks a try whose function hands the context to another thread and returns `.pending`,
@@ -185,7 +192,7 @@ public final class StepContext: @unchecked Sendable {
             state.phase = .pending
             return (nil, hooks)
         }
-        for hook in hooks { hook() }
+        for release in hooks { release.hook(release.word) }
         return concluded
     }
 
@@ -209,7 +216,7 @@ public final class StepContext: @unchecked Sendable {
             state.ended = true
             return state.takeReleaseHooks()
         }
-        for hook in hooks { hook() }
+        for release in hooks { release.hook(release.word) }
     }
 
     /// Runs `hook` once this try has ended and its code has let go of the context: its function
@@ -217,9 +224,15 @@ public final class StepContext: @unchecked Sendable {
     /// deadline ended it first. Until then what the context lends (its inputs) stays valid.
     /// Returns false, without keeping it, if the try has already ended.
     public func whenReleased(_ hook: @escaping @Sendable () -> Void) -> Bool {
+        whenReleased(word: 0) { _ in hook() }
+    }
+
+    /// `whenReleased`, calling `hook` with `word`: a hook that needs only a number (the C API's
+    /// handle for the context) then captures nothing, and keeping it allocates nothing.
+    public func whenReleased(word: UInt, _ hook: @escaping @Sendable (UInt) -> Void) -> Bool {
         withCompletion { state in
             guard !state.ended else { return false }
-            state.releaseHooks.append(hook)
+            state.releaseHooks.append(ReleaseHook(hook: hook, word: word))
             return true
         }
     }
