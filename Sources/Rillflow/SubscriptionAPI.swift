@@ -100,15 +100,17 @@ public func rf_subscription_read_batch(_ subscription: OpaquePointer!, _ events:
         let stride = try EventFill.size(of: events, "events[0]")
         let timeout = try readTimeout(timeoutMs)
         let base = UnsafeMutableRawPointer(events)
-        // The views first, each where its event goes, then each event made from its view.
+        // The views first, each where its event goes, then each event made from its view, while
+        // the read still holds the subscription (a release or another read would end the views).
         let count = try HandleRegistry.withObject(subscription, kind: .subscription, as: Subscription.self,
                                                   parameter: "subscription") { subscription throws(RillflowError) in
-            try subscription.read(into: base, stride: stride, limit: Int(capacity), timeoutMilliseconds: timeout)
-        }
-        var slot = base
-        for _ in 0..<count {
-            EventFill.fill(slot, size: stride, from: slot.loadUnaligned(as: EventView.self))
-            slot += stride
+            try subscription.read(into: base, stride: stride, limit: Int(capacity), timeoutMilliseconds: timeout) { count in
+                var slot = base
+                for _ in 0..<count {
+                    EventFill.fill(slot, size: stride, from: slot.loadUnaligned(as: EventView.self))
+                    slot += stride
+                }
+            }
         }
         outCount.pointee = UInt32(count)
     }

@@ -63,6 +63,7 @@ public struct JSONText {
     /// Writes `{"<name>":<number>}` at the start of `buffer` and returns its length, or nil if
     /// it does not fit. The data of a step's start and completion events, the engine's most
     /// frequent: written where the caller wants it (on the stack), with no array to allocate.
+    /// `name` is written as it is: it must need no JSON escaping.
     public static func numberObject(_ name: StaticString, _ number: Int64, into buffer: UnsafeMutableRawBufferPointer) -> Int? {
         var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: a sign and 20 digits fit
         return withUnsafeMutableBytes(of: &digits) { scratch -> Int? in

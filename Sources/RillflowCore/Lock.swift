@@ -13,7 +13,7 @@ import Glibc
 /// A lock is a reference to its storage: copies share one state and one mutex. The state and
 /// the mutex sit in one allocation (a step's context makes a lock on every step).
 public struct Lock<State>: @unchecked Sendable {
-    // @unchecked: `state` is only touched between pthread_mutex_lock and unlock.
+    // @unchecked: `storage.header` is only touched between pthread_mutex_lock and unlock.
     private let storage: Storage
 
     public init(_ state: State) { storage = Storage.make(state) }

@@ -223,6 +223,7 @@ public final class StepContext: @unchecked Sendable {
     /// returned, and a step left pending (or run by the host) was completed, even when its
     /// deadline ended it first. Until then what the context lends (its inputs) stays valid.
     /// Returns false, without keeping it, if the try has already ended.
+    /// (Wraps `hook` in a closure, which allocates: the per-step path uses `whenReleased(word:_:)`.)
     public func whenReleased(_ hook: @escaping @Sendable () -> Void) -> Bool {
         whenReleased(word: 0) { _ in hook() }
     }

@@ -56,7 +56,7 @@ public struct StepRouter: Sendable {
         }
         var ready: [Invocation] = []
         for step in acceptors {
-            // The usual case, one invocation taking the payloads: no array to hold it.
+            // The usual case, one invocation taking the payloads: no temporary array for it.
             guard definition.steps[step].foreachDone != nil || definition.steps[step].collect > 1 else {
                 try place(Invocation(step: step, eventType: type, inputs: payloads), into: &ready)
                 continue

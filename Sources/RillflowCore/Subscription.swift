@@ -141,6 +141,31 @@ public final class Subscription: EventWaiter, @unchecked Sendable {
     /// `.closed`, or `.invalidState` when another thread is reading.
     @inline(__always)
     public func read(limit: Int, timeoutMilliseconds: Int64, _ deliver: (EventView) -> Bool) throws(RillflowError) -> Int {
+        try read(limit: limit, timeoutMilliseconds: timeoutMilliseconds, deliver, then: { _ in })
+    }
+
+    /// `read`, storing the views instead of handing each to a closure: view `i` goes to
+    /// `destination + i * stride` bytes (unaligned is fine), then `finish` gets their count.
+    /// `finish` runs while this call still holds the subscription for reading, so the views
+    /// stay valid through it: no other read and no close can come in between. Nothing is
+    /// stored unless the call returns. For the C API's batch read, which makes its caller's
+    /// events from the views in `finish`: a call per event cost more than the event's own
+    /// bookkeeping, and a store lets the whole loop compile as one.
+    public func read(into destination: UnsafeMutableRawPointer, stride: Int, limit: Int, timeoutMilliseconds: Int64,
+                     then finish: (Int) -> Void) throws(RillflowError) -> Int {
+        precondition(stride >= MemoryLayout<EventView>.size, "a view does not fit in a slot of \(stride) bytes")
+        var next = destination
+        return try read(limit: limit, timeoutMilliseconds: timeoutMilliseconds, { view in
+            next.storeBytes(of: view, as: EventView.self)
+            next += stride
+            return true
+        }, then: finish)
+    }
+
+    /// `read`, calling `finish` with the count before the read ends (see `read(into:)`).
+    @inline(__always)
+    private func read(limit: Int, timeoutMilliseconds: Int64, _ deliver: (EventView) -> Bool,
+                      then finish: (Int) -> Void) throws(RillflowError) -> Int {
         try enterRead()
         defer { exitRead() }
         releaseViews()
@@ -148,7 +173,10 @@ public final class Subscription: EventWaiter, @unchecked Sendable {
         while true {
             if flags.load(ordering: .acquiring) & Self.closedBit != 0 { throw closedError }
             let count = try collect(limit: limit, deliver)
-            if count > 0 { return count }
+            if count > 0 {
+                finish(count)
+                return count
+            }
             publishPosition()
             if ended {
                 refreshReadiness()
@@ -164,20 +192,6 @@ public final class Subscription: EventWaiter, @unchecked Sendable {
                 throw RillflowError(.timeout, "no event arrived within \(timeoutMilliseconds) ms")
             }
             waitForData(until: deadline!)
-        }
-    }
-
-    /// `read`, storing the views instead of handing each to a closure: view `i` goes to
-    /// `destination + i * stride` bytes (unaligned is fine). For the C API's batch read, which
-    /// then makes its caller's events from them: a call per event cost more than the event's
-    /// own bookkeeping, and a store lets the whole loop compile as one.
-    public func read(into destination: UnsafeMutableRawPointer, stride: Int, limit: Int,
-                     timeoutMilliseconds: Int64) throws(RillflowError) -> Int {
-        var next = destination
-        return try read(limit: limit, timeoutMilliseconds: timeoutMilliseconds) { view in
-            next.storeBytes(of: view, as: EventView.self)
-            next += stride
-            return true
         }
     }
 
