@@ -18,6 +18,29 @@ import Testing
         #expect(seen.dropFirst().prefix(10).map(\.data) == (0..<10).map { "0:\($0)" })
     }
 
+    @Test func aReadIntoSlotsFinishesWhileItStillHoldsTheSubscription() throws {
+        let run = LogTest.startedRun(LogTest.engine())
+        let subscription = try Subscription(log: run.log, options: SubscriptionOptions(startSeq: 1))
+        for index in 0..<3 { try LogTest.emit(run, producer: 0, index: index) }
+        let stride = 20  // not a multiple of 8: the views are stored unaligned
+        let slots = UnsafeMutableRawPointer.allocate(byteCount: stride * 8, alignment: 8)
+        defer { slots.deallocate() }
+        var otherRead: RillflowError?
+        var seqs: [UInt64] = []
+        let count = try subscription.read(into: slots, stride: stride, limit: 8, timeoutMilliseconds: 0) { count in
+            // Inside `finish` the read still holds the subscription: another read is refused,
+            // and a close takes effect only once the read ends, so the views stay readable.
+            do throws(RillflowError) { _ = try subscription.read(limit: 1, timeoutMilliseconds: 0) { _ in true } } catch { otherRead = error }
+            subscription.close()
+            for index in 0..<count { seqs.append((slots + index * stride).loadUnaligned(as: EventView.self).seq) }
+        }
+        #expect(count == 4 && seqs == [1, 2, 3, 4])
+        #expect(otherRead?.code == .invalidState)
+        #expect(throws: RillflowError(.closed, "the subscription was released")) {
+            try subscription.read(limit: 1, timeoutMilliseconds: 0) { _ in true }
+        }
+    }
+
     @Test func aStartSeqPastAnArchivedTerminalEventEndsAtOnce() throws {
         // The state a run's log is in once everything, its terminal event included, has been
         // archived (a reader idling behind it, or a producer that was waiting for room).
