@@ -75,10 +75,6 @@ public struct EventDraft {
         self.source = source
     }
 
-    public var step: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: stepStart, count: stepCount) }
-    public var topic: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: topicStart, count: topicCount) }
-    public var data: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: dataStart, count: dataCount) }
-
     @inline(__always)
     private static func appendTerminated(_ start: UnsafeRawPointer?, _ count: Int, at cursor: UnsafeMutableRawPointer) -> UnsafeMutableRawPointer {
         if let start { rf_sys_copy(cursor, start, count) }
