@@ -65,28 +65,16 @@ public struct JSONText {
     /// frequent: written where the caller wants it (on the stack), with no array to allocate.
     /// `name` is written as it is: it must need no JSON escaping.
     public static func numberObject(_ name: StaticString, _ number: Int64, into buffer: UnsafeMutableRawBufferPointer) -> Int? {
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: a sign and 20 digits fit
-        return withUnsafeMutableBytes(of: &digits) { scratch -> Int? in
-            var first = scratch.count
-            var rest = number.magnitude
-            repeat {
-                first -= 1
-                scratch[first] = UInt8(ascii: "0") + UInt8(rest % 10)
-                rest /= 10
-            } while rest > 0
-            if number < 0 {
-                first -= 1
-                scratch[first] = UInt8(ascii: "-")
-            }
-            let nameLength = name.utf8CodeUnitCount, numberLength = scratch.count - first
-            let length = nameLength + numberLength + 5  // {"name":number}
+        withDecimal(negative: number < 0, magnitude: number.magnitude) { digits -> Int? in
+            let nameLength = name.utf8CodeUnitCount
+            let length = nameLength + digits.count + 5  // {"name":number}
             guard length <= buffer.count, let base = buffer.baseAddress else { return nil }
             base.storeBytes(of: UInt8(ascii: "{"), as: UInt8.self)
             base.storeBytes(of: UInt8(ascii: "\""), toByteOffset: 1, as: UInt8.self)
             (base + 2).copyMemory(from: name.utf8Start, byteCount: nameLength)
             base.storeBytes(of: UInt8(ascii: "\""), toByteOffset: 2 + nameLength, as: UInt8.self)
             base.storeBytes(of: UInt8(ascii: ":"), toByteOffset: 3 + nameLength, as: UInt8.self)
-            (base + 4 + nameLength).copyMemory(from: scratch.baseAddress! + first, byteCount: numberLength)
+            (base + 4 + nameLength).copyMemory(from: digits.baseAddress!, byteCount: digits.count)
             base.storeBytes(of: UInt8(ascii: "}"), toByteOffset: length - 1, as: UInt8.self)
             return length
         }
@@ -94,25 +82,26 @@ public struct JSONText {
 
     /// Appends an integer's decimal digits without building a String.
     mutating func appendDecimal<T: BinaryInteger>(_ number: T) {
-        if number < 0 {
-            bytes.append(UInt8(ascii: "-"))
-            // The magnitude of the most negative value does not fit in T: go through UInt64.
-            return appendDigits(UInt64(number.magnitude))
-        }
-        appendDigits(UInt64(number))
+        // The magnitude of the most negative value does not fit in T: go through UInt64.
+        Self.withDecimal(negative: number < 0, magnitude: UInt64(number.magnitude)) { bytes.append(contentsOf: $0) }
     }
 
-    private mutating func appendDigits(_ value: UInt64) {
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for 20 digits
-        var count = 0
-        var rest = value
-        withUnsafeMutableBytes(of: &digits) { buffer in
+    /// Calls `body` with a number's decimal text ("-" first if `negative`), built on the stack.
+    private static func withDecimal<R>(negative: Bool, magnitude: UInt64, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: a sign and 20 digits fit
+        return withUnsafeMutableBytes(of: &digits) { scratch in
+            var first = scratch.count
+            var rest = magnitude
             repeat {
-                buffer[23 - count] = UInt8(ascii: "0") + UInt8(rest % 10)
+                first -= 1
+                scratch[first] = UInt8(ascii: "0") + UInt8(rest % 10)
                 rest /= 10
-                count += 1
             } while rest > 0
-            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[(24 - count)...]))
+            if negative {
+                first -= 1
+                scratch[first] = UInt8(ascii: "-")
+            }
+            return body(UnsafeRawBufferPointer(rebasing: scratch[first...]))
         }
     }
 
