@@ -81,6 +81,16 @@ import Testing
         #expect(run.log.history.state.withLock { $0.totalBytes } <= 128 << 10)
     }
 
+    @Test func aHistorySmallerThanAChunkReusesTheChunkItDrops() throws {
+        // A 64 KiB log spills 64 KiB chunks; a 16 KiB history can keep none of them whole, so
+        // each is dropped as soon as the next one starts.
+        let run = LogTest.startedRun(LogTest.engine(logCapacity: 64 << 10, history: 16 << 10))
+        for index in 0..<20_000 { try LogTest.emit(run, producer: 0, index: index) }
+        let created = run.log.history.state.withLock { $0.chunksCreated }
+        #expect(created <= 2, "\(created) chunks were created for 1.6 MB of events")
+        #expect(run.log.history.state.withLock { $0.totalBytes } <= 64 << 10)
+    }
+
     @Test func aWaitingReaderArchivesWhatItHasReadAndReplaysStaySeamless() throws {
         // A 256 KiB log holds these 1,500 events (about 120 KiB) without its producer archiving.
         // (The emit timeout turns a producer held by a reader into a failure, not a hang.)
