@@ -130,8 +130,8 @@ final class RunHistory: @unchecked Sendable {
             state.chunks.removeFirst(dropped)
         }
         // A single chunk over the limit on its own is dropped too when nobody needs it, and
-        // kept for reuse like the others: a history smaller than a chunk drops one per chunk's
-        // worth of events, and mapping each anew cost its page faults and an unmap every time.
+        // kept for reuse like the others: a history smaller than a chunk drops its chunk at
+        // every archiving pass, and mapping a new one each time cost page faults and an unmap.
         if state.chunks.count == 1, UInt64(state.totalBytes) > limitBytes, state.chunks[0].endSeq <= lowestPin,
            limitBytes < UInt64(state.chunks[0].used) {
             state.totalBytes = 0

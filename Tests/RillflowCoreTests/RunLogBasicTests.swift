@@ -72,7 +72,7 @@ import Testing
     }
 
     /// A 64 KiB log spills 64 KiB chunks. A 128 KiB history keeps two and drops the rest; a
-    /// 16 KiB one can keep none whole, so it drops each as soon as the next one starts. Either
+    /// 16 KiB one can keep none whole, so it drops its chunk at every archiving pass. Either
     /// way, 1.6 MB goes through the history, yet only a handful of chunks are ever created.
     @Test(arguments: [(history: 128 << 10, mostCreated: 4), (history: 16 << 10, mostCreated: 2)])
     func droppedHistoryChunksAreReused(history: Int, mostCreated: Int) throws {
