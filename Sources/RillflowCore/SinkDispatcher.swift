@@ -391,6 +391,23 @@ final class SinkDispatcher: @unchecked Sendable {
         for (token, attachment) in attachments where attachment.sink === sink { close(token) }
     }
 
+    /// Reads up to `batchLimit` ready events, without waiting. The read stores the views
+    /// straight into the array's storage, without a closure call and an append per event.
+    private static func readBatch(_ subscription: Subscription) throws(RillflowError) -> [EventView] {
+        var failure: RillflowError?
+        let batch = [EventView](unsafeUninitializedCapacity: batchLimit) { storage, initialized in
+            do throws(RillflowError) {
+                initialized = try subscription.read(into: UnsafeMutableRawPointer(storage.baseAddress!), stride: MemoryLayout<EventView>.stride,
+                                                    limit: batchLimit, timeoutMilliseconds: 0) { _ in }
+            } catch {
+                failure = error
+                initialized = 0
+            }
+        }
+        if let failure { throw failure }
+        return batch
+    }
+
     /// Delivers what one attachment has ready, at most its share of a pass, and says what it
     /// has left.
     private func service(_ token: UInt64) -> Activity {
@@ -404,13 +421,9 @@ final class SinkDispatcher: @unchecked Sendable {
         let sink = attachment.sink
         for _ in 0..<16 {  // a bounded share per visit, so one busy run cannot starve the others
             if attachment.pending == nil {
-                var batch: [EventView] = []
-                batch.reserveCapacity(Self.batchLimit)
+                let batch: [EventView]
                 do throws(RillflowError) {
-                    _ = try attachment.subscription.read(limit: Self.batchLimit, timeoutMilliseconds: 0) { view in
-                        batch.append(view)
-                        return true
-                    }
+                    batch = try Self.readBatch(attachment.subscription)
                 } catch {
                     if error.code == .endOfStream {
                         sink.target.runEnded(runId: attachment.runId)
