@@ -59,8 +59,15 @@ enum HistoryFormat {
     /// Turns a copied log record into its disk form: marker and checksum in place of the stamp.
     @inline(__always)
     static func seal(_ record: UnsafeMutableRawPointer, length: Int) {
+        // The marker's checksum is a constant: the bytes after it are checksummed from memory,
+        // the marker itself is not read back (see rf_sys_crc32c_extend).
+        record.storeBytes(of: rf_sys_crc32c_extend(markerChecksum, record + 8, length - 8), toByteOffset: 0, as: UInt32.self)
         record.storeBytes(of: recordMarker, toByteOffset: 4, as: UInt32.self)
-        record.storeBytes(of: rf_sys_crc32c(record + 4, length - 4), toByteOffset: 0, as: UInt32.self)
+    }
+
+    /// The CRC-32C of the marker's four bytes, where every record's checksum starts.
+    private static let markerChecksum: UInt32 = withUnsafeBytes(of: recordMarker.littleEndian) {
+        rf_sys_crc32c($0.baseAddress, 4)
     }
 
     enum Check: Equatable {

@@ -66,13 +66,14 @@ final class HistoryWriter: SinkTarget, @unchecked Sendable {
         }()
         let before = (file.records, file.lastSeq)
         let segmentBytes = store.options.segmentBytes
-        for event in events {
+        var index = 0
+        while index < events.count {
+            let event = events[index]
             let record = event.record
             let length = Int(record.load(fromByteOffset: EventRecord.lengthOffset, as: UInt32.self))
             let source = Int(record.load(fromByteOffset: EventRecord.sourceOffset, as: UInt32.self))
-            let seq = event.seq
             if file.fd < 0 || file.damaged || (file.segmentEvents > 0 && file.size + length > segmentBytes) {
-                if let failure = roll(file, firstSeq: seq) { return fail(file, failure, restoring: before) }
+                if let failure = roll(file, firstSeq: event.seq) { return fail(file, failure, restoring: before) }
             }
             if source >= file.declared.count || !file.declared[source] {
                 if source >= file.identities.count {
@@ -84,14 +85,38 @@ final class HistoryWriter: SinkTarget, @unchecked Sendable {
             }
             if used + length > bufferCapacity, let failure = flush(file) { return fail(file, failure, restoring: before) }
             if length > bufferCapacity { grow(to: length) }
+            // This record now fits; so do the ones after it that lie right behind it in the
+            // log, come from sources this segment has declared, and fit in the buffer and the
+            // segment: the span goes in with one copy.
+            var spanLength = length
+            var last = record
+            var count = 1
+            let room = min(bufferCapacity - used, segmentBytes - file.size, Self.spanBytes)
+            while index + count < events.count {
+                let next = events[index + count].record
+                guard next == last + Int(last.load(fromByteOffset: EventRecord.lengthOffset, as: UInt32.self)) else { break }
+                let nextLength = Int(next.load(fromByteOffset: EventRecord.lengthOffset, as: UInt32.self))
+                let nextSource = Int(next.load(fromByteOffset: EventRecord.sourceOffset, as: UInt32.self))
+                guard spanLength + nextLength <= room, nextSource < file.declared.count, file.declared[nextSource] else { break }
+                spanLength += nextLength
+                last = next
+                count += 1
+            }
             let copy = buffer + used
-            copy.copyMemory(from: record, byteCount: length)
-            HistoryFormat.seal(copy, length: length)
-            used += length
-            file.size += length
-            file.segmentEvents += 1
-            file.records += 1
-            file.lastSeq = seq
+            copy.copyMemory(from: record, byteCount: spanLength)
+            var offset = 0
+            while offset < spanLength {
+                let sealed = copy + offset
+                let sealedLength = Int(sealed.load(fromByteOffset: EventRecord.lengthOffset, as: UInt32.self))
+                HistoryFormat.seal(sealed, length: sealedLength)
+                offset += sealedLength
+            }
+            used += spanLength
+            file.size += spanLength
+            file.segmentEvents += count
+            file.records += UInt64(count)
+            file.lastSeq = last.load(fromByteOffset: EventRecord.seqOffset, as: UInt64.self)
+            index += count
         }
         if let failure = flush(file) { return fail(file, failure, restoring: before) }
         // Synced before it is published, so a reader of the counters never sees a written
@@ -198,6 +223,10 @@ final class HistoryWriter: SinkTarget, @unchecked Sendable {
         file.durable.bytes.add(UInt64(used), ordering: .relaxed)
         return nil
     }
+
+    /// The most bytes copied at once before their records are sealed: the checksums then read
+    /// the copy while it is still in the first-level cache.
+    static let spanBytes = 8 << 10
 
     /// Syncs the segment; a failure is counted like a failed write (what it wrote may not
     /// survive a crash), and synced_seq stays where it was.

@@ -47,6 +47,17 @@ import TestSupport
         #expect(rf_sys_crc32c_table_update(0xFFFF_FFFF, check, check.count) ^ 0xFFFF_FFFF == 0xE306_9283)
         let zeros = [UInt8](repeating: 0, count: 32)
         #expect(zeros.withUnsafeBytes { rf_sys_crc32c($0.baseAddress, $0.count) } == 0x8A91_36AA)
+        // Extending a checksum gives that of the bytes joined, at every split (and lengths that
+        // take each of its steps: 32, 8, 4 and 1 bytes at a time).
+        let text = Array("The quick brown fox jumps over the lazy dog, twice over: the quick brown fox.".utf8)
+        let whole = text.withUnsafeBytes { rf_sys_crc32c($0.baseAddress, $0.count) }
+        for split in 0...text.count {
+            let extended = text.withUnsafeBytes { bytes in
+                rf_sys_crc32c_extend(rf_sys_crc32c(bytes.baseAddress, split), bytes.baseAddress! + split, text.count - split)
+            }
+            #expect(extended == whole, "split at \(split)")
+        }
+        #expect(text.withUnsafeBytes { rf_sys_crc32c_table_update(0xFFFF_FFFF, $0.baseAddress, $0.count) } ^ 0xFFFF_FFFF == whole)
     }
 
     @Test func recordChecksRejectEveryKindOfDamage() {
