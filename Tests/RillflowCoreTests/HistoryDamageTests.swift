@@ -20,9 +20,8 @@ import Testing
         private(set) var emitted: UInt64 = 0
         private(set) var failures = 0
 
-        init(maxBytes: UInt64 = 0) throws {
-            store = try HistoryStore(options: HistoryOptions(directory: directory, fsync: .never,
-                                                             segmentBytes: HistoryOptions.minimumSegmentBytes, maxBytes: maxBytes))
+        init(maxBytes: UInt64 = 0, fsync: FsyncPolicy = .never, segmentBytes: Int = HistoryOptions.minimumSegmentBytes) throws {
+            store = try HistoryStore(options: HistoryOptions(directory: directory, fsync: fsync, segmentBytes: segmentBytes, maxBytes: maxBytes))
             writer = HistoryWriter(store: store)
             let configuration = try EngineConfiguration(workerThreads: 1, logCapacity: 1 << 20, maxEventBytes: 4096)
             log = RunLog(identity: RunIdentity(runId: Self.runId, workflowName: "driven"), configuration: configuration,

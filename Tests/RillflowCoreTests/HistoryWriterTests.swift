@@ -4,7 +4,8 @@ import Glibc
 import Testing
 @testable import RillflowCore
 
-/// How the history writer turns batches of log records into segment files.
+/// How the history writer turns batches of log records into segment files: spans of records
+/// copied at once, and writeback started as a segment grows.
 @Suite struct HistoryWriterTests {
     typealias DrivenHistory = HistoryDamageTests.DrivenHistory
 
@@ -70,5 +71,37 @@ import Testing
         #expect(index == count)
         let recovered = try RecoveredRun(store: history.store, runId: DrivenHistory.runId)
         #expect(recovered.info.records == UInt64(count) && recovered.info.corruptRecords == 0 && recovered.terminal?.kind == .runCompleted)
+    }
+
+    /// Under the run-end policy a growing segment has its writeback started a block at a time,
+    /// each block once, from the segment's start; the other policies leave that to the kernel
+    /// (never) or sync every batch themselves (batch).
+    @Test(arguments: [FsyncPolicy.runEnd, .never, .batch])
+    func writebackStartsABlockAtATimeUnderTheRunEndPolicy(_ fsync: FsyncPolicy) throws {
+        let history = try DrivenHistory(fsync: fsync, segmentBytes: 3 << 20)
+        var ranges: [(path: String, offset: Int, length: Int)] = []
+        history.writer.writebackObserver = { ranges.append(($0, $1, $2)) }
+        try history.emitAndWrite(7000, ending: true)  // about 7 MB: three segments, the last partly filled
+        let segments = history.segmentPaths
+        #expect(segments.count == 3)
+        guard fsync == .runEnd else {
+            #expect(ranges.isEmpty)
+            return
+        }
+        for path in segments {
+            let mine = ranges.filter { $0.path == path }
+            let started = mine.reduce(0) { $0 + $1.length }
+            var status = stat()
+            #expect(stat(path, &status) == 0)
+            // From the start, each byte once, at least a block at a time (at most a block and a
+            // batch: a batch of 40 records is about 42 KB); and what is left is less than a block.
+            let contiguous = zip(mine, mine.dropFirst()).allSatisfy { $0.offset + $0.length == $1.offset }
+            #expect((mine.first?.offset ?? 0) == 0 && contiguous, "\(path)")
+            #expect(mine.allSatisfy { $0.length >= HistoryWriter.writebackBlock && $0.length < HistoryWriter.writebackBlock + 64 << 10 })
+            #expect(Int(status.st_size) - started >= 0 && Int(status.st_size) - started < HistoryWriter.writebackBlock, "\(path)")
+        }
+        #expect(ranges.count >= 4)  // two per full 3 MiB segment at least
+        let recovered = try RecoveredRun(store: history.store, runId: DrivenHistory.runId)
+        #expect(recovered.info.records == 7000 && recovered.info.corruptRecords == 0)
     }
 }
