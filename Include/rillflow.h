@@ -491,7 +491,9 @@ typedef struct rf_token_usage {
 
 /* The token usage the run's steps have reported so far, summed (RUN_COMPLETED carries the
  * final totals as "usage"). The caller sets out_usage->struct_size first. A manual run reports
- * zeros.
+ * zeros. A run reopened from the durable history (rf_engine_open_run()) reports the totals
+ * its RUN_COMPLETED event recorded; zeros if it ended otherwise (the other terminal events do
+ * not record usage).
  * Returns RF_OK; RF_E_INVALID_HANDLE; RF_E_INVALID_ARGUMENT if out_usage is NULL;
  * RF_E_STRUCT_SIZE. */
 RF_API rf_status rf_run_get_usage(rf_run *run, rf_token_usage *out_usage);

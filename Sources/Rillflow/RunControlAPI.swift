@@ -59,7 +59,7 @@ public func rf_run_get_usage(_ run: OpaquePointer!, _ outUsage: UnsafeMutablePoi
     apiCall("rf_run_get_usage") { () throws(APIFailure) in
         let entry = try HandleRegistry.shared.run(run)
         let outUsage = try required(outUsage, "out_usage")
-        let usage = entry.execution?.usage ?? TokenUsage()
+        let usage = entry.execution?.usage ?? entry.run.recordedUsage ?? TokenUsage()
         try OptionsStruct.write(usage.cStruct, to: outUsage, name: "out_usage", firstVersionSize: Int(RF_TOKEN_USAGE_SIZE_V1))
     }
 }

@@ -35,6 +35,9 @@ public final class Run: Sendable {
     private let lineageOrder: Lock<Bool>?
     /// The engine's limits, which child runs share.
     let configuration: EngineConfiguration
+    /// For a run reopened from its durable history: the token usage its RUN_COMPLETED event
+    /// recorded (nil for live runs, and for reopened ones that ended otherwise).
+    public let recordedUsage: TokenUsage?
 
     public init(engine: Engine, workflowName: String, traceId: String? = nil, parentSpanId: String? = nil,
                 metadata: [UInt8]? = nil) {
@@ -52,6 +55,7 @@ public final class Run: Sendable {
         self.metadata = metadata
         ancestors = []
         lineageOrder = nil
+        recordedUsage = nil
         engine.runCreated(self)
     }
 
@@ -69,6 +73,7 @@ public final class Run: Sendable {
         let lineage = [parent.log] + parent.ancestors.map(\.log)
         ancestors = lineage.map { ($0, $0.registerSource(identity)) }
         lineageOrder = Lock(false)
+        recordedUsage = nil
         // Its events are in its root's durable history: its id must stay unique across processes too.
         if let durable = lineage.last?.durable, let failure = durable.store.reserve(runId) { durable.noteFailure(failure) }
     }
@@ -89,6 +94,7 @@ public final class Run: Sendable {
         metadata = nil
         ancestors = []
         lineageOrder = nil
+        recordedUsage = recovered.terminal.flatMap { $0.kind == .runCompleted ? TokenUsage(completedRunData: $0.data) : nil }
         let status = recovered.terminal.flatMap { RunStatus(terminal: $0.kind) } ?? .interrupted
         state.store(status.rawValue, ordering: .relaxed)
         terminalWritten.store(true, ordering: .relaxed)

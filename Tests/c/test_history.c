@@ -176,6 +176,10 @@ static void test_write_and_reopen(void) {
     uint64_t reopened_id = 0;
     rf_run_get_id(reopened, &reopened_id);
     CHECK(reopened_id == id);
+    /* A manual run's own terminal data records no usage. */
+    rf_token_usage usage = {.struct_size = sizeof usage, .input_tokens = 99};
+    CHECK_STATUS(rf_run_get_usage(reopened, &usage), RF_OK);
+    CHECK(usage.input_tokens == 0 && usage.total_tokens == 0);
     const void *result = NULL;
     uint32_t result_len = 0;
     CHECK_STATUS(rf_run_get_result(reopened, &result, &result_len), RF_OK);
@@ -618,7 +622,10 @@ static rf_status spawn_step(void *user_data, rf_step_ctx *ctx) {
 
 static rf_status finish_step(void *user_data, rf_step_ctx *ctx) {
     (void)user_data;
-    return rf_step_ctx_stop(ctx, "\"ok\"", 4);
+    rf_token_usage usage = {.struct_size = sizeof usage, .input_tokens = 12, .output_tokens = 30, .total_tokens = 42,
+                            .reasoning_tokens = 7, .cached_input_tokens = 5};
+    rf_status status = rf_step_ctx_report_usage(ctx, &usage);
+    return status != RF_OK ? status : rf_step_ctx_stop(ctx, "\"ok\"", 4);
 }
 
 static void test_sub_workflow(void) {
@@ -649,6 +656,11 @@ static void test_sub_workflow(void) {
     engine = history_engine(dir);
     rf_run *reopened = NULL;
     CHECK_STATUS(rf_engine_open_run(engine, id, &reopened), RF_OK);
+    /* The usage its steps reported, as its RUN_COMPLETED event recorded it. */
+    rf_token_usage usage = {.struct_size = sizeof usage};
+    CHECK_STATUS(rf_run_get_usage(reopened, &usage), RF_OK);
+    CHECK(usage.input_tokens == 12 && usage.output_tokens == 30 && usage.total_tokens == 42 &&
+          usage.reasoning_tokens == 7 && usage.cached_input_tokens == 5);
     rf_subscription_options options;
     rf_subscription_options_init(&options);
     options.mode = RF_STREAM_CUSTOM;

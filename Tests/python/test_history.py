@@ -13,6 +13,7 @@ def writer(engine, tokens):
     def talk(ctx, _):
         for i in range(tokens):
             ctx.stream_token(f"token {i:05d} ")
+        ctx.report_usage(input_tokens=120, output_tokens=tokens, reasoning_tokens=9, cached_input_tokens=64)
         return "done"
 
     return wf
@@ -27,12 +28,15 @@ def test_a_later_engine_reopens_a_run_and_reads_it_from_any_seq(tmp_path):
         replay = list(run.events(from_seq=1, timeout=20))
         assert [event.seq for event in replay] == list(range(1, len(replay) + 1)) and len(replay) == 3004
         run_id = run.id
+        usage = run.usage
+        assert usage["output_tokens"] == 3000 and usage["cached_input_tokens"] == 64
         assert engine.options["history_dir"] == str(tmp_path)
 
     with rillflow.Engine(history_dir=str(tmp_path)) as engine:
         reopened = engine.open_run(run_id)
         assert reopened.status == "completed"
         assert reopened.result(timeout=10)["result"] == "done"
+        assert reopened.usage == usage  # as its run_completed event recorded it
         info = reopened.history
         assert info["records"] == info["last_seq"] == 3004 and info["segments"] > 1
         assert info["corrupt_records"] == 0 and info["torn_bytes"] == 0

@@ -279,7 +279,8 @@ class Run:
 
     @property
     def usage(self) -> dict[str, int]:
-        """Token usage the run's steps reported, summed."""
+        """Token usage the run's steps reported, summed (a run reopened from the durable history:
+        the totals its run_completed event recorded, zeros if it ended otherwise)."""
         usage = c.rf_token_usage(struct_size=ctypes.sizeof(c.rf_token_usage))
         check(c.lib.rf_run_get_usage(self._live_handle(), ctypes.byref(usage)))
         return {name: getattr(usage, name) for name in
