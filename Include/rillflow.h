@@ -66,9 +66,9 @@ extern "C" {
 /* The version of this header. The library's own version is rf_version(). The major
  * version is the ABI generation (the 1 of librillflow.so.1); minor versions only add. */
 #define RF_VERSION_MAJOR 1
-#define RF_VERSION_MINOR 3
+#define RF_VERSION_MINOR 4
 #define RF_VERSION_PATCH 0
-#define RF_VERSION_STRING "1.3.0"
+#define RF_VERSION_STRING "1.4.0"
 /* MAJOR * 10000 + MINOR * 100 + PATCH, e.g. 10100 for 1.1.0. */
 #define RF_VERSION_NUMBER (RF_VERSION_MAJOR * 10000 + RF_VERSION_MINOR * 100 + RF_VERSION_PATCH)
 
@@ -78,7 +78,7 @@ extern "C" {
  * Never fails. */
 RF_API uint32_t rf_version(void);
 
-/* The library's version as a string, e.g. "1.3.0". The pointer is static: valid for the
+/* The library's version as a string, e.g. "1.4.0". The pointer is static: valid for the
  * life of the process, never freed by the caller. Never fails. */
 RF_API const char *rf_version_string(void);
 
@@ -1182,9 +1182,14 @@ typedef struct rf_history_info {
                                    syncs that failed (synced_seq then stays where it was for
                                    good: the kernel may have dropped what it held), and
                                    failures to record the run's id as used (run-ids) */
+    /* 1.4 */
+    char last_error[256];       /* live run: why the latest of those failures happened (the
+                                   file and the system's error), "" if none; NUL-terminated,
+                                   cut at 255 bytes */
 } rf_history_info;
 
 #define RF_HISTORY_INFO_SIZE_V1 80u
+#define RF_HISTORY_INFO_SIZE_V2 336u /* with last_error (1.4) */
 
 /* Opens run run_id from the engine's durable history as a finished run, in its own new
  * handle (rf_run_release() once). Its status is the one its terminal event gives, or
@@ -1203,7 +1208,8 @@ typedef struct rf_history_info {
 RF_API rf_status rf_engine_open_run(rf_engine *engine, uint64_t run_id, rf_run **out_run);
 
 /* Copies what the run's durable history holds into *out_info (whose struct_size the caller
- * sets; only that many bytes are written). For a live run the counts move as the writer goes.
+ * sets, at least RF_HISTORY_INFO_SIZE_V1; only that many bytes are written, so a 1.2 caller
+ * gets no last_error). For a live run the counts move as the writer goes.
  * Returns RF_OK; RF_E_INVALID_HANDLE; RF_E_INVALID_ARGUMENT if out_info is NULL;
  * RF_E_STRUCT_SIZE; RF_E_NOT_FOUND if the run has no durable history (its engine has no
  * history_dir, or it is a sub-workflow). */

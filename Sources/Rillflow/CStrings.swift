@@ -17,6 +17,16 @@ enum CStrings {
         return UnsafeRawBufferPointer(start: string, count: length)
     }
 
+    /// Copies `text` into a struct's fixed char array (such as a `last_error` field),
+    /// NUL-terminated, cut to fit.
+    static func fill<CharArray>(_ field: inout CharArray, with text: String) {
+        withUnsafeMutableBytes(of: &field) { buffer in
+            let bytes = text.utf8.prefix(buffer.count - 1)
+            buffer.copyBytes(from: bytes)
+            buffer[bytes.count] = 0
+        }
+    }
+
     // Failures are built out of line: the checks above sit on the emit path.
     @inline(never)
     private static func tooLong(_ name: String, _ limit: Int) -> APIFailure {

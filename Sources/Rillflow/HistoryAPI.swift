@@ -13,6 +13,7 @@ extension HistoryInfo {
         info.corrupt_records = corruptRecords
         info.torn_bytes = tornBytes
         info.write_failures = writeFailures
+        CStrings.fill(&info.last_error, with: lastError)
         return info
     }
 }

@@ -120,11 +120,7 @@ public func rf_sink_get_stats(_ sink: OpaquePointer!, _ outStats: UnsafeMutableP
         result.dropped = stats.dropped
         result.failures = stats.failures
         result.runs = stats.runs
-        withUnsafeMutableBytes(of: &result.last_error) { buffer in
-            let bytes = Array(stats.lastError.utf8.prefix(buffer.count - 1))
-            buffer.copyBytes(from: bytes)
-            buffer[bytes.count] = 0
-        }
+        CStrings.fill(&result.last_error, with: stats.lastError)
         try OptionsStruct.write(result, to: outStats, name: "out_stats", firstVersionSize: Int(RF_SINK_STATS_SIZE_V1))
     }
 }

@@ -1,7 +1,7 @@
 import CRillflow
 
 /// The library's version; equal to the header's RF_VERSION_* it was built with.
-let libraryVersionString: StaticString = "1.3.0"
+let libraryVersionString: StaticString = "1.4.0"
 
 @c @implementation
 public func rf_version() -> UInt32 {

@@ -580,6 +580,53 @@ static rf_history_info wait_written(rf_run *run, uint64_t seq) {
     return info;
 }
 
+/* A write that fails (the run's directory cannot be made: a file has its name) is counted and
+ * explained in last_error; the writer retries until it succeeds, and nothing is lost. A 1.2
+ * caller's smaller struct gets the counts without the message, and nothing past its end. */
+static void test_write_failure_is_explained(void) {
+    char *dir = scratch_directory("failure");
+    rf_engine *engine = history_engine_with(dir, 0, 0, 0, RF_HISTORY_FSYNC_NEVER, 0, 0, 0);
+    rf_run *run = NULL;
+    rf_run_create_manual(engine, "failing", NULL, &run);
+    uint64_t id = 0;
+    rf_run_get_id(run, &id);
+    char blocker[600];
+    snprintf(blocker, sizeof blocker, "%s/run-%020llu", dir, (unsigned long long)id);
+    FILE *file = fopen(blocker, "w");
+    CHECK(file != NULL);
+    if (file) fclose(file);
+    rf_run_start(run, NULL, 0);
+    emit_until(run, 2, 50);
+    rf_history_info info = history_info(run);
+    for (int i = 0; i < 10000 && info.write_failures == 0; i++) {
+        struct timespec pause = {0, 1000000};
+        nanosleep(&pause, NULL);
+        info = history_info(run);
+    }
+    CHECK(info.write_failures >= 1 && info.last_seq == 0);
+    CHECK_CONTAINS(info.last_error, "cannot create directory");
+    CHECK_CONTAINS(info.last_error, blocker);
+
+    unsigned char old[sizeof(rf_history_info)];
+    memset(old, 0xAB, sizeof old);
+    ((rf_history_info *)(void *)old)->struct_size = RF_HISTORY_INFO_SIZE_V1;
+    CHECK_STATUS(rf_run_get_history_info(run, (rf_history_info *)(void *)old), RF_OK);
+    CHECK(((rf_history_info *)(void *)old)->write_failures >= 1);
+    int untouched = 1;
+    for (size_t i = RF_HISTORY_INFO_SIZE_V1; i < sizeof old; i++) untouched &= old[i] == 0xAB;
+    CHECK(untouched);
+
+    CHECK(unlink(blocker) == 0);  /* the next retry (within 100 ms) succeeds */
+    info = wait_written(run, 50);
+    CHECK(info.last_seq == 50 && info.records == 50);
+    CHECK_CONTAINS(info.last_error, "cannot create directory");  /* the latest failure stays */
+    rf_run_end(run, RF_EVENT_RUN_COMPLETED, NULL, 0);
+    rf_run_release(run);
+    rf_engine_release(engine);
+    remove_tree(dir);
+    free(dir);
+}
+
 static void test_fsync_policies(void) {
     uint32_t policies[3] = {RF_HISTORY_FSYNC_NEVER, RF_HISTORY_FSYNC_BATCH, RF_HISTORY_FSYNC_RUN_END};
     for (int i = 0; i < 3; i++) {
@@ -751,6 +798,7 @@ int main(void) {
     test_bit_flips();
     test_retention();
     test_fsync_policies();
+    test_write_failure_is_explained();
     test_sub_workflow();
     return check_finish();
 }

@@ -27,7 +27,7 @@ PIN_OFFSET(rf_engine_options, history_flags, 72);
 PIN_OFFSET(rf_engine_options, reserved2, 76);
 _Static_assert(RF_ENGINE_OPTIONS_SIZE_V1 == 32, "the first published size never changes");
 
-PIN_SIZE(rf_history_info, 80);
+PIN_SIZE(rf_history_info, 336);
 PIN_OFFSET(rf_history_info, struct_size, 0);
 PIN_OFFSET(rf_history_info, first_seq, 8);
 PIN_OFFSET(rf_history_info, last_seq, 16);
@@ -38,7 +38,9 @@ PIN_OFFSET(rf_history_info, segments, 48);
 PIN_OFFSET(rf_history_info, corrupt_records, 56);
 PIN_OFFSET(rf_history_info, torn_bytes, 64);
 PIN_OFFSET(rf_history_info, write_failures, 72);
+PIN_OFFSET(rf_history_info, last_error, 80);
 _Static_assert(RF_HISTORY_INFO_SIZE_V1 == 80, "the first published size never changes");
+_Static_assert(RF_HISTORY_INFO_SIZE_V2 == sizeof(rf_history_info), "1.4's size is the struct's");
 
 PIN_SIZE(rf_event, 96);
 PIN_OFFSET(rf_event, struct_size, 0);

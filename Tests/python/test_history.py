@@ -1,5 +1,7 @@
 """The durable history from Python: a run written by one engine is reopened by a later one
 and read from any seq; a replay older than memory comes from disk; options are checked."""
+import time
+
 import pytest
 
 import rillflow
@@ -67,3 +69,24 @@ def test_history_options_are_checked(tmp_path):
     with rillflow.Engine() as plain:
         with pytest.raises(rillflow.InvalidState, match="history_dir"):
             plain.open_run(1)
+
+
+def test_a_failed_write_is_counted_and_explained(tmp_path):
+    with rillflow.Engine(history_dir=str(tmp_path)) as engine:
+        run = engine.manual_run("failing", start=False)
+        blocker = tmp_path / f"run-{run.id:020d}"
+        blocker.write_text("in the way of the run's directory")
+        run.start()
+        run.emit("custom", {"n": 1}, topic="t")
+        # The writer retries every 100 ms; bounded wait for its counters, not for time.
+        deadline = time.monotonic() + 10
+        while run.history["write_failures"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.001)
+        info = run.history
+        assert info["write_failures"] >= 1 and info["last_seq"] == 0
+        assert "cannot create directory" in info["last_error"] and str(blocker) in info["last_error"]
+        blocker.unlink()
+        while run.history["last_seq"] < 2 and time.monotonic() < deadline:
+            time.sleep(0.001)
+        assert run.history["records"] == 2  # run started, the custom event: nothing lost
+        run.end("run_completed")

@@ -27,7 +27,7 @@ from .run import Run, Stream
 from .sinks import Sink
 from .workflow import Retry, Workflow
 
-__version__ = "1.3.0"
+__version__ = "1.4.0"
 library_version: str = _lib.rf_version_string().decode()
 
 __all__ = [

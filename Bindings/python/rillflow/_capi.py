@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import ctypes
 from ctypes import (
-    POINTER, Structure, c_char_p, c_double, c_int32, c_size_t, c_uint32, c_uint64, c_int64, c_void_p,
+    POINTER, Structure, c_char, c_char_p, c_double, c_int32, c_size_t, c_uint32, c_uint64, c_int64, c_void_p,
 )
 
 from ._library import load_library
@@ -123,6 +123,7 @@ class rf_history_info(Structure):
         ("struct_size", c_uint32), ("reserved0", c_uint32), ("first_seq", c_uint64), ("last_seq", c_uint64),
         ("synced_seq", c_uint64), ("records", c_uint64), ("bytes", c_uint64), ("segments", c_uint64),
         ("corrupt_records", c_uint64), ("torn_bytes", c_uint64), ("write_failures", c_uint64),
+        ("last_error", c_char * 256),
     ]
 
 

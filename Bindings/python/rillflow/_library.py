@@ -15,7 +15,7 @@ from pathlib import Path
 
 #: The C API version this package is written against: major must match, minor at least this.
 REQUIRED_MAJOR = 1
-REQUIRED_MINOR = 3  # rf_run_emit_batch is 1.3 (the durable history API is 1.2)
+REQUIRED_MINOR = 4  # rf_history_info.last_error is 1.4 (rf_run_emit_batch 1.3, the durable history 1.2)
 
 _SONAME = "librillflow.so.1"
 

@@ -287,14 +287,17 @@ class Run:
                 ("input_tokens", "output_tokens", "total_tokens", "reasoning_tokens", "cached_input_tokens")}
 
     @property
-    def history(self) -> dict[str, int]:
+    def history(self) -> dict[str, Any]:
         """What the run's durable history holds (see rf_history_info): first_seq, last_seq,
-        synced_seq, records, bytes, segments, corrupt_records, torn_bytes, write_failures.
+        synced_seq, records, bytes, segments, corrupt_records, torn_bytes, write_failures (ints)
+        and last_error (why the latest failure happened, "" if none).
         Raises NotFound when its engine has no history_dir."""
         info = c.rf_history_info(struct_size=ctypes.sizeof(c.rf_history_info))
         check(c.lib.rf_run_get_history_info(self._live_handle(), ctypes.byref(info)))
-        return {name: getattr(info, name) for name, _ in c.rf_history_info._fields_
-                if name not in ("struct_size", "reserved0")}
+        fields: dict[str, Any] = {name: getattr(info, name) for name, _ in c.rf_history_info._fields_
+                                  if name not in ("struct_size", "reserved0")}
+        fields["last_error"] = info.last_error.decode("utf-8", "replace")
+        return fields
 
     def stream(self, mode: str = "tokens", *, kinds: Optional[Iterable[str]] = None,
                topics: Optional[Iterable[str]] = None, from_seq: int = 1, lossy: bool = False,
