@@ -36,7 +36,7 @@ def test_struct_sizes_match_the_header():
                           ("rf_sink_stats", "RF_SINK_STATS_SIZE_V1"),
                           ("rf_emit", "RF_EMIT_SIZE_V1"), ("rf_subscription_options", "RF_SUBSCRIPTION_OPTIONS_SIZE_V1"),
                           ("rf_token_usage", "RF_TOKEN_USAGE_SIZE_V1"), ("rf_step_options", "RF_STEP_OPTIONS_SIZE_V1"),
-                          ("rf_step_info", "RF_STEP_INFO_SIZE_V1"), ("rf_history_info", "RF_HISTORY_INFO_SIZE_V1")]:
+                          ("rf_step_info", "RF_STEP_INFO_SIZE_V1"), ("rf_history_info", "RF_HISTORY_INFO_SIZE_V2")]:
         size = int(re.search(rf"#define {macro} (\d+)u", text).group(1))
         assert ctypes.sizeof(getattr(c, struct)) == size, struct
     assert ctypes.sizeof(c.rf_run_options) == 48  # grew in 1.1 (the first published size is 24)
@@ -85,9 +85,9 @@ def test_an_old_library_is_refused():
             restype = argtypes = None
 
             def __call__(self):
-                return 10200  # 1.2: without rf_run_emit_batch, which this package declares
+                return 10300  # 1.3: without rf_history_info.last_error, which this package reads
         rf_version = rf_version()
-    with pytest.raises(ImportError, match="needs 1.3 or a later 1.x"):
+    with pytest.raises(ImportError, match="needs 1.4 or a later 1.x"):
         _library.check_version(Old(), "/x/librillflow.so.1")
 
 
