@@ -132,7 +132,8 @@ final class SinkDispatcher: @unchecked Sendable {
     }
     /// While events stream in, the dispatcher waits this long between passes: batches grow and
     /// producers wake it far less often (each wake is a syscall on their side and a context
-    /// switch). The first event after a quiet spell is still delivered at once.
+    /// switch). The first event after a quiet spell is still delivered at once, and a pass that
+    /// left a backlog (more than an attachment's share) is followed by the next at once.
     static let streamingPauseNanoseconds = 250_000
     /// Events per delivery at most (each batch is one call, and one write for the history).
     static let batchLimit = 1024
@@ -334,7 +335,8 @@ final class SinkDispatcher: @unchecked Sendable {
             }
             if drainPending { complete(drains, unsettled: unsettled) }
             drainsPassed = Set(drains.map(\.id))
-            if deliveredInPass > 0 && !drainPending {
+            // Not after a pass that left more ready than its share: batches are full already.
+            if deliveredInPass > 0 && !drainPending && !lastPassBusy {
                 var pause = timespec(tv_sec: 0, tv_nsec: Self.streamingPauseNanoseconds)
                 nanosleep(&pause, nil)
             }
