@@ -98,7 +98,7 @@ final class HistoryWriter: SinkTarget, @unchecked Sendable {
             let room = min(bufferCapacity - used, segmentBytes - file.size, Self.spanBytes)
             while index + count < events.count {
                 let next = events[index + count].record
-                guard next == last + Int(last.load(fromByteOffset: EventRecord.lengthOffset, as: UInt32.self)) else { break }
+                guard next == record + spanLength else { break }
                 let nextLength = Int(next.load(fromByteOffset: EventRecord.lengthOffset, as: UInt32.self))
                 let nextSource = Int(next.load(fromByteOffset: EventRecord.sourceOffset, as: UInt32.self))
                 guard spanLength + nextLength <= room, nextSource < file.declared.count, file.declared[nextSource] else { break }

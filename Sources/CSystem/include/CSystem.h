@@ -154,7 +154,7 @@ __attribute__((always_inline)) static inline size_t rf_sys_bounded_length(const 
 __attribute__((target("sse4.2")))
 static inline uint32_t rf_sys_crc32c_sse42(uint32_t crc, const uint8_t *bytes, size_t length) {
     uint64_t wide = crc;
-    while (length >= 32) { /* unrolled: the loop's own instructions were a third of a record's */
+    while (length >= 32) { /* unrolled: fewer of the loop's own instructions per word */
         uint64_t words[4];
         memcpy(words, bytes, 32);
         wide = __builtin_ia32_crc32di(wide, words[0]);
