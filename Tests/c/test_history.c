@@ -3,6 +3,7 @@
  * while the run is live, torn and damaged segment files, retention, fsync policies. */
 #include "history_helpers.h"
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/time.h>
@@ -245,6 +246,22 @@ static void test_write_and_reopen(void) {
  * batches: wherever a segment or a batch ends relative to what memory still holds, the reader
  * hands over from the disk to the memory history or the log without repeating or missing an
  * event. */
+/* Polls the run's history info until its counter at `field` (offsetof a uint64_t member)
+ * reaches `at_least`, at most 10 s: the writer's progress, not a time, ends the wait. Returns
+ * the info last read. */
+static rf_history_info wait_history(rf_run *run, size_t field, uint64_t at_least) {
+    rf_history_info info = history_info(run);
+    for (int i = 0; i < 10000 && *(const uint64_t *)(const void *)((const char *)&info + field) < at_least; i++) {
+        struct timespec pause = {0, 1000000};
+        nanosleep(&pause, NULL);
+        info = history_info(run);
+    }
+    return info;
+}
+
+/* Until the writer has written `seq`. */
+static rf_history_info wait_written(rf_run *run, uint64_t seq) { return wait_history(run, offsetof(rf_history_info, last_seq), seq); }
+
 static void test_hand_over_points(void) {
     char *dir = scratch_directory("handover");
     rf_engine *engine = history_engine(dir);
@@ -255,12 +272,7 @@ static void test_hand_over_points(void) {
         rf_run_start(run, NULL, 0);
         emit_until(run, 2, last - 1);
         rf_run_end(run, RF_EVENT_RUN_COMPLETED, NULL, 0);
-        rf_history_info info = history_info(run);
-        for (int wait = 0; wait < 10000 && info.last_seq < last; wait++) {
-            struct timespec pause = {0, 1000000};
-            nanosleep(&pause, NULL);
-            info = history_info(run);
-        }
+        wait_written(run, last);
         rf_subscription_options options;
         rf_subscription_options_init(&options);
         options.start_seq = 1;
@@ -569,17 +581,6 @@ static void test_retention(void) {
     free(dir);
 }
 
-/* Polls the history info until the writer has written `seq` (bounded: 10 s). */
-static rf_history_info wait_written(rf_run *run, uint64_t seq) {
-    rf_history_info info = history_info(run);
-    for (int i = 0; i < 10000 && info.last_seq < seq; i++) {
-        struct timespec pause = {0, 1000000};
-        nanosleep(&pause, NULL);
-        info = history_info(run);
-    }
-    return info;
-}
-
 /* A write that fails (the run's directory cannot be made: a file has its name) is counted and
  * explained in last_error; the writer retries until it succeeds, and nothing is lost. A 1.2
  * caller's smaller struct gets the counts without the message, and nothing past its end. */
@@ -597,12 +598,7 @@ static void test_write_failure_is_explained(void) {
     if (file) fclose(file);
     rf_run_start(run, NULL, 0);
     emit_until(run, 2, 50);
-    rf_history_info info = history_info(run);
-    for (int i = 0; i < 10000 && info.write_failures == 0; i++) {
-        struct timespec pause = {0, 1000000};
-        nanosleep(&pause, NULL);
-        info = history_info(run);
-    }
+    rf_history_info info = wait_history(run, offsetof(rf_history_info, write_failures), 1);
     CHECK(info.write_failures >= 1 && info.last_seq == 0);
     CHECK_CONTAINS(info.last_error, "cannot create directory");
     CHECK_CONTAINS(info.last_error, blocker);
@@ -642,11 +638,7 @@ static void test_fsync_policies(void) {
         else CHECK(info.synced_seq == 0);  /* nothing synced before the run ends */
         rf_run_end(run, RF_EVENT_RUN_COMPLETED, NULL, 0);
         info = wait_written(run, 101);
-        for (int wait = 0; wait < 10000 && policies[i] != RF_HISTORY_FSYNC_NEVER && info.synced_seq < 101; wait++) {
-            struct timespec pause = {0, 1000000};
-            nanosleep(&pause, NULL);
-            info = history_info(run);
-        }
+        if (policies[i] != RF_HISTORY_FSYNC_NEVER) info = wait_history(run, offsetof(rf_history_info, synced_seq), 101);
         CHECK(info.synced_seq == (policies[i] == RF_HISTORY_FSYNC_NEVER ? 0u : 101u));
         rf_run_release(run);
         rf_engine_release(engine);
