@@ -1104,8 +1104,9 @@ RF_API rf_status rf_sink_options_init(rf_sink_options *options, uint32_t struct_
  * options may be NULL (every kind, non-lossy, retried forever every 100 ms).
  * On success *out_sink is a new handle the caller owns and passes to rf_sink_release() once.
  * Returns RF_OK; RF_E_INVALID_HANDLE for engine; RF_E_INVALID_ARGUMENT for a NULL fn or
- * out_sink, unknown flags or kind bits, reserved0 not 0; RF_E_STRUCT_SIZE; RF_E_SYSTEM if the
- * sink thread cannot start; RF_E_NO_MEMORY. */
+ * out_sink, unknown flags or kind bits, reserved0 not 0; RF_E_STRUCT_SIZE; RF_E_STATE if
+ * rf_engine_release() of this engine, on another thread, stopped its sinks during the call;
+ * RF_E_SYSTEM if the sink thread cannot start; RF_E_NO_MEMORY. */
 RF_API rf_status rf_engine_add_sink(rf_engine *engine, rf_sink_fn fn, void *user_data, rf_destructor destroy,
                                     const rf_sink_options *options, rf_sink **out_sink);
 

@@ -11,7 +11,15 @@ public final class Engine: Sendable {
         var closed = false
     }
 
-    private let sinks = Lock<SinkDispatcher?>(nil)
+    private let sinks = Lock(Sinks())
+
+    private struct Sinks {
+        /// Made by the first sink: the engine's sink thread.
+        var dispatcher: SinkDispatcher?
+        /// Set by `close`, which stops the dispatcher: a sink added later would start another
+        /// thread that nothing stops until the last run lets the engine go.
+        var closed = false
+    }
     /// The durable history directory, when the engine has one.
     public let history: HistoryStore?
 
@@ -49,15 +57,17 @@ public final class Engine: Sendable {
     }
 
     deinit {
-        sinks.withLock { $0 }?.shutdown()
+        sinks.withLock { $0.dispatcher }?.shutdown()
     }
 
     /// Registers a sink: from now on every new run's events (and its sub-workflows') reach it.
+    /// Refused once the engine is closed (a release racing the add).
     public func addSink(_ target: any SinkTarget, options: SinkOptions) throws(RillflowError) -> Sink {
-        let dispatcher = try sinks.withLock { dispatcher throws(RillflowError) -> SinkDispatcher in
-            if let dispatcher { return dispatcher }
+        let dispatcher = try sinks.withLock { sinks throws(RillflowError) -> SinkDispatcher in
+            guard !sinks.closed else { throw RillflowError(.invalidState, "the engine was released") }
+            if let dispatcher = sinks.dispatcher { return dispatcher }
             let created = try SinkDispatcher()
-            dispatcher = created
+            sinks.dispatcher = created
             return created
         }
         let sink = Sink(target: target, options: options)
@@ -68,14 +78,14 @@ public final class Engine: Sendable {
     /// Delivers what is ready to `sink`, then detaches it. Refused on the engine's sink thread
     /// (from a sink's callback), which the removal would wait for.
     public func removeSink(_ sink: Sink, timeoutMilliseconds: Int64) throws(RillflowError) -> SinkRemoval {
-        guard let dispatcher = sinks.withLock({ $0 }) else { return SinkRemoval(drained: true, detached: false) }
+        guard let dispatcher = sinks.withLock({ $0.dispatcher }) else { return SinkRemoval(drained: true, detached: false) }
         guard !dispatcher.isDispatcherThread else { throw Self.onSinkThread("a sink") }
         return dispatcher.remove(sink, timeoutMilliseconds: timeoutMilliseconds)
     }
 
     /// Whether the caller runs on this engine's sink thread: in a sink's callback, or a
     /// destroy that sink thread caused.
-    public var isSinkThread: Bool { sinks.withLock { $0 }?.isDispatcherThread ?? false }
+    public var isSinkThread: Bool { sinks.withLock { $0.dispatcher }?.isDispatcherThread ?? false }
 
     public static func onSinkThread(_ what: String) -> RillflowError {
         RillflowError(.invalidState, "called on the engine's sink thread (from a sink callback): releasing \(what) there would wait for that very thread; release it from another thread")
@@ -83,7 +93,7 @@ public final class Engine: Sendable {
 
     /// Called by every new root run: its events go to the sinks.
     func runCreated(_ run: Run) {
-        sinks.withLock { $0 }?.attach(run)
+        sinks.withLock { $0.dispatcher }?.attach(run)
     }
 
     /// The worker threads, timer thread and host task queue, created the first time a
@@ -108,7 +118,11 @@ public final class Engine: Sendable {
         let waiting = runtime?.tasks.close() ?? []
         for task in waiting { try? task.complete(.failed("the engine was released before a host took this step")) }
         // Sinks get everything emitted so far (within the drain timeout), then stop.
-        if let dispatcher = sinks.withLock({ dispatcher in defer { dispatcher = nil }; return dispatcher }) {
+        let dispatcher = sinks.withLock { sinks in
+            defer { sinks = Sinks(dispatcher: nil, closed: true) }
+            return sinks.dispatcher
+        }
+        if let dispatcher {
             dispatcher.drain(timeoutMilliseconds: Int64(configuration.sinkDrainTimeoutMilliseconds))
             dispatcher.shutdown()
         }

@@ -49,6 +49,23 @@ import TestSupport
         #expect(steadySink.currentStats.runs == 3)
     }
 
+    /// A sink added as the engine closes (a release racing rf_engine_add_sink) is refused: it
+    /// would start a sink thread that the release had already stopped for good.
+    @Test func aSinkAddedAfterTheEngineClosedIsRefused() throws {
+        let engine = LogTest.engine(logCapacity: 64 << 10, emitTimeout: 10_000)
+        let early = Recorder()
+        _ = try engine.addSink(early, options: SinkOptions())
+        engine.close()
+        let error = #expect(throws: RillflowError.self) { _ = try engine.addSink(Recorder(), options: SinkOptions()) }
+        #expect(error?.code == .invalidState)
+        #expect(error?.message == "the engine was released")
+        // Runs made after the close reach no sink, and the closed dispatcher is not revived.
+        let run = LogTest.startedRun(engine)
+        _ = try LogTest.emit(run, producer: 0, index: 0)
+        #expect(early.seqs[run.id] == nil)
+        #expect(!engine.isSinkThread)
+    }
+
     /// A sink that holds the dispatcher's thread in its first delivery until the test opens `gate`.
     final class HeldTarget: SinkTarget, Sendable {
         let entered = Flag()
