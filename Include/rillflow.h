@@ -33,6 +33,16 @@
  * Threads. Unless a function's block says otherwise, any thread may call any function, at
  * any time, concurrently with any other call.
  *
+ * fork(). A child process gets none of the library's threads, so the engines made before the
+ * fork cannot run anything there. In the child every handle made before the fork is refused
+ * with RF_E_INVALID_HANDLE (rf_last_error() says it was made before the fork), releases
+ * included; what those handles held is never freed in the child (its memory and file
+ * descriptors go when the child exits or execs). The child may make and use new engines; the
+ * library's own locks are recovered even if another thread held them at the fork (what
+ * libc and the Swift runtime allow after forking a multi-threaded process is up to them:
+ * glibc allows allocation). The parent is unaffected. A fork from a step's callback gives a
+ * child in which that step's context is refused too.
+ *
  * Strings. Names, types, keys, topics and paths passed as `const char *` are NUL-terminated
  * UTF-8, copied during the call; one that is not valid UTF-8 is refused with
  * RF_E_INVALID_ARGUMENT ("... is not valid UTF-8"). Texts meant for people (error messages,

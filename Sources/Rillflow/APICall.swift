@@ -17,7 +17,9 @@ struct APIFailure: Error {
 
     static func invalidArgument(_ message: String) -> APIFailure { APIFailure(RF_E_INVALID_ARGUMENT, message) }
     static func invalidHandle(_ kind: HandleKind, _ parameter: String) -> APIFailure {
-        APIFailure(RF_E_INVALID_HANDLE, "\(parameter) is not a live \(kind.typeName) handle (NULL, released, stale, foreign or of another type)")
+        let forked = ForkedChild.isForked.load(ordering: .relaxed)
+            ? "; in a process made by fork(), handles made before the fork are refused: make a new engine" : ""
+        return APIFailure(RF_E_INVALID_HANDLE, "\(parameter) is not a live \(kind.typeName) handle (NULL, released, stale, foreign or of another type)\(forked)")
     }
 }
 

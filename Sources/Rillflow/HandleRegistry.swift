@@ -41,7 +41,12 @@ final class HandleRegistry: @unchecked Sendable {
     // owns the slot (registering it, or finalizing it at users == 0 && !live), and read only
     // by lookups that hold a `users` count, which orders them through the word's RMWs.
 
-    static let shared = HandleRegistry()
+    static let shared: HandleRegistry = {
+        let registry = HandleRegistry()
+        sharedAddress.store(UInt(bitPattern: Unmanaged.passUnretained(registry).toOpaque()), ordering: .releasing)
+        ForkedChild.install()  // after the address is published: the fork handler finds it there
+        return registry
+    }()
 
     /// Calls `body` with `shared`, read without the lazy global's check (a call into the
     /// runtime) and lent without reference counting: emits and reads, called millions of
@@ -59,12 +64,20 @@ final class HandleRegistry: @unchecked Sendable {
         return outcome!
     }
 
-    /// `shared`'s address, for `withShared`; `shared` itself keeps it alive for good.
+    /// `shared`'s address, for `withShared`, published as `shared` is made; `shared` itself
+    /// keeps it alive for good.
     @inline(never)
     private static func publishShared() -> UInt {
-        let address = UInt(bitPattern: Unmanaged.passUnretained(shared).toOpaque())
-        sharedAddress.store(address, ordering: .releasing)
-        return address
+        _ = shared
+        return sharedAddress.load(ordering: .acquiring)
+    }
+
+    /// `shared`, if it has been made: read from its published address, so a fork handler never
+    /// waits on the lazy global's initialization, which another thread may have been inside.
+    static var sharedIfMade: HandleRegistry? {
+        let address = sharedAddress.load(ordering: .acquiring)
+        guard address != 0 else { return nil }
+        return Unmanaged<HandleRegistry>.fromOpaque(UnsafeRawPointer(bitPattern: address)!).takeUnretainedValue()
     }
 
     /// `withObject` on `shared` (see `withShared`).
@@ -185,6 +198,31 @@ final class HandleRegistry: @unchecked Sendable {
             if exchanged { return index }
             current = original
         }
+    }
+
+    /// In a child process right after fork() (see `ForkedChild`): every handle made before is
+    /// refused from now on, and its object is left unreleased. A lookup in flight on the forking
+    /// thread (a fork from a callback) leaves as usual, and recycles its slot without
+    /// releasing anything. Slots free at the fork stay free; the others are never reused.
+    func forgetAfterFork() {
+        let published = publishedSlotCount.load(ordering: .acquiring)
+        var forgotten = 0, inFlight = 0
+        for index in 0..<published {
+            let word = wordSlot(index)
+            let current = word.pointee.load(ordering: .acquiring)
+            if current & Self.usersMask != 0 { inFlight += 1 }
+            guard current & Self.liveBit != 0 else { continue }
+            objectSlot(index).pointee = nil
+            word.pointee.store(current & ~Self.liveBit, ordering: .releasing)
+            if current & Self.usersMask == 0 { forgotten += 1 }
+        }
+        // Slots in flight are recycled as their users leave; the forgotten ones never are.
+        let reset = freeList.recoverInForkedChild {
+            // Another thread was registering or recycling: its free list may be half changed.
+            // The child numbers new slots after the last one published and reuses none before.
+            FreeList(freeIndices: [], slotCount: published, exhausted: published - inFlight)
+        }
+        if !reset { freeList.withLock { $0.exhausted += forgotten } }
     }
 
     /// Ends a handle: later lookups fail at once. Returns the object it named, or nil if the

@@ -36,6 +36,23 @@ public struct Lock<State>: @unchecked Sendable {
         return true
     }
 
+    /// For a child process right after fork(), where only the forking thread exists: a mutex
+    /// that another thread held at the fork stays locked for good, and the state it guarded
+    /// may be half changed. Such a lock gets a new mutex and `fresh()` as its state (the old
+    /// state is left as it is, never released: it may be inconsistent). A lock that was free
+    /// is left alone. Returns whether the lock was reset.
+    @discardableResult
+    public func recoverInForkedChild(resettingTo fresh: () -> State) -> Bool {
+        let mutex = storage.mutex
+        if pthread_mutex_trylock(mutex) == 0 {
+            pthread_mutex_unlock(mutex)
+            return false
+        }
+        pthread_mutex_init(mutex, nil)
+        storage.withUnsafeMutablePointerToHeader { $0.initialize(to: fresh()) }
+        return true
+    }
+
     /// The state as the buffer's header and the mutex as its one element: a buffer's elements
     /// stay at one address for its life, as a pthread mutex must.
     private final class Storage: ManagedBuffer<State, pthread_mutex_t> {

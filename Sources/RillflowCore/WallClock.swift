@@ -13,6 +13,9 @@ public enum WallClock {
         TSCClock.now(TSCClock.state) ?? rf_sys_realtime_ns()
     }
 
+    /// Called in a child process right after fork() (see `TSCClock.recoverInForkedChild`).
+    public static func recoverInForkedChild() { TSCClock.recoverInForkedChild() }
+
     /// Monotonic nanoseconds, for timeouts and durations.
     @inline(__always) public static func monotonicNanoseconds() -> Int64 { rf_sys_monotonic_ns() }
 }
@@ -47,8 +50,13 @@ enum TSCClock {
         state.initialize(to: State(firstNanoseconds: nanoseconds, firstTicks: ticks))
         state.pointee.baseNanoseconds.store(nanoseconds, ordering: .relaxed)
         state.pointee.baseTicks.store(ticks, ordering: .relaxed)
+        madeState.store(UInt(bitPattern: state), ordering: .releasing)
         return state
     }()
+
+    /// `state`'s address once made, 0 before: the fork handler reads it without touching the
+    /// lazy global (a child that only execs should not calibrate a clock first).
+    private static let madeState = Atomic<UInt>(0)
 
     private static let calibrationNanoseconds: Int64 = 10_000_000
     private static let reanchorNanoseconds: Int64 = 50_000_000
@@ -82,6 +90,25 @@ enum TSCClock {
             let product = elapsed.multipliedFullWidth(by: perTick)
             return base + Int64(truncatingIfNeeded: product.high << 32 | product.low >> 32)
         }
+    }
+
+    /// For a child process right after fork(): a thread that was taking a new anchor at the
+    /// fork left the sequence odd, and readers would wait for it forever. The anchor it may
+    /// have half written is dropped (scale 0: the next read takes a whole new one).
+    static func recoverInForkedChild() {
+        guard let state = UnsafeMutablePointer<State>(bitPattern: madeState.load(ordering: .acquiring)) else { return }
+        let sequence = state.pointee.sequence.load(ordering: .relaxed)
+        guard sequence & 1 != 0 else { return }
+        state.pointee.scale.store(0, ordering: .relaxed)
+        state.pointee.sequence.store(sequence + 1, ordering: .releasing)
+    }
+
+    /// Leaves the seqlock as a thread stopped in the middle of `reanchor` does (for tests of
+    /// `recoverInForkedChild`, in a forked child: readers wait until it is recovered).
+    static func abandonAnAnchorForTesting() {
+        guard let state else { return }
+        state.pointee.sequence.add(1, ordering: .acquiring)
+        state.pointee.baseNanoseconds.store(0, ordering: .relaxed)  // half written
     }
 
     /// Takes a new anchor, if no other thread is doing so (it then simply uses the old one).

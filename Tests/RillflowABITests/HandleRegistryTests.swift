@@ -101,4 +101,33 @@ private final class Probe: Sendable {
         #expect(Probe.released.load(ordering: .relaxed) - before == rounds)
         #expect(registry.liveCount == liveBefore)
     }
+
+    /// What a forked child's handler does to the table (`ForkedChild`), without forking: the
+    /// handles made before are refused, their objects are never released, the slot that was
+    /// free is reused and the count of live handles starts again from the child's own.
+    @Test func aForkedChildForgetsEveryHandleMadeBefore() throws {
+        let registry = HandleRegistry()
+        let engine = try registry.register(Probe(id: 21), kind: .engine)
+        let run = try registry.register(Probe(id: 22), kind: .run)
+        let freed = try registry.register(Probe(id: 20), kind: .run)
+        _ = registry.retire(freed, kind: .run)
+        let releasedBefore = Probe.released.load(ordering: .relaxed)
+        registry.forgetAfterFork()
+        for (handle, kind) in [(engine, HandleKind.engine), (run, .run)] {
+            #expect(registry.object(for: handle, kind: kind) == nil)
+            #expect(registry.retire(handle, kind: kind) == nil)
+        }
+        #expect(Probe.released.load(ordering: .relaxed) == releasedBefore, "the objects are left unreleased")
+        #expect(registry.liveCount == 0)
+        let slotIndex = { (handle: OpaquePointer) in UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(handle))) & 0xFFFF_FFFF }
+        let made = try registry.register(Probe(id: 23), kind: .engine)
+        #expect(slotIndex(made) == slotIndex(freed))
+        #expect((registry.object(for: made, kind: .engine) as? Probe)?.id == 23)
+        #expect(registry.liveCount == 1)
+        let next = try registry.register(Probe(id: 24), kind: .run)
+        #expect(![slotIndex(engine), slotIndex(run)].contains(slotIndex(next)), "a forgotten slot is never reused")
+        _ = registry.retire(made, kind: .engine)
+        _ = registry.retire(next, kind: .run)
+        #expect(registry.liveCount == 0)
+    }
 }

@@ -186,3 +186,34 @@ def test_a_kept_value_whose_finalizer_lets_go_of_another_does_not_deadlock():
     threading.Thread(target=lambda: (_kept.forget(outer), forgotten.set()), daemon=True).start()
     assert forgotten.wait(10)
     assert _kept.get(inner) is None and _kept.get(outer) is None
+
+
+def test_a_forked_child_refuses_the_parents_engine_and_makes_its_own(engine):
+    """os.fork() (multiprocessing's default start method on Linux before Python 3.14): the
+    child has none of the engine's threads, so the parent's engine, workflows and runs are
+    refused there with an error naming the fork, not left to hang; a new engine works."""
+    import os
+    import signal
+
+    parent_wf = one_step(engine, "parent", lambda ctx, _: "parent")
+    assert parent_wf.run().result(timeout=10) == "parent"  # the engine's threads are running
+    pid = os.fork()
+    if pid == 0:
+        status = 1
+        signal.alarm(20)  # a hang in the child kills it, and the parent sees the signal
+        try:
+            try:
+                parent_wf.run()
+                status = 2
+            except rillflow.InvalidHandle as error:
+                if "handles made before the fork are refused" not in str(error):
+                    status = 3
+                else:
+                    child_engine = rillflow.Engine(worker_threads=1)
+                    wf = one_step(child_engine, "child", lambda ctx, _: "child")
+                    status = 0 if wf.run().result(timeout=10) == "child" else 4
+        finally:
+            os._exit(status)  # nothing of the parent's (pytest, atexit) runs in the child
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+    assert parent_wf.run().result(timeout=10) == "parent"  # the parent is untouched
