@@ -15,6 +15,15 @@ static rf_status answer(void *user_data, rf_step_ctx *ctx) {
     return stop_with(ctx, "\"done\"");
 }
 
+/* An engine with two worker threads, or NULL if it cannot be made. */
+static rf_engine *two_worker_engine(void) {
+    rf_engine_options options;
+    rf_engine_options_init_v2(&options, sizeof options);
+    options.worker_threads = 2;
+    rf_engine *engine = NULL;
+    return rf_engine_create(&options, &engine) == RF_OK ? engine : NULL;
+}
+
 /* A one-step workflow on `engine`, run to its end: whether it completed with "done". */
 static int run_one_workflow(rf_engine *engine) {
     rf_workflow *workflow = NULL;
@@ -61,11 +70,8 @@ static int child_checks(const before_fork *parent) {
     rf_event event = {.struct_size = sizeof event};
     if (rf_subscription_read(parent->subscription, &event, 0) != RF_E_INVALID_HANDLE) failed |= 8;
     if (rf_engine_release(parent->engine) != RF_E_INVALID_HANDLE) failed |= 16;
-    rf_engine_options options;
-    rf_engine_options_init_v2(&options, sizeof options);
-    options.worker_threads = 2;
-    rf_engine *engine = NULL;
-    if (rf_engine_create(&options, &engine) != RF_OK) return 32;
+    rf_engine *engine = two_worker_engine();
+    if (engine == NULL) return 32;
     if (!run_one_workflow(engine)) failed |= 64;
     if (rf_engine_release(engine) != RF_OK) failed |= 128;
     return failed;
@@ -156,11 +162,11 @@ static void test_fork_from_a_step(before_fork *parent) {
 }
 
 int main(void) {
-    rf_engine_options options;
-    rf_engine_options_init_v2(&options, sizeof options);
-    options.worker_threads = 2;
-    before_fork parent = {0};
-    must(rf_engine_create(&options, &parent.engine), "engine");
+    before_fork parent = {.engine = two_worker_engine()};
+    if (parent.engine == NULL) {
+        fprintf(stderr, "engine: %s\n", rf_last_error());
+        return 2;
+    }
     parent.workflow = new_workflow(parent.engine, "parent");
     add_step(parent.workflow, "answer", "start", "stop", answer, NULL, NULL);
     must(rf_workflow_build(parent.workflow), "build");

@@ -3,6 +3,8 @@ Python objects that made them, failed constructors release what they created, co
 before the library's memory can go, and closing an engine ends the steps it had handed out."""
 import asyncio
 import gc
+import os
+import signal
 import threading
 
 import pytest
@@ -192,9 +194,6 @@ def test_a_forked_child_refuses_the_parents_engine_and_makes_its_own(engine):
     """os.fork() (multiprocessing's default start method on Linux before Python 3.14): the
     child has none of the engine's threads, so the parent's engine, workflows and runs are
     refused there with an error naming the fork, not left to hang; a new engine works."""
-    import os
-    import signal
-
     parent_wf = one_step(engine, "parent", lambda ctx, _: "parent")
     assert parent_wf.run().result(timeout=10) == "parent"  # the engine's threads are running
     pid = os.fork()
