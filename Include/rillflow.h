@@ -43,6 +43,17 @@
  * glibc allows allocation). The parent is unaffected. A fork from a step's callback gives a
  * child in which that step's context is refused too.
  *
+ * Signals. The library's own threads (rf-worker, rf-timer, rf-sinks; see rf_engine) start with
+ * every asynchronous signal blocked, whatever the mask of the thread whose call started them
+ * (that thread has its own mask back before the call returns). A signal sent to the process
+ * (SIGINT, SIGTERM, SIGCHLD, SIGUSR1, ...) is therefore delivered to one of the host's threads:
+ * its handler runs there, and a host that blocks a signal in all its threads takes it with
+ * sigwait() or a signalfd. Left open on the library's threads: the faults (SIGSEGV, SIGBUS,
+ * SIGFPE, SIGILL, SIGTRAP, SIGSYS), SIGABRT, and SIGPROF, so that a profiler's timer samples
+ * whatever runs. Callbacks called on those threads (steps, sinks, destructors) run with that
+ * mask: a write to a closed pipe from one fails with EPIPE rather than ending the process; a
+ * callback that changes the mask restores it before returning.
+ *
  * Strings. Names, types, keys, topics and paths passed as `const char *` are NUL-terminated
  * UTF-8, copied during the call; one that is not valid UTF-8 is refused with
  * RF_E_INVALID_ARGUMENT ("... is not valid UTF-8"). Texts meant for people (error messages,

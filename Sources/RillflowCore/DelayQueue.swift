@@ -22,15 +22,7 @@ public final class DelayQueue: @unchecked Sendable {
     private var thread = pthread_t()
 
     public init() throws(RillflowError) {
-        let context = Unmanaged.passRetained(self).toOpaque()
-        let status = pthread_create(&thread, nil, { raw in
-            Unmanaged<DelayQueue>.fromOpaque(raw!).takeRetainedValue().loop()
-            return nil
-        }, context)
-        guard status == 0 else {
-            Unmanaged<DelayQueue>.fromOpaque(context).release()
-            throw RillflowError(.system, "pthread_create failed with \(status)")
-        }
+        thread = try LibraryThread.start(named: "rf-timer") { self.loop() }
     }
 
     /// Runs `job` on the queue's thread `nanoseconds` from now (jobs due together run in order).
@@ -74,7 +66,6 @@ public final class DelayQueue: @unchecked Sendable {
     }
 
     private func loop() {
-        rf_sys_name_thread("rf-timer")
         monitor.lock()
         while !stopping {
             guard let next = pending.indices.min(by: { (pending[$0].due, pending[$0].order) < (pending[$1].due, pending[$1].order) }) else {

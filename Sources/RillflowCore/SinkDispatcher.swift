@@ -144,15 +144,7 @@ final class SinkDispatcher: @unchecked Sendable {
         guard epoll >= 0, wakeFD >= 0 else { throw RillflowError(.system, "epoll/eventfd failed: errno \(rf_sys_errno())") }
         var event = epoll_event(events: EPOLLIN.rawValue, data: epoll_data_t(u64: 0))
         epoll_ctl(epoll, EPOLL_CTL_ADD, wakeFD, &event)
-        let context = Unmanaged.passRetained(self).toOpaque()
-        let status = pthread_create(&thread, nil, { raw in
-            Unmanaged<SinkDispatcher>.fromOpaque(raw!).takeRetainedValue().loop()
-            return nil
-        }, context)
-        guard status == 0 else {
-            Unmanaged<SinkDispatcher>.fromOpaque(context).release()
-            throw RillflowError(.system, "pthread_create failed with \(status)")
-        }
+        thread = try LibraryThread.start(named: "rf-sinks") { self.loop() }
     }
 
     deinit {
@@ -266,7 +258,6 @@ final class SinkDispatcher: @unchecked Sendable {
     // MARK: - The dispatcher's thread
 
     private func loop() {
-        rf_sys_name_thread("rf-sinks")
         var events = [epoll_event](repeating: epoll_event(), count: 64)
         while true {
             monitor.lock()

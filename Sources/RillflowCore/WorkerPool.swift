@@ -45,19 +45,12 @@ public final class WorkerPool: @unchecked Sendable {
     public init(threads count: Int) throws(RillflowError) {
         threadCount = count
         for _ in 0..<count {
-            var thread = pthread_t()
-            let context = Unmanaged.passRetained(self).toOpaque()
-            let status = pthread_create(&thread, nil, { raw in
-                let pool = Unmanaged<WorkerPool>.fromOpaque(raw!).takeRetainedValue()
-                pool.work()
-                return nil
-            }, context)
-            guard status == 0 else {
-                Unmanaged<WorkerPool>.fromOpaque(context).release()
+            do {
+                threads.append(try LibraryThread.start(named: "rf-worker") { self.work() })
+            } catch {
                 shutdown()
-                throw RillflowError(.system, "pthread_create failed with \(status) after \(threads.count) worker threads")
+                throw RillflowError(.system, "\(error.message) after \(threads.count) worker threads")
             }
-            threads.append(thread)
         }
     }
 
@@ -102,7 +95,6 @@ public final class WorkerPool: @unchecked Sendable {
     }
 
     private func work() {
-        rf_sys_name_thread("rf-worker")
         let local = Local(pool: self)
         pthread_setspecific(Self.localKey, Unmanaged.passUnretained(local).toOpaque())
         defer { pthread_setspecific(Self.localKey, nil) }

@@ -8,7 +8,6 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <sys/epoll.h>
-#include <sys/prctl.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -39,8 +38,12 @@ static inline void rf_sys_futex_wake_all(uint32_t *word) {
 
 static inline int rf_sys_errno(void) { return errno; }
 
-/* Names the calling thread (at most 15 bytes show), for debuggers, top -H and /proc. */
-static inline void rf_sys_name_thread(const char *name) { prctl(PR_SET_NAME, (unsigned long)name, 0UL, 0UL, 0UL); }
+/* glibc's, declared here because the system module is built without _GNU_SOURCE. */
+extern int pthread_setname_np(pthread_t thread, const char *name);
+
+/* Names `thread` (at most 15 bytes), for debuggers, top -H and /proc. Done by the thread that
+ * creates it, so the name is there as soon as the creation returns. 0 or an errno value. */
+static inline int rf_sys_name_thread(pthread_t thread, const char *name) { return pthread_setname_np(thread, name); }
 
 /* Starts writing back the file's dirty pages in [offset, offset + length) without waiting for
  * them (sync_file_range with SYNC_FILE_RANGE_WRITE): a later fdatasync then waits only for what
