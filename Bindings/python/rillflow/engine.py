@@ -13,6 +13,7 @@ import atexit
 import concurrent.futures
 import ctypes
 import os
+import signal
 import threading
 import weakref
 from typing import Any, Optional
@@ -175,8 +176,29 @@ def default_engine() -> Engine:
         return _default
 
 
+# What the library's own threads leave open (see "Signals." in rillflow.h): faults go to the
+# thread that caused them, SIGABRT to the one that aborts, a profiler's SIGPROF to whatever runs.
+_OPEN_SIGNALS = {signal.SIGSEGV, signal.SIGBUS, signal.SIGFPE, signal.SIGILL, signal.SIGTRAP, signal.SIGSYS,
+                 signal.SIGABRT, signal.SIGPROF, signal.SIGKILL, signal.SIGSTOP}
+
+
+def _start_with_signals_blocked(thread: threading.Thread) -> None:
+    """Starts `thread` with the program's asynchronous signals blocked, as the library starts its
+    own: a new thread inherits its creator's mask, so the caller blocks them for the length of
+    the start. A signal sent meanwhile waits for the caller's mask to come back."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals() - _OPEN_SIGNALS)
+    try:
+        thread.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 class _Host:
-    """A daemon thread with its own asyncio loop that takes the engine's host-run tasks."""
+    """A daemon thread with its own asyncio loop that takes the engine's host-run tasks. Like the
+    library's threads it blocks the program's signals, and so do the `def`-step threads it
+    starts (they inherit its mask): a signal sent to the process goes to the program's own
+    threads, where `signal.sigwait()` takes one the program blocks (Python runs handlers on the
+    main thread in any case)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -190,7 +212,7 @@ class _Host:
         self.running: set[asyncio.Task] = set()
         started = threading.Event()
         self.thread = threading.Thread(target=self._main, args=(started,), name="rillflow-host", daemon=True)
-        self.thread.start()
+        _start_with_signals_blocked(self.thread)
         started.wait()
 
     def _main(self, started: threading.Event) -> None:
