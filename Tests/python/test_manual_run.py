@@ -1,6 +1,7 @@
 """Manual runs: a host that runs its own steps emits their events, one at a time or in
 batches, ends the run, and streams and results work as for a workflow run; every refusal."""
 import asyncio
+import json
 import threading
 
 import pytest
@@ -36,6 +37,19 @@ def test_emitted_events_stream_in_order_with_their_fields_and_the_run_ends_with_
     assert (events[6].topic, events[6].data) == ("bytes", "raw")
     assert run.result(10) == {"answer": "Oslo"}
     assert run.status == "completed"
+
+
+def test_data_sent_as_bytes_that_are_not_json_reads_as_raw_and_text_but_not_as_data(engine):
+    """Bytes are sent as they are (the library never parses JSON): a reader's `data` raises on
+    bytes that are not JSON, as documented, and `raw` and `text` still give them."""
+    run = engine.manual_run("not_json")
+    stream = run.stream()
+    run.emit("custom", b"not json", topic="t")
+    run.end("run_completed")
+    custom = next(e for e in stream.iterate(10) if e.kind == "custom")
+    with pytest.raises(json.JSONDecodeError):
+        custom.data
+    assert (custom.raw, custom.text) == (b"not json", "not json")
 
 
 def test_a_batch_gets_consecutive_seqs_and_is_streamed_in_order(engine):

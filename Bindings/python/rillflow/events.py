@@ -112,7 +112,10 @@ class Event(tuple):
 
     @property
     def data(self) -> Any:
-        """The token's text for a token delta; the decoded JSON otherwise (None when empty)."""
+        """The token's text for a token delta; the decoded JSON otherwise (None when empty).
+        Raises json.JSONDecodeError for data that is not JSON, which only a manual run's host
+        can send, against the contract (the library renders JSON, it never parses it): `raw`
+        and `text` give such data as it was sent."""
         raw = _data_of(self[2])
         if self[0] == _TOKEN:
             return raw.decode("utf-8", "replace")
