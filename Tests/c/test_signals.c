@@ -1,10 +1,11 @@
 /* Signals: the library's threads block the host's asynchronous signals, so one sent to the
  * process reaches a host thread (here the main thread, which takes it with sigtimedwait), never
  * a library thread; the faults, SIGABRT and SIGPROF stay open on them; a step's callback runs
- * with the signals blocked; and the thread whose call started the library's threads gets its
- * own signal mask back. */
+ * with the signals blocked (its write to a closed pipe fails with EPIPE); and the thread whose
+ * call started the library's threads gets its own signal mask back. */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -31,15 +32,22 @@ static int blocked_count(const sigset_t *mask, const int *signals, int count) {
     return blocked;
 }
 
-static atomic_int step_host_blocked = -1, step_open_blocked = -1;
+static atomic_int step_host_blocked = -1, step_open_blocked = -1, step_write_errno = -1;
 
-/* Records which signals its own thread blocks. */
+/* Records which signals its own thread blocks, and what a write to a pipe nobody reads gets
+ * (SIGPIPE's default action would end the process instead). */
 static rf_status inspect_mask(void *user_data, rf_step_ctx *ctx) {
     (void)user_data;
     sigset_t mask;
     pthread_sigmask(SIG_BLOCK, NULL, &mask);
     atomic_store(&step_host_blocked, blocked_count(&mask, host_signals, COUNT(host_signals)));
     atomic_store(&step_open_blocked, blocked_count(&mask, open_signals, COUNT(open_signals)));
+    int ends[2];
+    if (pipe(ends) == 0) {
+        close(ends[0]);
+        atomic_store(&step_write_errno, write(ends[1], "x", 1) < 0 ? errno : 0);
+        close(ends[1]);
+    }
     return stop_with(ctx, "\"inspected\"");
 }
 
@@ -171,6 +179,7 @@ int main(void) {
     /* The callback ran on a worker with the host's signals blocked and the faults open. */
     CHECK(atomic_load(&step_host_blocked) == COUNT(host_signals));
     CHECK(atomic_load(&step_open_blocked) == 0);
+    CHECK(atomic_load(&step_write_errno) == EPIPE);
 
     /* The main thread, whose calls started every library thread, has its own mask back. */
     sigset_t after;
