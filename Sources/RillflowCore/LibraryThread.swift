@@ -12,9 +12,9 @@ import CSystem
 /// host expects. Left open: the faults the kernel sends to the thread that caused them (blocking
 /// those would kill the process anyway), SIGABRT, and SIGPROF, so a profiler's timer samples
 /// whatever thread runs.
-public enum LibraryThread {
+enum LibraryThread {
     /// The signals the library's threads block.
-    public static var blockedSignals: sigset_t {
+    static var blockedSignals: sigset_t {
         var set = sigset_t()
         sigfillset(&set)
         for open in [SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGABRT, SIGPROF] { sigdelset(&set, open) }
@@ -26,7 +26,7 @@ public enum LibraryThread {
     /// mask for the length of the call and then gets its own back, so the new thread starts with
     /// exactly that mask, whatever the caller blocks, and no signal reaches it before. A signal
     /// sent meanwhile waits, pending, for the caller's restored mask.
-    public static func start(named name: String, _ body: @escaping () -> Void) throws(RillflowError) -> pthread_t {
+    static func start(named name: String, _ body: @escaping () -> Void) throws(RillflowError) -> pthread_t {
         let context = Unmanaged.passRetained(Start(body)).toOpaque()
         var blocked = blockedSignals
         var callers = sigset_t()
