@@ -56,12 +56,18 @@ static rf_status accept_events(void *user_data, const rf_event *events, uint32_t
     return RF_OK;
 }
 
-/* Whether the SigBlk line of /proc/self/task/<tid>/status was read into *mask, as a sigset. */
+/* Opens /proc/self/task/<tid>/<file> for reading; NULL if the thread is gone. */
+static FILE *task_file(const char *tid, const char *file) {
+    char path[320];
+    snprintf(path, sizeof path, "/proc/self/task/%s/%s", tid, file);
+    return fopen(path, "r");
+}
+
+/* Whether the SigBlk line of the thread's status was read into *mask, as a sigset. */
 static int task_mask(const char *tid, sigset_t *mask) {
-    char path[320], line[256];
-    snprintf(path, sizeof path, "/proc/self/task/%s/status", tid);
-    FILE *file = fopen(path, "r");
+    FILE *file = task_file(tid, "status");
     if (file == NULL) return 0;
+    char line[256];
     unsigned long long bits = 0;
     int found = 0;
     while (!found && fgets(line, sizeof line, file)) found = sscanf(line, "SigBlk: %llx", &bits) == 1;
@@ -72,23 +78,11 @@ static int task_mask(const char *tid, sigset_t *mask) {
     return found;
 }
 
-/* The name of thread `tid` (its comm), "" if unreadable. */
-static void task_name(const char *tid, char *name, size_t size) {
-    char path[320];
-    snprintf(path, sizeof path, "/proc/self/task/%s/comm", tid);
-    name[0] = '\0';
-    FILE *file = fopen(path, "r");
-    if (file == NULL) return;
-    if (fgets(name, (int)size, file)) name[strcspn(name, "\n")] = '\0';
-    fclose(file);
-}
-
-/* Whether thread `tid` is asleep (state S or D in its stat line). */
+/* Whether the thread is asleep (state S or D in its stat line); a thread gone counts as asleep. */
 static int task_sleeps(const char *tid) {
-    char path[320], line[512];
-    snprintf(path, sizeof path, "/proc/self/task/%s/stat", tid);
-    FILE *file = fopen(path, "r");
-    if (file == NULL) return 1;  /* gone: nothing to wait for */
+    FILE *file = task_file(tid, "stat");
+    if (file == NULL) return 1;
+    char line[512];
     int sleeps = 0;
     if (fgets(line, sizeof line, file)) {
         const char *after_name = strrchr(line, ')');
@@ -98,50 +92,58 @@ static int task_sleeps(const char *tid) {
     return sleeps;
 }
 
-/* Waits (10 s at most) until every library thread sleeps. A thread the kernel has not run yet
- * shows every signal blocked (glibc creates it so and sets its mask as it starts); one asleep
- * has started and reached its wait for work. */
-static void wait_until_library_threads_sleep(void) {
-    for (int tries = 0; tries < 10000; tries++) {
-        DIR *tasks = opendir("/proc/self/task");
-        if (tasks == NULL) return;
-        int running = 0;
-        struct dirent *entry;
-        while ((entry = readdir(tasks)) != NULL) {
-            if (entry->d_name[0] == '.') continue;
-            char name[32];
-            task_name(entry->d_name, name, sizeof name);
-            running += strncmp(name, "rf-", 3) == 0 && !task_sleeps(entry->d_name);
-        }
-        closedir(tasks);
-        if (running == 0) return;
-        struct timespec pause = {.tv_nsec = 1000000};
-        nanosleep(&pause, NULL);
-    }
-    CHECK(!"the library's threads went to sleep within 10 s");
-}
-
-/* Checks every library thread's mask; counts them by name. */
-static void check_library_threads(int *workers, int *timers, int *sinks) {
+/* Calls visit(tid, name, state) for each of the library's threads (named rf-...). */
+static void visit_library_threads(void (*visit)(const char *tid, const char *name, void *state), void *state) {
     DIR *tasks = opendir("/proc/self/task");
     CHECK(tasks != NULL);
     if (tasks == NULL) return;
     struct dirent *entry;
     while ((entry = readdir(tasks)) != NULL) {
         if (entry->d_name[0] == '.') continue;
-        char name[32];
-        task_name(entry->d_name, name, sizeof name);
-        if (strncmp(name, "rf-", 3) != 0) continue;
-        *workers += strcmp(name, "rf-worker") == 0;
-        *timers += strcmp(name, "rf-timer") == 0;
-        *sinks += strcmp(name, "rf-sinks") == 0;
-        sigset_t mask;
-        CHECK(task_mask(entry->d_name, &mask));
-        CHECK(blocked_count(&mask, host_signals, COUNT(host_signals)) == COUNT(host_signals));
-        CHECK(blocked_count(&mask, open_signals, COUNT(open_signals)) == 0);
-        CHECK(sigismember(&mask, SIGRTMIN) == 1);  /* real-time signals too */
+        char name[32] = "";
+        FILE *comm = task_file(entry->d_name, "comm");
+        if (comm == NULL) continue;
+        if (fgets(name, sizeof name, comm)) name[strcspn(name, "\n")] = '\0';
+        fclose(comm);
+        if (strncmp(name, "rf-", 3) == 0) visit(entry->d_name, name, state);
     }
     closedir(tasks);
+}
+
+static void count_running(const char *tid, const char *name, void *running) {
+    (void)name;
+    *(int *)running += !task_sleeps(tid);
+}
+
+/* Waits (10 s at most) until every library thread sleeps. A thread the kernel has not run yet
+ * shows every signal blocked (glibc creates it so and sets its mask as it starts); one asleep
+ * has started and reached its wait for work. */
+static void wait_until_library_threads_sleep(void) {
+    for (int tries = 0; tries < 10000; tries++) {
+        int running = 0;
+        visit_library_threads(count_running, &running);
+        if (running == 0) return;
+        struct timespec pause = {.tv_nsec = 1000000};
+        nanosleep(&pause, NULL);
+    }
+    CHECK(!"every library thread asleep within 10 s");
+}
+
+typedef struct thread_counts {
+    int workers, timers, sinks;
+} thread_counts;
+
+/* Checks one library thread's mask and counts it by name. */
+static void check_library_thread(const char *tid, const char *name, void *counts) {
+    thread_counts *seen = counts;
+    seen->workers += strcmp(name, "rf-worker") == 0;
+    seen->timers += strcmp(name, "rf-timer") == 0;
+    seen->sinks += strcmp(name, "rf-sinks") == 0;
+    sigset_t mask;
+    CHECK(task_mask(tid, &mask));
+    CHECK(blocked_count(&mask, host_signals, COUNT(host_signals)) == COUNT(host_signals));
+    CHECK(blocked_count(&mask, open_signals, COUNT(open_signals)) == 0);
+    CHECK(sigismember(&mask, SIGRTMIN) == 1);  /* real-time signals too */
 }
 
 int main(void) {
@@ -186,12 +188,12 @@ int main(void) {
     pthread_sigmask(SIG_BLOCK, NULL, &after);
     for (int signal = 1; signal < SIGRTMIN; signal++) CHECK(sigismember(&after, signal) == sigismember(&before, signal));
 
-    int workers = 0, timers = 0, sinks = 0;
     wait_until_library_threads_sleep();
-    check_library_threads(&workers, &timers, &sinks);
-    CHECK(workers == 2);
-    CHECK(timers == 1);
-    CHECK(sinks == 1);
+    thread_counts counts = {0};
+    visit_library_threads(check_library_thread, &counts);
+    CHECK(counts.workers == 2);
+    CHECK(counts.timers == 1);
+    CHECK(counts.sinks == 1);
 
     /* Now the host blocks SIGUSR1 to take it itself. A signal sent to the process stays
      * pending for the one thread that takes it. (Had a library thread left it open, the kernel

@@ -177,7 +177,8 @@ def default_engine() -> Engine:
 
 
 # What the library's own threads leave open (see "Signals." in rillflow.h): faults go to the
-# thread that caused them, SIGABRT to the one that aborts, a profiler's SIGPROF to whatever runs.
+# thread that caused them, SIGABRT to the one that aborts, a profiler's SIGPROF to whatever runs;
+# SIGKILL and SIGSTOP, which no thread can block, are left out of the set asked for.
 _OPEN_SIGNALS = {signal.SIGSEGV, signal.SIGBUS, signal.SIGFPE, signal.SIGILL, signal.SIGTRAP, signal.SIGSYS,
                  signal.SIGABRT, signal.SIGPROF, signal.SIGKILL, signal.SIGSTOP}
 
